@@ -1,0 +1,5 @@
+"""python -m gitreg"""
+
+from gitreg.cli.main import run
+
+run()

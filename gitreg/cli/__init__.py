@@ -1,0 +1,1 @@
+"""The Typer CLI: a thin layer over gitreg.api, one module per noun."""

@@ -1,0 +1,91 @@
+"""list, show, history: rich tables for people, --json for scripts."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from gitreg.cli.common import JSON_OPTION, command, out, print_json, registry
+
+
+@command("list")
+def list_cmd(
+    stage: Optional[str] = typer.Option(None, "--stage", help="Only models with a version in this stage."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List models: latest version, number of versions, the version in each stage."""
+    reg = registry()
+    data = reg.list_models(stage=stage)
+    if as_json:
+        print_json(data)
+        return
+    stages = list(reg.lifecycle().stages)
+    table = Table(title=None, show_lines=False)
+    for col in ["model", "latest", "versions", *stages]:
+        table.add_column(col)
+    for m in data["models"]:
+        table.add_row(m["name"], m["latest"], str(m["versions"]),
+                      *[m["stages"].get(s, "-") for s in stages])
+    if not data["models"]:
+        typer.echo("no models registered yet (gitreg register NAME FILE)", err=True)
+        return
+    out().print(table)
+
+
+def _metrics_text(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                     for k, v in sorted(metrics.items()))
+
+
+@command("show")
+def show_cmd(
+    ref: str = typer.Argument(..., help="NAME, NAME@VERSION or NAME#STAGE."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show a model's versions, or one version's manifest."""
+    reg = registry()
+    data = reg.show(ref)
+    if as_json:
+        print_json(data)
+        return
+    console = out()
+    if "versions" in data and "artifacts" not in data:
+        head = f"{data['name']}"
+        for key in ("description", "owner", "use_case"):
+            if data.get(key):
+                head += f"\n  {key}: {data[key]}"
+        console.print(head, markup=False)
+        table = Table()
+        for col in ("version", "stage", "created", "by", "metrics"):
+            table.add_column(col)
+        for m in data["versions"]:
+            table.add_row(m["version"], m.get("stage", "none"), m.get("created_at", ""),
+                          m.get("created_by", ""), _metrics_text(m.get("metrics") or {}))
+        console.print(table)
+        return
+    from gitreg import yamlio
+
+    console.print(yamlio.dump(data).rstrip(), markup=False)
+
+
+@command("history")
+def history_cmd(
+    name: str = typer.Argument(..., help="Model name."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Every event of a model in seq order, with actor, reason, commit and tag."""
+    reg = registry()
+    data = reg.history(name)
+    if as_json:
+        print_json(data)
+        return
+    table = Table()
+    for col in ("seq", "action", "version", "from -> to", "at", "by", "reason", "commit", "tag"):
+        table.add_column(col)
+    for e in data["events"]:
+        move = f"{e['from'] or ''} -> {e['to']}" if e.get("to") or e.get("from") else ""
+        table.add_row(str(e["seq"]), e["action"], e["version"], move, e["at"] or "", e["by"] or "",
+                      e["reason"] or "", (e["commit"] or "")[:10], e["tag"] or "")
+    out().print(table)

@@ -1,0 +1,126 @@
+"""init, register, validate, demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from gitreg.cli.common import (
+    JSON_OPTION, PUSH_OPTION, SIGN_OPTION, STATE, command, message, print_json, registry,
+)
+from gitreg.errors import UserError, ValidationError
+
+
+@command("init")
+def init_cmd(
+    path: Optional[Path] = typer.Argument(None, help="Directory of the registry (default: current)."),
+    github: bool = typer.Option(False, "--github", help="Also write GitHub Actions workflows for PR approvals, publishing and deploys."),
+    remote: Optional[str] = typer.Option(None, "--remote", help="Set the git remote 'origin' to this URL."),
+    dvc_remote: Optional[str] = typer.Option(None, "--dvc-remote", help="Default DVC remote: a folder path, s3://bucket/path, ..."),
+    dvc_remote_option: List[str] = typer.Option([], "--dvc-remote-option", help="Extra remote setting key=value, e.g. endpointurl=http://127.0.0.1:9000 (repeatable)."),
+) -> None:
+    """Make a directory a gitreg registry (git, DVC, gitreg.yaml). Safe to run again."""
+    from gitreg.api import Registry
+
+    options = {}
+    for item in dvc_remote_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"invalid --dvc-remote-option {item!r}", "write it as key=value")
+        options[key] = value
+    target = path or STATE["path"] or Path(".")
+    result = Registry.init(target, dvc_remote=dvc_remote, dvc_remote_options=options,
+                           remote=remote, github=github, env=dict(os.environ))
+    message(result.message)
+
+
+def _progress_printer():  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    state: dict = {}
+
+    def update(label: str, done: int, total: int) -> None:
+        if "bar" not in state:
+            bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                           TransferSpeedColumn(), transient=True,
+                           console=__import__("gitreg.cli.common", fromlist=["err"]).err())
+            bar.start()
+            state["bar"] = bar
+            state["task"] = bar.add_task(f"copying {label}", total=total)
+        state["bar"].update(state["task"], completed=done, total=total, description=f"copying {label}")
+        if done >= total:
+            state["bar"].stop()
+            state.clear()
+
+    return update
+
+
+@command("register")
+def register_cmd(
+    name: str = typer.Argument(..., help="Model name, e.g. churn."),
+    paths: List[Path] = typer.Argument(..., help="Artifact file(s) or one directory.", show_default=False),
+    version: Optional[str] = typer.Option(None, "--version", help="SemVer version to register, e.g. 2.1.0."),
+    bump: Optional[str] = typer.Option(None, "--bump", help="Bump major, minor or patch from the highest version (default minor; first is 0.1.0)."),
+    metrics: Optional[Path] = typer.Option(None, "--metrics", help="JSON/YAML metrics file (flat, or nested as dvclive writes)."),
+    metric: List[str] = typer.Option([], "--metric", help="A metric k=v (repeatable)."),
+    params: Optional[Path] = typer.Option(None, "--params", help="JSON/YAML file of hyperparameters."),
+    param: List[str] = typer.Option([], "--param", help="A hyperparameter k=v (repeatable)."),
+    framework: Optional[str] = typer.Option(None, "--framework", help="sklearn, pytorch, xgboost, ..."),
+    algorithm: Optional[str] = typer.Option(None, "--algorithm", help="e.g. RandomForestClassifier."),
+    description: Optional[str] = typer.Option(None, "--description", "-m", help="What this version is."),
+    dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Training data version."),
+    tag: List[str] = typer.Option([], "--tag", help="A label (repeatable)."),
+    owner: Optional[str] = typer.Option(None, "--owner", help="Model owner (e-mail or team)."),
+    use_case: Optional[str] = typer.Option(None, "--use-case", help="Business use case."),
+    signature: Optional[Path] = typer.Option(None, "--signature", help="JSON/YAML file with the model signature {inputs, outputs}."),
+    training: Optional[Path] = typer.Option(None, "--training", help="JSON/YAML file of training info (date, duration_minutes, data_size, code_commit)."),
+    push: bool = PUSH_OPTION,
+    sign: bool = SIGN_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register files or a directory as a new version of a model (one commit, tag NAME@vVERSION)."""
+    from gitreg.api import VersionInfo, load_mapping_file, load_metrics_file
+    from gitreg.core.manifest import parse_key_values
+
+    info = VersionInfo(description=description, framework=framework, algorithm=algorithm,
+                       dataset_version=dataset_version, tags=list(tag), owner=owner, use_case=use_case)
+    warnings: list[str] = []
+    if metrics:
+        info.metrics, skipped = load_metrics_file(metrics)
+        warnings += [f"skipped non-numeric metric {k!r} from {metrics}" for k in skipped]
+    info.metrics.update(parse_key_values(metric, "--metric", numeric=True))
+    if params:
+        info.hyperparameters = load_mapping_file(params, "params")
+    info.hyperparameters.update(parse_key_values(param, "--param", numeric=False))
+    if signature:
+        info.signature = load_mapping_file(signature, "signature")
+    if training:
+        info.training = load_mapping_file(training, "training info")
+    reg = registry()
+    result = reg.register(name, paths, info, version=version, bump=bump, push=push, sign=sign,
+                          progress=_progress_printer())
+    result.warnings = warnings + result.warnings
+    for w in result.warnings:
+        message(f"warning: {w}")
+    if as_json:
+        print_json(result.to_dict())
+    message(result.message + (f"; pushed" if result.pushed else "") + f" [{result.commit[:10]}]")
+
+
+@command("validate")
+def validate_cmd(
+    paths: List[str] = typer.Argument(None, help="Manifests or directories (default: all of models/)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Also check immutable fields and append-only history against this git ref."),
+) -> None:
+    """Check manifests: schema, names, versions, artifacts' .dvc md5, immutability vs --base."""
+    reg = registry()
+    report = reg.validate(paths or [], base=base)
+    for problem in report.problems:
+        typer.echo(problem)
+    if report.problems:
+        raise ValidationError(f"{len(report.problems)} problem(s) in {report.checked} file(s)",
+                              hint="fix each line above and run gitreg validate again")
+    message(f"ok: {report.checked} file(s) valid")

@@ -1,0 +1,1 @@
+"""Pure domain logic: no git, yaml, dvc, rich, typer, clock or environment."""

@@ -1,0 +1,105 @@
+"""History events, replayed in seq order into stage state (never ordered by timestamps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from gitreg.core.names import NONE_STAGE
+from gitreg.core.version import parse_version
+
+REGISTER = "register"
+REQUEST = "request"
+APPROVE = "approve"
+REJECT = "reject"
+PROMOTE = "promote"
+ARCHIVE = "archive"
+ROLLBACK = "rollback"
+ACTIONS = (REGISTER, REQUEST, APPROVE, REJECT, PROMOTE, ARCHIVE, ROLLBACK)
+# Actions that move a version between stages (and so get a GTO stage tag).
+MOVES = (PROMOTE, ARCHIVE, ROLLBACK)
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    version: str
+    action: str
+    data: Mapping[str, Any]
+
+    @property
+    def source(self) -> str | None:
+        return self.data.get("from")
+
+    @property
+    def target(self) -> str | None:
+        return self.data.get("to")
+
+
+def model_events(manifests: Iterable[Mapping[str, Any]]) -> list[Event]:
+    """All events of one model's versions, ordered by seq."""
+    events = [
+        Event(int(h["seq"]), str(m["version"]), str(h["action"]), h)
+        for m in manifests
+        for h in (m.get("history") or [])
+    ]
+    events.sort(key=lambda e: e.seq)
+    return events
+
+
+def max_seq(manifests: Iterable[Mapping[str, Any]]) -> int:
+    return max((int(h["seq"]) for m in manifests for h in (m.get("history") or [])), default=0)
+
+
+def last_assignment_seq(manifest: Mapping[str, Any], stage: str) -> int:
+    """Seq of the event that put this version in `stage` (0 if none is recorded)."""
+    for h in reversed(manifest.get("history") or []):
+        if h.get("action") in MOVES and h.get("to") == stage:
+            return int(h["seq"])
+    return 0
+
+
+def stage_holders(manifests: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """stage -> versions in it, the most recently assigned first."""
+    ranked: dict[str, list[tuple[int, str]]] = {}
+    for m in manifests:
+        stage = m.get("stage") or NONE_STAGE
+        if stage == NONE_STAGE:
+            continue
+        ranked.setdefault(stage, []).append((last_assignment_seq(m, stage), str(m["version"])))
+    return {
+        stage: [v for _, v in sorted(pairs, key=lambda p: (p[0], parse_version(p[1])), reverse=True)]
+        for stage, pairs in ranked.items()
+    }
+
+
+def holder_stack(events: Iterable[Event], stage: str) -> list[str]:
+    """The versions that held `stage`, as a stack: promotions push, rollbacks pop.
+
+    A rollback to a version still on the stack pops down to it; a rollback to one
+    already popped pushes it again. A holder leaving the stage with no replacement
+    (a manual archive) is popped, so the one below becomes the rollback target.
+    """
+    stack: list[str] = []
+    for e in events:
+        if e.action not in MOVES:
+            continue
+        if e.target == stage:
+            if e.action == ROLLBACK and e.version in stack:
+                while stack and stack[-1] != e.version:
+                    stack.pop()
+            else:
+                stack.append(e.version)
+        elif e.source == stage and e.action == ARCHIVE and e.data.get("replaced_by"):
+            continue  # archived because another version took the stage: it stays below
+        elif e.source == stage and stack and stack[-1] == e.version:
+            stack.pop()
+        elif e.source == stage and e.version in stack:
+            # left the stage while not on top (non-exclusive stage): drop its last entry
+            idx = len(stack) - 1 - stack[::-1].index(e.version)
+            del stack[idx]
+    return stack
+
+
+def held_stage_before(events: Iterable[Event], version: str, stage: str) -> bool:
+    return any(e.version == version and e.target == stage and e.action in MOVES for e in events)

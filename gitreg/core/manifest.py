@@ -1,0 +1,93 @@
+"""Version manifests as plain mappings: building, the immutable part, metric flattening."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from gitreg.errors import UserError
+
+SCHEMA_VERSION = 1
+# Changed only by gitreg's stage operations; everything else is fixed at registration.
+MUTABLE_FIELDS = ("stage", "approval", "deployment", "history")
+# The order keys are written in, so manifests read the same everywhere.
+FIELD_ORDER = (
+    "schema_version", "name", "version", "description", "created_at", "created_by",
+    "framework", "algorithm", "hyperparameters", "metrics", "training", "signature",
+    "artifacts", "tags", "business", "custom",
+    "stage", "approval", "deployment", "history",
+)
+
+
+def immutable_part(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k not in MUTABLE_FIELDS}
+
+
+def ordered(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: manifest[k] for k in FIELD_ORDER if k in manifest}
+    out.update({k: v for k, v in manifest.items() if k not in out})
+    return out
+
+
+def flatten_metrics(data: Any, source: str) -> tuple[dict[str, float], list[str]]:
+    """Flatten nested metrics (as dvclive writes them) to {"a.b": number}.
+
+    Non-numeric leaves are skipped and reported back, never guessed at.
+    """
+    if not isinstance(data, Mapping):
+        raise UserError(
+            f"{source}: metrics must be a mapping of names to numbers",
+            'write e.g. {"auc": 0.94, "f1": 0.88}',
+        )
+    out: dict[str, float] = {}
+    skipped: list[str] = []
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        elif isinstance(node, bool) or not isinstance(node, (int, float)):
+            skipped.append(prefix)
+        elif isinstance(node, float) and not math.isfinite(node):
+            skipped.append(prefix)
+        else:
+            out[prefix] = node
+
+    walk("", data)
+    return out, skipped
+
+
+def parse_key_values(items: list[str] | None, what: str, numeric: bool) -> dict[str, Any]:
+    """Parse repeated k=v flags; values are numbers for metrics, YAML scalars for params."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"invalid {what} {item!r}", f"write it as key=value, e.g. auc=0.94")
+        if numeric:
+            try:
+                value: Any = float(raw)
+            except ValueError:
+                raise UserError(
+                    f"{what} {key} has a non-numeric value {raw!r}", "metrics are numbers only"
+                ) from None
+            if not math.isfinite(value):
+                raise UserError(f"{what} {key} is not a finite number", "metrics are numbers only")
+            if value.is_integer() and "." not in raw and "e" not in raw.lower():
+                value = int(value)
+        else:
+            value = _scalar(raw)
+        out[key] = value
+    return out
+
+
+def _scalar(raw: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(raw)
+        except ValueError:
+            pass
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    return raw

@@ -1,0 +1,146 @@
+"""The one place gitreg runs DVC.
+
+DVC runs as a subprocess of the same interpreter (`python -m dvc`), never imported by
+gitreg: reads pay nothing for it, the caller's environment is passed in explicitly
+(dvc's Python API reads os.environ, which gitreg never mutates), and DVC's own progress
+bars reach the user's terminal on stderr. The .dvc file DVC writes is the answer we read.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from gitreg import yamlio
+from gitreg.errors import ConflictError, GitregError, InternalError, UserError
+
+DEFAULT_REMOTE = "storage"
+
+
+@dataclass(frozen=True)
+class AddedArtifact:
+    path: str  # relative to the version directory
+    md5: str
+    size: int
+    nfiles: int | None
+
+
+def dvc_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    base = dict(os.environ if env is None else env)
+    base.setdefault("DVC_NO_ANALYTICS", "1")
+    base["LC_ALL"] = "C"
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        base.pop(var, None)
+    return base
+
+
+def _translate(stderr: str, action: str) -> GitregError:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    text = (errors[0] if errors else (lines[-1] if lines else "no output")).removeprefix("ERROR: ")
+    low = stderr.lower()
+    if "no remote" in low or "remote is not set" in low or "not a valid remote" in low:
+        return UserError(f"{action}: no DVC remote is configured ({text})",
+                         "set one with `gitreg init --dvc-remote URL` or `dvc remote add -d NAME URL`")
+    if "credential" in low or "accessdenied" in low or "invalidaccesskeyid" in low \
+            or "unable to locate credentials" in low or "forbidden" in low:
+        return UserError(f"{action}: the DVC remote refused access ({text})",
+                         "set the remote's credentials (e.g. AWS_ACCESS_KEY_ID) and retry")
+    if "missing" in low or "failed to pull" in low or "failed to fetch" in low \
+            or "not found" in low and "remote" in low:
+        return UserError(f"{action}: artifact data is missing from the DVC remote ({text})",
+                         "push it from the machine that registered it (`dvc push` there)")
+    if "failed to push" in low or "upload" in low:
+        return ConflictError(f"{action}: could not upload to the DVC remote ({text})",
+                             "check the remote is reachable and writable, then retry")
+    if "lock" in low and "unable to acquire" in low:
+        return ConflictError(f"{action}: another DVC process holds the repository lock",
+                             "wait for it to finish and retry")
+    if "no module named dvc" in low:
+        return UserError("dvc is not installed in this environment", "pip install dvc")
+    return InternalError(f"{action} failed: {text}",
+                         "rerun with --traceback; if it is a gitreg bug, report it")
+
+
+def run(root: Path, args: Sequence[str], env: Mapping[str, str] | None = None,
+        action: str | None = None, show_progress: bool = False) -> str:
+    """Run `dvc ARGS` in root; stdout is returned, failures raise translated errors."""
+    cmd = [sys.executable, "-m", "dvc", *args]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=root, env=dvc_env(env), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None if show_progress else subprocess.PIPE,
+            text=True, check=False,
+        )
+    except OSError as exc:
+        raise InternalError(f"could not start dvc: {exc}", "check the Python environment") from None
+    if proc.returncode != 0:
+        raise _translate((proc.stderr or "") + (proc.stdout or ""), action or f"dvc {args[0]}")
+    return proc.stdout
+
+
+def is_initialised(root: Path) -> bool:
+    return (root / ".dvc").is_dir()
+
+
+def init(root: Path, env: Mapping[str, str] | None = None) -> None:
+    run(root, ["init", "-q"], env)
+
+
+def current_config(root: Path) -> str:
+    path = root / ".dvc" / "config"
+    return path.read_text("utf-8") if path.exists() else ""
+
+
+def configure(root: Path, remote_url: str | None, remote_options: Mapping[str, str] | None = None,
+              env: Mapping[str, str] | None = None) -> bool:
+    """Analytics off and the default remote set (repo-level config). True if it changed."""
+    before = current_config(root)
+    run(root, ["config", "core.analytics", "false"], env)
+    if remote_url:
+        run(root, ["remote", "add", "-f", "-d", DEFAULT_REMOTE, remote_url], env)
+        for key, value in (remote_options or {}).items():
+            run(root, ["remote", "modify", DEFAULT_REMOTE, key, value], env)
+    return current_config(root) != before
+
+
+def read_dvc_file(dvc_file: Path) -> AddedArtifact:
+    data = yamlio.load_file(dvc_file)
+    try:
+        out = data["outs"][0]
+        return AddedArtifact(
+            path=str(out["path"]),
+            md5=str(out["md5"]),
+            size=int(out.get("size", 0)),
+            nfiles=int(out["nfiles"]) if out.get("nfiles") else None,
+        )
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise UserError(f"{dvc_file}: not a DVC-tracked output file",
+                        "restore it with `git checkout -- <file>`") from None
+
+
+def add(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,
+        show_progress: bool = False) -> list[AddedArtifact]:
+    """`dvc add` the targets (files or directories) and return their md5 and size."""
+    if not targets:
+        return []
+    run(root, ["add", "-q", "--", *[str(t.relative_to(root)) for t in targets]], env,
+        action="dvc add", show_progress=show_progress)
+    return [read_dvc_file(t.with_name(t.name + ".dvc")) for t in targets]
+
+
+def push(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,
+         show_progress: bool = False) -> None:
+    run(root, ["push", "-q", "--", *[str(t.relative_to(root)) for t in targets]], env,
+        action="dvc push", show_progress=show_progress)
+
+
+def pull(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,
+         show_progress: bool = False) -> None:
+    run(root, ["pull", "-q", "--", *[str(t.relative_to(root)) for t in targets]], env,
+        action="dvc pull", show_progress=show_progress)

@@ -1,0 +1,265 @@
+"""The one place gitreg runs git: subprocesses with LC_ALL=C, no shell, errors translated.
+
+GitPython is not used on purpose: its tag reads rescan packed-refs for every tag
+(35 s for 10,000 tags here), and every call below is one git process anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from gitreg.errors import ConflictError, GitregError, InternalError, UserError
+
+# Variables git sets for hooks; inherited, they would point our git calls elsewhere.
+_HOOK_VARS = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_COMMON_DIR",
+    "GIT_QUARANTINE_PATH",
+)
+
+
+class GitCommandError(GitregError):
+    """A git command failed; carries its stderr for the caller to translate."""
+
+    exit_code = 70
+
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str):
+        first = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {returncode}"
+        super().__init__(f"git {args[0] if args else ''} failed: {first}")
+        self.args_ = list(args)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def git_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    base = dict(os.environ if env is None else env)
+    for var in _HOOK_VARS:
+        base.pop(var, None)
+    base["LC_ALL"] = "C"
+    base.setdefault("GIT_TERMINAL_PROMPT", "0")
+    return base
+
+
+def find_root(path: Path, env: Mapping[str, str] | None = None) -> Path | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=path, env=git_env(env), capture_output=True, text=True, check=False,
+        )
+    except FileNotFoundError:
+        raise UserError("git is not installed", "install git and try again") from None
+    except NotADirectoryError:
+        return None
+    if out.returncode != 0:
+        return None
+    return Path(out.stdout.strip())
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str  # short name, e.g. churn@v1.0.0
+    objecttype: str  # tag (annotated) or commit (lightweight)
+    target: str  # the commit it points at (peeled)
+    tagger_time: int | None
+    subject: str
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    kind: str
+    sha: str
+    path: str
+
+
+class Git:
+    """Runs git in one repository."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None):
+        self.root = Path(root)
+        self.env = git_env(env)
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        input: str | bytes | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        check: bool = True,
+        text: bool = True,
+    ) -> subprocess.CompletedProcess:
+        env = self.env if not extra_env else {**self.env, **extra_env}
+        try:
+            proc = subprocess.run(
+                ["git", *args], cwd=self.root, env=env, input=input,
+                capture_output=True, text=text, check=False,
+            )
+        except FileNotFoundError:
+            raise UserError("git is not installed", "install git and try again") from None
+        if check and proc.returncode != 0:
+            stderr = proc.stderr if text else proc.stderr.decode("utf-8", "replace")
+            raise GitCommandError(args, proc.returncode, stderr)
+        return proc
+
+    def out(self, *args: str) -> str:
+        return self.run(args).stdout.strip()
+
+    # -- reads -------------------------------------------------------------------------
+    def head(self) -> str | None:
+        proc = self.run(["rev-parse", "--verify", "-q", "HEAD^{commit}"], check=False)
+        return proc.stdout.strip() or None
+
+    def current_branch(self) -> str | None:
+        proc = self.run(["symbolic-ref", "-q", "--short", "HEAD"], check=False)
+        return proc.stdout.strip() or None
+
+    def rev(self, ref: str) -> str | None:
+        if ref.startswith("-"):
+            raise UserError(f"invalid git reference {ref!r}", "give a branch, tag or commit")
+        proc = self.run(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], check=False)
+        return proc.stdout.strip() or None
+
+    def config_get(self, key: str) -> str | None:
+        proc = self.run(["config", "--get", key], check=False)
+        return proc.stdout.strip() or None
+
+    def identity(self) -> tuple[str | None, str | None]:
+        """(name, email) as git would write them, honouring GIT_AUTHOR_* variables."""
+        proc = self.run(["var", "GIT_AUTHOR_IDENT"], check=False)
+        if proc.returncode != 0:
+            return None, None
+        ident = proc.stdout.strip()
+        name, _, rest = ident.partition(" <")
+        email = rest.split(">", 1)[0]
+        return (name or None), (email or None)
+
+    def refs(self, patterns: Iterable[str] = ("refs/tags",)) -> list[Ref]:
+        """All refs under patterns in one for-each-ref pass (peeled to commits)."""
+        fmt = "%00".join([
+            "%(refname)", "%(objecttype)", "%(objectname)", "%(*objectname)",
+            "%(taggerdate:unix)", "%(contents:subject)",
+        ])
+        proc = self.run(["for-each-ref", f"--format={fmt}", *patterns])
+        refs: list[Ref] = []
+        for line in proc.stdout.split("\n"):
+            if not line:
+                continue
+            parts = line.split("\x00")
+            if len(parts) < 6:
+                continue
+            refname, otype, obj, peeled, tdate, subject = parts[:6]
+            name = refname[len("refs/tags/"):] if refname.startswith("refs/tags/") else refname
+            refs.append(Ref(name, otype, peeled or obj, int(tdate) if tdate else None, subject))
+        return refs
+
+    def ls_tree(self, rev: str, path: str, recursive: bool = True) -> list[TreeEntry]:
+        args = ["ls-tree", "-z", "--full-tree"] + (["-r"] if recursive else []) + [rev, "--", path]
+        proc = self.run(args, check=False)
+        if proc.returncode != 0:
+            return []
+        entries = []
+        for rec in proc.stdout.split("\x00"):
+            if not rec:
+                continue
+            meta, _, p = rec.partition("\t")
+            mode, kind, sha = meta.split(" ")
+            entries.append(TreeEntry(mode, kind, sha, p))
+        return entries
+
+    def cat_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
+        """Read many blobs in one `git cat-file --batch` process."""
+        if not shas:
+            return {}
+        proc = self.run(["cat-file", "--batch"], input=("\n".join(shas) + "\n").encode(), text=False)
+        data = proc.stdout
+        out: dict[str, bytes] = {}
+        pos = 0
+        for sha in shas:
+            nl = data.index(b"\n", pos)
+            header = data[pos:nl].split(b" ")
+            pos = nl + 1
+            if len(header) < 3 or header[1] == b"missing":
+                continue
+            size = int(header[2])
+            out[sha] = data[pos:pos + size]
+            pos += size + 1
+        return out
+
+    def show_file(self, rev: str, path: str) -> bytes | None:
+        proc = self.run(["cat-file", "blob", f"{rev}:{path}"], check=False, text=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def status_porcelain(self, paths: Sequence[str]) -> list[str]:
+        proc = self.run(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths])
+        return [p for p in proc.stdout.split("\x00") if p]
+
+    # -- writes ------------------------------------------------------------------------
+    def add(self, paths: Sequence[str]) -> None:
+        self.run(["add", "-A", "--", *paths])
+
+    def commit(self, message: str, paths: Sequence[str], sign: bool = False,
+               allow_empty: bool = False) -> str:
+        args = ["commit", "-q", "--no-verify", "-F", "-"]
+        if sign:
+            args.append("-S")
+        if allow_empty:
+            args.append("--allow-empty")
+        args += ["--", *paths] if paths else []
+        self.run(args, input=message)
+        sha = self.head()
+        assert sha
+        return sha
+
+    def create_tag(self, name: str, target: str, message: str, when: int | None = None,
+                   sign: bool = False) -> None:
+        args = ["tag", "-s" if sign else "-a", "-F", "-", name, target]
+        extra = {"GIT_COMMITTER_DATE": f"{when} +0000"} if when is not None else None
+        try:
+            self.run(args, input=message, extra_env=extra)
+        except GitCommandError as exc:
+            if "already exists" in exc.stderr:
+                raise ConflictError(
+                    f"tag {name} already exists", "run `gitreg doctor` to see how tags and files differ"
+                ) from None
+            raise
+
+    def delete_tag(self, name: str) -> None:
+        self.run(["tag", "-d", name], check=False)
+
+    def reset_soft(self, sha: str) -> None:
+        self.run(["reset", "-q", "--soft", sha])
+
+    def restore(self, sha: str | None, paths: Sequence[str]) -> None:
+        """Put paths back as they are in sha (index and work tree); untracked files stay."""
+        if not paths:
+            return
+        if sha:
+            self.run(["reset", "-q", sha, "--", *paths], check=False)
+            self.run(["checkout", "-q", sha, "--", *paths], check=False)
+        else:
+            self.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", *paths], check=False)
+
+    def push(self, remote: str, refspecs: Sequence[str], atomic: bool = True) -> subprocess.CompletedProcess:
+        args = ["push", "--porcelain"] + (["--atomic"] if atomic else []) + [remote, *refspecs]
+        return self.run(args, check=False)
+
+    def fetch(self, remote: str, refspecs: Sequence[str] = (), tags: bool = True) -> None:
+        args = ["fetch", "-q"] + (["--tags"] if tags else []) + [remote, *refspecs]
+        try:
+            self.run(args)
+        except GitCommandError as exc:
+            raise ConflictError(
+                f"could not fetch from {remote}: {exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else exc}",
+                "check the remote URL and your network",
+            ) from None
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        return self.config_get(f"remote.{remote}.url")
+
+
+def internal(exc: GitCommandError) -> InternalError:
+    return InternalError(str(exc), "rerun with --traceback and report it")

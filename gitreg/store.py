@@ -1,0 +1,359 @@
+"""Reads committed registry state fast and writes one change as one commit, atomically.
+
+Reads: one `git ls-tree` of models/ at HEAD, manifests read through one
+`git cat-file --batch`, parsed summaries cached under .git keyed by blob id (a changed
+manifest has a new blob id, so the cache can never serve stale data), tags from one
+`git for-each-ref` pass.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from gitreg import yamlio
+from gitreg.core import events as ev
+from gitreg.core.names import NONE_STAGE
+from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle, lifecycle_from_config
+from gitreg.errors import ConflictError, UserError
+from gitreg.git import Git, GitCommandError, Ref
+
+CONFIG_FILE = "gitreg.yaml"
+MODELS_DIR = "models"
+MANIFEST_FILE = "manifest.yaml"
+MODEL_FILE = "model.yaml"
+DVC_YAML = "dvc.yaml"
+CACHE_VERSION = 2
+
+
+def manifest_path(name: str, version: str) -> str:
+    return f"{MODELS_DIR}/{name}/{version}/{MANIFEST_FILE}"
+
+
+def model_file_path(name: str) -> str:
+    return f"{MODELS_DIR}/{name}/{MODEL_FILE}"
+
+
+def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    stage = manifest.get("stage") or NONE_STAGE
+    return {
+        "name": manifest.get("name"),
+        "version": manifest.get("version"),
+        "stage": stage,
+        "stage_seq": ev.last_assignment_seq(manifest, stage) if stage != NONE_STAGE else 0,
+        "created_at": manifest.get("created_at"),
+        "max_seq": ev.max_seq([manifest]),
+    }
+
+
+@dataclass
+class ModelFiles:
+    """The committed files of one model at a revision: {version: manifest blob id}."""
+
+    name: str
+    manifests: dict[str, str] = field(default_factory=dict)
+    model_file: str | None = None
+
+
+class Store:
+    def __init__(self, root: Path, git: Git):
+        self.root = root
+        self.git = git
+        self._common_dir: Path | None = None
+
+    # -- locations ---------------------------------------------------------------------
+    @property
+    def common_dir(self) -> Path:
+        if self._common_dir is None:
+            out = self.git.out("rev-parse", "--git-common-dir")
+            path = Path(out)
+            self._common_dir = path if path.is_absolute() else (self.root / path).resolve()
+        return self._common_dir
+
+    @property
+    def state_dir(self) -> Path:
+        return self.common_dir / "gitreg"
+
+    # -- config ------------------------------------------------------------------------
+    def read_config(self) -> dict[str, Any]:
+        path = self.root / CONFIG_FILE
+        if not path.exists():
+            raise UserError(f"{self.root} is not a gitreg registry (no {CONFIG_FILE})",
+                            "run `gitreg init` there, or cd into a registry")
+        data = yamlio.load_file(path, CONFIG_FILE)
+        from gitreg import schema
+
+        problems = schema.errors(schema.CONFIG, data)
+        if problems:
+            raise UserError(f"{CONFIG_FILE}: {problems[0][1]}",
+                            "fix gitreg.yaml (see schemas/config.schema.json)")
+        return data
+
+    def lifecycle(self) -> Lifecycle:
+        return lifecycle_from_config(self.read_config())
+
+    # -- reads at a revision -----------------------------------------------------------
+    def model_tree(self, rev: str = "HEAD", name: str | None = None) -> dict[str, ModelFiles]:
+        """Every model's committed manifests (blob ids) in one ls-tree."""
+        path = f"{MODELS_DIR}/{name}" if name else MODELS_DIR
+        models: dict[str, ModelFiles] = {}
+        for entry in self.git.ls_tree(rev, path):
+            if entry.kind != "blob":
+                continue
+            parts = entry.path.split("/")
+            if len(parts) == 4 and parts[3] == MANIFEST_FILE:
+                models.setdefault(parts[1], ModelFiles(parts[1])).manifests[parts[2]] = entry.sha
+            elif len(parts) == 3 and parts[2] == MODEL_FILE:
+                models.setdefault(parts[1], ModelFiles(parts[1])).model_file = entry.sha
+        return models
+
+    def parse_blobs(self, shas: Sequence[str], source: Callable[[str], str]) -> dict[str, Any]:
+        raw = self.git.cat_blobs(list(shas))
+        return {sha: yamlio.loads(data, source(sha)) for sha, data in raw.items()}
+
+    def model_manifests(self, name: str, rev: str = "HEAD") -> tuple[dict[str, dict], dict | None]:
+        """({version: manifest}, model.yaml) of one model at rev."""
+        files = self.model_tree(rev, name).get(name)
+        if files is None:
+            return {}, None
+        paths = {sha: manifest_path(name, v) for v, sha in files.manifests.items()}
+        if files.model_file:
+            paths[files.model_file] = model_file_path(name)
+        parsed = self.parse_blobs(list(paths), lambda sha: paths[sha])
+        manifests = {v: parsed[sha] for v, sha in files.manifests.items() if isinstance(parsed.get(sha), dict)}
+        model = parsed.get(files.model_file) if files.model_file else None
+        return manifests, model if isinstance(model, dict) else None
+
+    def summaries(self, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
+        """{model: {version: summary}} for every model, through the blob-id cache."""
+        tree = self.model_tree(rev)
+        cache = self._load_cache()
+        missing: dict[str, str] = {}
+        for name, files in tree.items():
+            for version, sha in files.manifests.items():
+                if sha not in cache:
+                    missing[sha] = manifest_path(name, version)
+        if missing:
+            for sha, data in self.parse_blobs(list(missing), lambda s: missing[s]).items():
+                if isinstance(data, dict):
+                    cache[sha] = summarize(data)
+            self._save_cache(cache, keep={sha for f in tree.values() for sha in f.manifests.values()})
+        out: dict[str, dict[str, dict]] = {}
+        for name, files in tree.items():
+            for version, sha in files.manifests.items():
+                summary = cache.get(sha)
+                if summary is not None:
+                    out.setdefault(name, {})[version] = summary
+        return out
+
+    def _cache_path(self) -> Path:
+        return self.state_dir / f"summaries-v{CACHE_VERSION}.json"
+
+    def _load_cache(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self._cache_path().read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        # A cache that is not exactly what we wrote is rebuilt, never trusted.
+        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+            return {}
+        entries = data.get("entries")
+        if not isinstance(entries, dict):
+            return {}
+        good = {}
+        for sha, s in entries.items():
+            if (isinstance(s, dict) and isinstance(s.get("name"), str)
+                    and isinstance(s.get("version"), str) and isinstance(s.get("stage"), str)
+                    and isinstance(s.get("stage_seq"), int)):
+                good[sha] = s
+        return good
+
+    def _save_cache(self, cache: dict[str, dict], keep: set[str]) -> None:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            entries = {sha: s for sha, s in cache.items() if sha in keep}
+            yamlio.write_atomic(self._cache_path(),
+                                json.dumps({"version": CACHE_VERSION, "entries": entries},
+                                           separators=(",", ":")))
+        except OSError:
+            pass  # a read-only clone still reads, just without a cache
+
+    # -- tags --------------------------------------------------------------------------
+    def tags(self, name: str | None = None) -> list[Ref]:
+        patterns = [f"refs/tags/{name}@*", f"refs/tags/{name}#*"] if name else ["refs/tags"]
+        return self.git.refs(patterns)
+
+    # -- working-tree checks -------------------------------------------------------------
+    def require_clean(self, paths: Sequence[str] = (MODELS_DIR, DVC_YAML, CONFIG_FILE)) -> None:
+        dirty = self.git.status_porcelain(list(paths))
+        if dirty:
+            first = dirty[0][3:]
+            more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
+            raise ConflictError(
+                f"uncommitted changes in the registry: {first}{more}",
+                "commit or stash them first (git status shows them)",
+            )
+
+    def require_branch(self, lifecycle: Lifecycle) -> str:
+        branch = self.git.current_branch()
+        if branch != lifecycle.branch:
+            where = f"on branch {branch}" if branch else "on a detached HEAD"
+            raise ConflictError(
+                f"registry changes are made on {lifecycle.branch}, but this clone is {where}",
+                f"run `git switch {lifecycle.branch}` first",
+            )
+        return branch
+
+    # -- the lock --------------------------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """One mutation at a time per clone: an exclusive lock file under .git."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / "lock"
+        for attempt in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _lock_holder(path)
+                if attempt == 0 and holder is not None and not _alive(holder):
+                    # the holder died: take over its stale lock (rename is atomic, so two
+                    # processes cannot both remove it)
+                    try:
+                        os.rename(path, f"{path}.stale.{os.getpid()}")
+                        os.unlink(f"{path}.stale.{os.getpid()}")
+                    except OSError:
+                        pass
+                    continue
+                raise ConflictError(
+                    "another gitreg operation is running in this repository"
+                    + (f" (pid {holder})" if holder else ""),
+                    "wait for it to finish and retry; if no gitreg is running, delete "
+                    f"{path}",
+                ) from None
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            try:
+                yield
+            finally:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            return
+
+
+def _lock_holder(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+@dataclass
+class PlannedTag:
+    name: str
+    target: str | None  # commit sha; None = the change's own commit
+    message: str
+
+
+class Change:
+    """One registry change: files written, optional DVC step, one commit, then its tags.
+
+    All or nothing: if anything fails before the last tag is written, the branch, index,
+    work tree and tags are put back as they were.
+    """
+
+    def __init__(self, store: Store, model: str):
+        self.store = store
+        self.git = store.git
+        self.model = model
+        self.files: dict[str, str] = {}
+        self.new_dirs: list[Path] = []
+        self.extra_paths: list[str] = []
+        self.tags: list[PlannedTag] = []
+
+    def write(self, rel: str, text: str) -> None:
+        self.files[rel] = text
+
+    def track_dir(self, path: Path) -> None:
+        self.new_dirs.append(path)
+
+    def run(self, message: str, prepare: Callable[[], None] | None = None, sign: bool = False,
+            now: Callable[[], float] = time.time) -> tuple[str, list[str]]:
+        old_head = self.git.head()
+        created: list[str] = []
+        existed = {rel for rel in self.files if (self.store.root / rel).exists()}
+        touched_before = {p: (self.store.root / p).exists() for p in self.extra_paths}
+        made_tags: list[str] = []
+        try:
+            if prepare:
+                prepare()
+            for rel, text in self.files.items():
+                if rel not in existed:
+                    created.append(rel)
+                yamlio.write_atomic(self.store.root / rel, text)
+            paths = sorted(set(self.files) | set(self.extra_paths)
+                           | {str(d.relative_to(self.store.root)) for d in self.new_dirs})
+            self.git.add(paths)
+            commit = self.git.commit(message, paths, sign=sign)
+            when = self._first_tag_time(now)
+            for i, tag in enumerate(self.tags):
+                self.git.create_tag(tag.name, tag.target or commit,
+                                    tag.message.replace("{commit}", commit), when + i, sign=sign)
+                made_tags.append(tag.name)
+            return commit, made_tags
+        except BaseException:
+            for name in made_tags:
+                self.git.delete_tag(name)
+            if old_head and self.git.head() != old_head:
+                self.git.reset_soft(old_head)
+            restore = [rel for rel in self.files if rel in existed]
+            restore += [p for p, was in touched_before.items() if was]
+            if old_head:
+                self.git.restore(old_head, restore)
+            for rel in created:
+                self.git.run(["rm", "-q", "--cached", "--ignore-unmatch", "--", rel], check=False)
+                try:
+                    (self.store.root / rel).unlink()
+                except FileNotFoundError:
+                    pass
+            for p, was in touched_before.items():
+                if not was:
+                    self.git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", p], check=False)
+                    target = self.store.root / p
+                    if target.is_file():
+                        target.unlink()
+            for d in self.new_dirs:
+                self.git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--",
+                              str(d.relative_to(self.store.root))], check=False)
+                shutil.rmtree(d, ignore_errors=True)
+            raise
+
+    def _first_tag_time(self, now: Callable[[], float]) -> int:
+        # GTO orders events by tagger time at one-second resolution: give each of this
+        # model's tags its own second, later than every earlier tag of the model, so the
+        # order GTO sees is the order of seq.
+        last = max((r.tagger_time or 0 for r in self.store.tags(self.model)), default=0)
+        return max(int(now()), last + 1)
+
+
+def is_git_error(exc: BaseException) -> bool:
+    return isinstance(exc, GitCommandError)
+
+
+DEFAULT_CONFIG_TEXT = yamlio.dump(DEFAULT_CONFIG)

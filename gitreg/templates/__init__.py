@@ -1,0 +1,1 @@
+"""Files gitreg writes into users '  registries (GitHub workflows)."""

@@ -1,0 +1,145 @@
+"""YAML in and out: the C loader when present, no aliases, atomic writes, node marks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitreg.errors import UserError
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+MAX_YAML_BYTES = 5 * 1024 * 1024  # a manifest is a few KB; refuse absurd files early
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    def ignore_aliases(self, data: Any) -> bool:  # never write anchors/aliases
+        return True
+
+
+def dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=100)
+
+
+def loads(text: str | bytes, source: str) -> Any:
+    """Parse YAML (or JSON) safely; errors name the file and line."""
+    if len(text) > MAX_YAML_BYTES:
+        raise UserError(f"{source}: file is {len(text)} bytes; the limit is {MAX_YAML_BYTES}",
+                        "manifests and metrics files are small; check you gave the right file")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{source}: not valid UTF-8 (byte {exc.start})",
+                            "save the file as UTF-8") from None
+    if "&" in text or "*" in text:
+        _refuse_aliases(text, source)
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{where}: invalid YAML: {problem}", "fix the syntax and try again") from None
+
+
+def _refuse_aliases(text: str, source: str) -> None:
+    # Anchors and aliases are how "billion laughs" bombs work; gitreg never writes them.
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                m = event.start_mark
+                raise UserError(
+                    f"{source}:{m.line + 1}:{m.column + 1}: YAML anchors and aliases are not allowed",
+                    "write the values out in full",
+                )
+    except yaml.YAMLError:
+        return  # the real parse reports syntax errors with their position
+
+
+def load_file(path: Path, source: str | None = None) -> Any:
+    source = source or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise UserError(f"{source}: file is {size} bytes; the limit is {MAX_YAML_BYTES}",
+                            "check you gave the right file")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{source}: no such file", "check the path") from None
+    except IsADirectoryError:
+        raise UserError(f"{source}: is a directory, not a file", "give a file") from None
+    except PermissionError:
+        raise UserError(f"{source}: permission denied", "check the file's permissions") from None
+    return loads(data, source)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int
+    column: int
+
+
+def load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, Mark], list[str]]:
+    """Parse YAML keeping where each value starts: (data, {json-path: mark}, problems).
+
+    Problems are duplicate keys and aliases, reported as path:line:col messages.
+    """
+    if "&" in text or "*" in text:
+        _refuse_aliases(text, source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{where}: invalid YAML: {problem}", "fix the syntax and try again") from None
+    marks: dict[tuple, Mark] = {}
+    problems: list[str] = []
+
+    def walk(n: Any, path: tuple) -> None:
+        marks[path] = Mark(n.start_mark.line + 1, n.start_mark.column + 1)
+        if isinstance(n, yaml.MappingNode):
+            seen: set = set()
+            for key, value in n.value:
+                k = key.value
+                if k in seen:
+                    problems.append(
+                        f"{source}:{key.start_mark.line + 1}:{key.start_mark.column + 1}: "
+                        f"duplicate key {k!r}"
+                    )
+                seen.add(k)
+                marks[path + (k,)] = Mark(key.start_mark.line + 1, key.start_mark.column + 1)
+                walk(value, path + (k,))
+                marks[path + (k,)] = Mark(key.start_mark.line + 1, key.start_mark.column + 1)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, path + (i,))
+
+    if node is not None:
+        walk(node, ())
+    data = yaml.load(text, Loader=_Loader) if node is not None else None
+    return data, marks, problems
