@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,8 +20,8 @@ from gitreg.core import manifest as mf
 from gitreg.core import policy
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle
-from gitreg.core.tags import assign_tag, register_tag, unassign_tag
-from gitreg.core.version import BUMPS, Version, bump_kind, next_version, parse_version
+from gitreg.core.tags import register_tag
+from gitreg.core.version import BUMPS, bump_kind, next_version, parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
 from gitreg.git import Git, find_root
 from gitreg.store import (
@@ -422,6 +423,399 @@ class Registry:
             raise UserError(f"{extra}: not a valid JSON Schema ({str(exc).splitlines()[0]})",
                             "fix the schema file named by extra_schema") from None
 
+    # -- stage changes -----------------------------------------------------------------
+    def _registration_commits(self, name: str, versions: Sequence[str]) -> dict[str, str]:
+        """version -> the commit its register tag points at (or that added its manifest)."""
+        found: dict[str, str] = {}
+        for ref in self.store.tags(name):
+            if ref.name.startswith(f"{name}@v") and ref.name[len(name) + 2:] in versions:
+                found[ref.name[len(name) + 2:]] = ref.target
+        for version in versions:
+            if version not in found:
+                proc = self.git.run(["log", "--diff-filter=A", "--format=%H", "HEAD", "--",
+                                     manifest_path(name, version)], check=False)
+                commits = proc.stdout.split()
+                if commits:
+                    found[version] = commits[-1]
+        return found
+
+    def _version(self, name: str, version: str) -> tuple[str, dict[str, dict]]:
+        ver = str(parse_version(version))
+        manifests, _ = self._model(name)
+        if ver not in manifests:
+            raise NotFoundError(f"{name} has no version {ver}",
+                                f"registered versions: {_versions_text(manifests)}")
+        return ver, manifests
+
+    def _commit_moves(
+        self,
+        name: str,
+        manifests: dict[str, dict],
+        steps: list[dict[str, Any]],
+        *,
+        action: str,
+        version: str,
+        source: str | None,
+        target: str | None,
+        reason: str | None,
+        actor: str,
+        sign: bool,
+        approvals: Mapping[str, dict | None] | None = None,
+        extra_trailers: Mapping[str, str] | None = None,
+        branch_commit: Callable[[Change], None] | None = None,
+    ) -> Result:
+        """Append history steps (each {version, action, from?, to?, ...}) in one commit with tags."""
+        now = rfc3339(self.clock())
+        seq = ev.max_seq(manifests.values())
+        changed: dict[str, dict] = {}
+        planned: list[PlannedTag] = []
+        seqs: list[int] = []
+        moves = [st for st in steps if st["action"] in ev.MOVES]
+        reg_commits = self._registration_commits(name, sorted({st["version"] for st in moves}))
+        for step in steps:
+            seq += 1
+            seqs.append(seq)
+            ver = step["version"]
+            m = changed.setdefault(ver, json.loads(json.dumps(manifests[ver])))
+            entry: dict[str, Any] = {"seq": seq, "action": step["action"]}
+            for key in ("from", "to"):
+                if step.get(key) is not None:
+                    entry[key] = step[key]
+            entry["at"] = now
+            entry["by"] = actor
+            for key in ("reason", "approved_by", "requested_by", "replaced_by", "results", "observed"):
+                if step.get(key) not in (None, "", [], {}):
+                    entry[key] = step[key]
+            m.setdefault("history", []).append(entry)
+            if step["action"] in ev.MOVES:
+                m["stage"] = step["to"]
+                summary = f"{name} {ver}: {step.get('from', NONE_STAGE)} -> {step['to']} ({step['action']})"
+                for tag in ev.event_tags(name, ev.Event(seq, ver, step["action"], entry)):
+                    if ver not in reg_commits:
+                        raise ConflictError(f"cannot find the registration commit of {name} {ver}",
+                                            "run `gitreg doctor` to inspect the registry")
+                    planned.append(PlannedTag(tag, reg_commits[ver], _tag_message(
+                        summary, step["action"], actor, seq, step.get("reason"), step.get("approved_by"))))
+        for ver, approval in (approvals or {}).items():
+            m = changed.setdefault(ver, json.loads(json.dumps(manifests[ver])))
+            if approval is None:
+                m.pop("approval", None)
+            else:
+                m["approval"] = approval
+        extra = self._extra_validator()
+        change = Change(self.store, name)
+        for ver, m in changed.items():
+            problems = schema.errors(schema.MANIFEST, m, extra)
+            if problems:
+                raise UserError(f"the change would make {name} {ver}'s manifest invalid: {problems[0][1]}",
+                                "check the reason and results you gave")
+            change.write(manifest_path(name, ver), yamlio.dump(mf.ordered(m)))
+        change.tags = planned
+        message = _commit_message(action, name, version, source, target, seqs, reason, extra_trailers)
+        if branch_commit is not None:
+            branch_commit(change)
+        commit, tags = change.run(message, sign=sign, now=_epoch(self.clock))
+        return Result(action, name, version, commit, tags, seqs)
+
+    def _stage_context(self, sign: bool) -> tuple[Lifecycle, str]:
+        lifecycle = self.lifecycle()
+        actor = self.actor()
+        self.store.require_branch(lifecycle)
+        self.store.require_clean()
+        return lifecycle, actor
+
+    def _promotion_steps(self, lifecycle: Lifecycle, manifests: dict[str, dict], ver: str, target: str,
+                         keep_existing: bool, reason: str | None, approved_by: list[str] | None,
+                         action: str = ev.PROMOTE) -> list[dict[str, Any]]:
+        current = manifests[ver].get("stage") or NONE_STAGE
+        steps: list[dict[str, Any]] = []
+        others = [v for v in ev.stage_holders(manifests.values()).get(target, []) if v != ver]
+        if lifecycle.is_exclusive(target) and others:
+            if keep_existing:
+                raise PolicyError(
+                    f"{target} is exclusive in gitreg.yaml, so --keep-existing cannot keep {others[0]} there",
+                    "drop --keep-existing (the old holder is archived), or remove the stage from exclusive:")
+            archive = lifecycle.archive_stage
+            if archive is None:
+                raise PolicyError(f"{target} is exclusive but gitreg.yaml names no archive_stage",
+                                  "set archive_stage: in gitreg.yaml")
+            for other in others:
+                if not lifecycle.allowed(target, archive):
+                    raise PolicyError(f"archiving {other} needs {target} -> {archive}, which gitreg.yaml forbids",
+                                      f"allow it under transitions.{target}")
+                steps.append({"version": other, "action": ev.ARCHIVE, "from": target, "to": archive,
+                              "reason": f"replaced by {ver}" + (f": {reason}" if reason else ""),
+                              "replaced_by": ver})
+        steps.append({"version": ver, "action": action, "from": current, "to": target,
+                      "reason": reason, "approved_by": approved_by})
+        return steps
+
+    def promote(self, name: str, version: str, stage: str, *, reason: str | None = None,
+                keep_existing: bool = False, push: bool = False, sign: bool = False,
+                approved_by: list[str] | None = None, _publishing: bool = False) -> Result:
+        """Move a version to a stage (checks transitions and the stage's policy)."""
+        check_name(name)
+        with self.store.locked():
+            lifecycle, actor = self._stage_context(sign)
+            target = lifecycle.stage(stage, allow_none=True)
+            ver, manifests = self._version(name, version)
+            current = manifests[ver].get("stage") or NONE_STAGE
+            if current == target:
+                raise UserError(f"{name} {ver} is already in {target}", "nothing to do")
+            pol = lifecycle.policy(target)
+            if pol.via_pull_request and not _publishing:
+                raise PolicyError(
+                    f"{target} is changed only through a reviewed pull request (via_pull_request in gitreg.yaml)",
+                    f"run `gitreg promote {name} {ver} {target} --via-pr`")
+            if pol.require_signed and not sign:
+                raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
+                                  "add --sign (and set up git signing)")
+            violations = policy.promotion_violations(
+                lifecycle, current, target, manifests[ver].get("metrics") or {},
+                approvers=list(approved_by or []), requester=actor if not approved_by else None,
+                check_gates=target != NONE_STAGE)
+            if violations:
+                hint = "fix what is listed, or change the policy in gitreg.yaml"
+                if any("approval" in v for v in violations):
+                    hint = (f"ask for approval: `gitreg request {name} {ver} {target} --reason ...`, "
+                            "then another person runs `gitreg approve`")
+                raise PolicyError(f"cannot promote {name} {ver} to {target}: " + "; ".join(violations),
+                                  hint, violations)
+            steps = self._promotion_steps(lifecycle, manifests, ver, target, keep_existing, reason,
+                                          approved_by)
+            approval = manifests[ver].get("approval")
+            approvals = None
+            if approval and approval.get("status") == "pending" and approval.get("stage") == target:
+                approvals = {ver: {**approval, "status": "approved", "approver": (approved_by or [actor])[-1],
+                                   "date": rfc3339(self.clock())}}
+            result = self._commit_moves(name, manifests, steps, action="promote", version=ver,
+                                        source=current, target=target, reason=reason, actor=actor,
+                                        sign=sign, approvals=approvals)
+            archived = [s["version"] for s in steps if s["action"] == ev.ARCHIVE]
+            result.message = f"promoted {name} {ver}: {current} -> {target}" + (
+                f"; archived {', '.join(archived)}" if archived else "")
+            result.details = {"from": current, "to": target, "archived": archived}
+            if push:
+                self._push(result)
+            return result
+
+    def request(self, name: str, version: str, stage: str, *, reason: str,
+                results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False) -> Result:
+        """Record a pending request to move a version to a stage (the seed's approval workflow)."""
+        check_name(name)
+        if not reason or not reason.strip():
+            raise UserError("a request needs --reason", "say why this version should move")
+        with self.store.locked():
+            lifecycle, actor = self._stage_context(sign)
+            target = lifecycle.stage(stage)
+            ver, manifests = self._version(name, version)
+            current = manifests[ver].get("stage") or NONE_STAGE
+            if current == target:
+                raise UserError(f"{name} {ver} is already in {target}", "nothing to request")
+            violations = policy.promotion_violations(
+                lifecycle, current, target, manifests[ver].get("metrics") or {}, [], actor,
+                check_approvals=False)
+            if violations:
+                raise PolicyError(f"cannot request {name} {ver} -> {target}: " + "; ".join(violations),
+                                  "fix what is listed first; a request that cannot pass is refused",
+                                  violations)
+            approval = {"status": "pending", "stage": target, "requested_by": actor,
+                        "requested_at": rfc3339(self.clock()), "reason": reason,
+                        "results": dict(results or {}), "approvers": []}
+            if not approval["results"]:
+                del approval["results"]
+            steps = [{"version": ver, "action": ev.REQUEST, "from": current, "to": target,
+                      "reason": reason, "results": dict(results or {})}]
+            result = self._commit_moves(name, manifests, steps, action="request", version=ver,
+                                        source=current, target=target, reason=reason, actor=actor,
+                                        sign=sign, approvals={ver: approval})
+            need = lifecycle.policy(target).approvals
+            who = f"from someone other than {actor}" if need else "(the requester may approve)"
+            result.message = (f"requested {name} {ver}: {current} -> {target}; "
+                              f"needs {max(need, 1)} approval(s) {who}")
+            result.details = {"from": current, "to": target, "status": "pending"}
+            if push:
+                self._push(result)
+            return result
+
+    def approve(self, name: str, version: str, stage: str, *, reason: str | None = None,
+                push: bool = False, sign: bool = False) -> Result:
+        """Approve a pending request; with enough approvals the promotion is made."""
+        check_name(name)
+        with self.store.locked():
+            lifecycle, actor = self._stage_context(sign)
+            target = lifecycle.stage(stage)
+            ver, manifests = self._version(name, version)
+            approval = manifests[ver].get("approval") or {}
+            if approval.get("status") != "pending" or approval.get("stage") != target:
+                raise UserError(f"there is no pending request to move {name} {ver} to {target}",
+                                f"ask for one first: `gitreg request {name} {ver} {target} --reason ...`")
+            pol = lifecycle.policy(target)
+            requester = approval.get("requested_by")
+            if actor == requester and pol.approvals:
+                raise PolicyError(f"{actor} requested this change and cannot approve it too",
+                                  "another person (a different git user.email) must approve")
+            if actor in approval.get("approvers", []):
+                raise UserError(f"{actor} has already approved this request",
+                                "another person must approve")
+            if pol.via_pull_request:
+                raise PolicyError(
+                    f"{target} is changed only through a reviewed pull request (via_pull_request in gitreg.yaml)",
+                    f"run `gitreg request {name} {ver} {target} --via-pr`")
+            approvers = list(approval.get("approvers", [])) + [actor]
+            current = manifests[ver].get("stage") or NONE_STAGE
+            enough = len({a for a in approvers if a != requester or not pol.approvals}) >= max(pol.approvals, 1)
+            steps: list[dict[str, Any]] = [{"version": ver, "action": ev.APPROVE, "from": current,
+                                            "to": target, "reason": reason,
+                                            "requested_by": requester}]
+            new_approval = {**approval, "approvers": approvers}
+            if enough:
+                violations = policy.promotion_violations(
+                    lifecycle, current, target, manifests[ver].get("metrics") or {}, approvers,
+                    requester, check_approvals=True)
+                if violations:
+                    raise PolicyError(f"cannot promote {name} {ver} to {target}: " + "; ".join(violations),
+                                      "fix what is listed, or change the policy in gitreg.yaml", violations)
+                steps += self._promotion_steps(lifecycle, manifests, ver, target, False,
+                                               approval.get("reason"), approvers)
+                new_approval.update(status="approved", approver=actor, date=rfc3339(self.clock()))
+            result = self._commit_moves(name, manifests, steps, action="approve", version=ver,
+                                        source=current, target=target, reason=reason, actor=actor,
+                                        sign=sign, approvals={ver: new_approval})
+            archived = [s["version"] for s in steps if s["action"] == ev.ARCHIVE]
+            if enough:
+                result.message = f"approved and promoted {name} {ver}: {current} -> {target}" + (
+                    f"; archived {', '.join(archived)}" if archived else "")
+            else:
+                result.message = (f"approved {name} {ver} -> {target} "
+                                  f"({len(approvers)}/{pol.approvals} approvals); still pending")
+            result.details = {"from": current, "to": target, "promoted": enough, "archived": archived}
+            if push:
+                self._push(result)
+            return result
+
+    def reject(self, name: str, version: str, stage: str, *, reason: str, push: bool = False,
+               sign: bool = False) -> Result:
+        """Reject a pending request, recording who and why."""
+        check_name(name)
+        if not reason or not reason.strip():
+            raise UserError("a rejection needs --reason", "say why the request is rejected")
+        with self.store.locked():
+            lifecycle, actor = self._stage_context(sign)
+            target = lifecycle.stage(stage)
+            ver, manifests = self._version(name, version)
+            approval = manifests[ver].get("approval") or {}
+            if approval.get("status") != "pending" or approval.get("stage") != target:
+                raise UserError(f"there is no pending request to move {name} {ver} to {target}",
+                                "nothing to reject")
+            current = manifests[ver].get("stage") or NONE_STAGE
+            steps = [{"version": ver, "action": ev.REJECT, "from": current, "to": target,
+                      "reason": reason, "requested_by": approval.get("requested_by")}]
+            new_approval = {**approval, "status": "rejected", "rejected_by": actor,
+                            "date": rfc3339(self.clock())}
+            result = self._commit_moves(name, manifests, steps, action="reject", version=ver,
+                                        source=current, target=target, reason=reason, actor=actor,
+                                        sign=sign, approvals={ver: new_approval})
+            result.message = f"rejected the request to move {name} {ver} to {target}"
+            if push:
+                self._push(result)
+            return result
+
+    def rollback_target(self, name: str, to: str | None = None) -> tuple[str | None, str, dict[str, dict]]:
+        """(current holder, target, manifests) of a rollback, or raise why there is none."""
+        lifecycle = self.lifecycle()
+        stage = lifecycle.rollback_stage
+        manifests, _ = self._model(name)
+        events = ev.model_events(manifests.values())
+        holders = ev.stage_holders(manifests.values()).get(stage, [])
+        current = holders[0] if holders else None
+        if to is not None:
+            target = str(parse_version(to))
+            if target not in manifests:
+                raise NotFoundError(f"{name} has no version {target}",
+                                    f"registered versions: {_versions_text(manifests)}")
+            if target in holders:
+                raise UserError(f"{name} {target} already holds {stage}", "nothing to roll back")
+            if not ev.held_stage_before(events, target, stage):
+                raise UserError(f"{name} {target} never held {stage}, so it cannot be rolled back to",
+                                f"promote it instead: `gitreg promote {name} {target} {stage}`")
+            return current, target, manifests
+        stack = ev.holder_stack(events, stage)
+        while stack and stack[-1] in holders:
+            stack.pop()
+        if not stack:
+            raise UserError(f"nothing to roll back to: no earlier version of {name} held {stage}",
+                            f"see `gitreg history {name}`")
+        return current, stack[-1], manifests
+
+    def rollback(self, name: str, *, to: str | None = None, reason: str, push: bool = False,
+                 sign: bool = False, observed: Mapping[str, Any] | None = None) -> Result:
+        """Restore the previous production holder (or --to VERSION); archive the current one."""
+        check_name(name)
+        if not reason or not reason.strip():
+            raise UserError("a rollback needs --reason", "say why, e.g. --reason 'error rate doubled'")
+        with self.store.locked():
+            lifecycle, actor = self._stage_context(sign)
+            stage = lifecycle.rollback_stage
+            current, target, manifests = self.rollback_target(name, to)
+            target_from = manifests[target].get("stage") or NONE_STAGE
+            steps: list[dict[str, Any]] = []
+            problems = []
+            if current is not None:
+                archive = lifecycle.archive_stage or NONE_STAGE
+                if not lifecycle.allowed(stage, archive):
+                    problems.append(f"transition {stage} -> {archive} is not allowed by gitreg.yaml")
+                steps.append({"version": current, "action": ev.ROLLBACK, "from": stage, "to": archive,
+                              "reason": reason, "replaced_by": target, "observed": dict(observed or {})})
+            if not lifecycle.allowed(target_from, stage):
+                problems.append(f"transition {target_from} -> {stage} is not allowed by gitreg.yaml")
+            if problems:
+                raise PolicyError(f"cannot roll {name} back to {target}: " + "; ".join(problems),
+                                  "allow the transition in gitreg.yaml", problems)
+            steps.append({"version": target, "action": ev.ROLLBACK, "from": target_from, "to": stage,
+                          "reason": reason, "observed": dict(observed or {})})
+            result = self._commit_moves(name, manifests, steps, action="rollback", version=target,
+                                        source=current or NONE_STAGE, target=stage, reason=reason,
+                                        actor=actor, sign=sign)
+            result.message = (f"rolled {name} back: {target} holds {stage}"
+                              + (f"; {current} archived" if current else ""))
+            result.details = {"from": current, "to": target, "stage": stage}
+            if push:
+                self._push(result)
+            return result
+
+    # -- doctor / verify -----------------------------------------------------------------
+    def doctor(self, fix: bool = False) -> Any:
+        """Drift between manifests and tags; fix=True recreates missing tags (never deletes)."""
+        from gitreg import doctor
+
+        return doctor.diagnose(self, fix=fix)
+
+    def verify(self, name: str) -> dict[str, Any]:
+        """Check the signatures of a model's tags and of the commits that changed it."""
+        manifests, _ = self._model(name)
+        tags = []
+        for ref in self.store.tags(name):
+            if ref.objecttype != "tag":
+                tags.append({"tag": ref.name, "ok": False, "status": "lightweight (unsigned)"})
+                continue
+            proc = self.git.run(["verify-tag", "--raw", ref.name], check=False)
+            ok = proc.returncode == 0
+            status = "good signature" if ok else _signature_problem(proc.stderr)
+            tags.append({"tag": ref.name, "ok": ok, "status": status})
+        proc = self.git.run(["log", "--format=%H %G? %GK", "HEAD", "--", f"{MODELS_DIR}/{name}"], check=False)
+        commits = []
+        codes = {"G": "good signature", "U": "good signature, unknown validity",
+                 "B": "bad signature", "X": "good signature, expired", "Y": "signed by an expired key",
+                 "R": "signed by a revoked key", "E": "cannot be checked (unknown key)", "N": "unsigned"}
+        for line in proc.stdout.splitlines():
+            parts = line.split(" ")
+            if len(parts) >= 2:
+                commits.append({"commit": parts[0], "ok": parts[1] in ("G", "U"),
+                                "status": codes.get(parts[1], parts[1])})
+        ok = all(t["ok"] for t in tags) and all(c["ok"] for c in commits)
+        return {"name": name, "ok": ok, "tags": tags, "commits": commits}
+
     # -- validate ----------------------------------------------------------------------
     def validate(self, paths: Sequence[str] = (), base: str | None = None) -> Any:
         """Validate manifests; the report's .problems are `path:line:col: message` lines."""
@@ -462,6 +856,18 @@ _CONFIG_HEADER = (
 )
 
 
+def _signature_problem(stderr: str) -> str:
+    low = stderr.lower()
+    if "no signature" in low or "cannot verify a non-signed" in low:
+        return "unsigned"
+    if "bad signature" in low:
+        return "bad signature"
+    if "no public key" in low or "can't check signature" in low or "no principal matched" in low \
+            or "allowedsignersfile" in low:
+        return "signed by an unknown key"
+    return (stderr.strip().splitlines() or ["verification failed"])[-1]
+
+
 def _epoch(clock: Callable[[], datetime]) -> Callable[[], float]:
     return lambda: clock().timestamp()
 
@@ -472,14 +878,9 @@ def _versions_text(manifests: Mapping[str, Any]) -> str:
 
 
 def _event_tag(name: str, e: ev.Event) -> str | None:
-    if e.action == ev.REGISTER:
-        return register_tag(name, e.version)
-    if e.action in ev.MOVES:
-        if e.target and e.target != NONE_STAGE:
-            return assign_tag(name, e.target, e.seq)
-        if e.source and e.source != NONE_STAGE:
-            return unassign_tag(name, e.source, e.seq)
-    return None
+    """The event's main tag (the assignment, else the unassignment) for history."""
+    tags = ev.event_tags(name, e)
+    return tags[-1] if tags else None
 
 
 def _commit_message(action: str, name: str, version: str, source: str | None, target: str | None,

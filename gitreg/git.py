@@ -217,7 +217,7 @@ class Git:
     def create_tag(self, name: str, target: str, message: str, when: int | None = None,
                    sign: bool = False) -> None:
         args = ["tag", "-s" if sign else "-a", "-F", "-", name, target]
-        extra = {"GIT_COMMITTER_DATE": f"{when} +0000"} if when is not None else None
+        extra = {"GIT_COMMITTER_DATE": f"@{when} +0000"} if when is not None else None
         try:
             self.run(args, input=message, extra_env=extra)
         except GitCommandError as exc:

@@ -8,7 +8,7 @@ import typer
 
 from gitreg import __version__
 from gitreg.cli import common
-from gitreg.cli import registry_cmds, read_cmds  # noqa: F401  (register their commands)
+from gitreg.cli import doctor_cmds, read_cmds, registry_cmds, stage_cmds  # noqa: F401
 from gitreg.cli.common import app
 
 

@@ -107,7 +107,7 @@ def register_cmd(
         message(f"warning: {w}")
     if as_json:
         print_json(result.to_dict())
-    message(result.message + (f"; pushed" if result.pushed else "") + f" [{result.commit[:10]}]")
+    message(result.message + ("; pushed" if result.pushed else "") + f" [{result.commit[:10]}]")
 
 
 @command("validate")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from gitreg.core.names import NONE_STAGE
+from gitreg.core.tags import assign_tag, register_tag, unassign_tag
 from gitreg.core.version import parse_version
 
 REGISTER = "register"
@@ -103,3 +104,23 @@ def holder_stack(events: Iterable[Event], stage: str) -> list[str]:
 
 def held_stage_before(events: Iterable[Event], version: str, stage: str) -> bool:
     return any(e.version == version and e.target == stage and e.action in MOVES for e in events)
+
+
+def event_tags(name: str, e: Event) -> list[str]:
+    """The GTO tags of one event, in the order they are written (one second apart).
+
+    Leaving a stage writes an unassignment and entering one an assignment, so that
+    `gto show` (latest active assignment per stage) sees exactly the stage each manifest
+    records. The unassignment comes first so that `dvc artifacts get --stage S`, which
+    takes the newest tag matching NAME#S, lands on the new holder.
+    """
+    if e.action == REGISTER:
+        return [register_tag(name, e.version)]
+    if e.action not in MOVES:
+        return []
+    tags = []
+    if e.source and e.source != NONE_STAGE:
+        tags.append(unassign_tag(name, e.source, e.seq))
+    if e.target and e.target != NONE_STAGE:
+        tags.append(assign_tag(name, e.target, e.seq))
+    return tags

@@ -64,7 +64,7 @@ def parse_key_values(items: list[str] | None, what: str, numeric: bool) -> dict[
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UserError(f"invalid {what} {item!r}", f"write it as key=value, e.g. auc=0.94")
+            raise UserError(f"invalid {what} {item!r}", "write it as key=value, e.g. auc=0.94")
         if numeric:
             try:
                 value: Any = float(raw)

@@ -1,0 +1,59 @@
+"""doctor and verify."""
+
+from __future__ import annotations
+
+import typer
+
+from gitreg.cli.common import JSON_OPTION, command, message, print_json, registry
+from gitreg.errors import PolicyError, UserError
+
+
+@command("doctor")
+def doctor_cmd(
+    fix: bool = typer.Option(False, "--fix", help="Recreate missing tags from the manifests (never deletes)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Find drift between the committed manifests and the tags."""
+    report = registry().doctor(fix=fix)
+    if as_json:
+        print_json(report.to_dict())
+    for line in report.ignored:
+        message(f"warning: {line}")
+    for m in report.missing:
+        state = "recreated" if m["tag"] in report.fixed else "missing"
+        message(f"{state}: {m['tag']} ({m['model']} {m['version']}, seq {m['seq']})")
+    for w in report.wrong_commit:
+        message(f"wrong commit: {w['tag']} points at {w['commit'][:10]}, expected {w['expected'][:10]}")
+    for x in report.extra:
+        message(f"extra: {x['tag']} has no matching event in the manifests")
+    for t in report.lightweight:
+        message(f"lightweight: {t} is not annotated, so GTO ignores it")
+    for u in report.unfixable:
+        message(f"cannot fix: {u}")
+    remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
+                 + len(report.extra) + len(report.lightweight))
+    if remaining:
+        raise UserError(f"{remaining} problem(s) between manifests and tags",
+                        "run `gitreg doctor --fix` to recreate missing tags; wrong or extra tags "
+                        "need a person's decision (gitreg never deletes tags)")
+    message("ok: tags match the manifests" + (f" ({len(report.fixed)} recreated)" if report.fixed else ""))
+
+
+@command("verify")
+def verify_cmd(
+    name: str = typer.Argument(..., help="Model name."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Check the signatures of a model's tags and of the commits that changed it."""
+    data = registry().verify(name)
+    if as_json:
+        print_json(data)
+    for item in data["tags"]:
+        message(f"{'ok' if item['ok'] else 'FAIL'}  tag {item['tag']}: {item['status']}")
+    for item in data["commits"]:
+        message(f"{'ok' if item['ok'] else 'FAIL'}  commit {item['commit'][:10]}: {item['status']}")
+    if not data["ok"]:
+        bad = sum(1 for i in data["tags"] + data["commits"] if not i["ok"])
+        raise PolicyError(f"{bad} unsigned or unverifiable object(s) for {name}",
+                          "sign changes with --sign and make sure the signing keys are trusted")
+    message(f"ok: every tag and commit of {name} is signed and verified")
