@@ -1,0 +1,1 @@
+"""Commands of this noun are added by their issue; see gitreg/cli/main.py."""
