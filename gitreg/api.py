@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from gitreg import dvc, schema, yamlio
+from gitreg.ci import CIVerbs
+from gitreg.consume import ConsumeVerbs
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core import policy
@@ -24,6 +26,7 @@ from gitreg.core.tags import register_tag
 from gitreg.core.version import BUMPS, bump_kind, next_version, parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
 from gitreg.git import Git, find_root
+from gitreg.site import SiteVerbs
 from gitreg.store import (
     CONFIG_FILE, DVC_YAML, MANIFEST_FILE, MODELS_DIR, Change, PlannedTag, Store,
     manifest_path, model_file_path,
@@ -126,7 +129,7 @@ def load_mapping_file(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-class Registry:
+class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
     """A gitreg registry: a git repository with gitreg.yaml at its root."""
 
     def __init__(
