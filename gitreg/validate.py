@@ -197,7 +197,8 @@ def _check_against_base(store: Store, base_rev: str, base: str | None, rel: str,
 
 def _check_deleted(store: Store, base_rev: str, base: str, report: Report) -> None:
     before = store.model_tree(base_rev)
-    now_tree = {p.parts[1:3] for p in (store.root / MODELS_DIR).glob(f"*/*/{MANIFEST_FILE}")}
+    now_tree = {p.relative_to(store.root).parts[1:3]
+                for p in (store.root / MODELS_DIR).glob(f"*/*/{MANIFEST_FILE}")}
     for name, files in before.items():
         for version in files.manifests:
             if (name, version) not in now_tree:
