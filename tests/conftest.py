@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gitreg import Registry
-from gitreg.cli.common import app
+from gitreg.cli.main import app
 
 REAL_HOME = Path(os.path.expanduser("~"))
 # The real GTO from PyPI, in its own venv (its pins may clash with dvc's); .ci/run installs it.
