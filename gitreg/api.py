@@ -8,7 +8,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import random
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -214,9 +216,9 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                 current = git.remote_url("origin")
                 if current != remote:
                     if current is None:
-                        git.run(["remote", "add", "origin", remote])
+                        git.run(["remote", "add", "--", "origin", remote])
                     else:
-                        git.run(["remote", "set-url", "origin", remote])
+                        git.run(["remote", "set-url", "--", "origin", remote])
                     changed.append(f"git remote origin {remote}")
             if github:
                 from gitreg import templates
@@ -333,6 +335,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         push: bool = False,
         sign: bool = False,
         progress: Progress | None = None,
+        _attempt: int = 0,
     ) -> Result:
         check_name(name)
         info = info or VersionInfo()
@@ -408,7 +411,20 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             result = Result("register", name, ver, commit, tags, [seq],
                             f"registered {name} {ver} ({_size_text(manifest['artifacts'])})")
             if push:
-                self._push(result, [target_box[0]])
+                try:
+                    self._push(result, [target_box[0]])
+                except PushRaceLost:
+                    # this clone now matches origin: re-check the version there and re-apply
+                    if _attempt + 1 >= PUSH_ATTEMPTS:
+                        raise
+                    if wanted is not None and ver in self.store.model_manifests(name)[0]:
+                        raise ConflictError(
+                            f"{name} {ver} was registered on origin by someone else meanwhile; "
+                            "this clone's commit was undone and it now matches origin",
+                            "register it under a new --version, or use --bump") from None
+                    _backoff(_attempt)
+                    return self.register(name, paths, info, version=version, bump=bump, push=True,
+                                         sign=sign, progress=progress, _attempt=_attempt + 1)
             return result
 
     def _extra_validator(self) -> Any:
@@ -555,7 +571,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
 
     def promote(self, name: str, version: str, stage: str, *, reason: str | None = None,
                 keep_existing: bool = False, push: bool = False, sign: bool = False,
-                approved_by: list[str] | None = None, _publishing: bool = False) -> Result:
+                approved_by: list[str] | None = None, _publishing: bool = False,
+                _attempt: int = 0) -> Result:
         """Move a version to a stage (checks transitions and the stage's policy)."""
         check_name(name)
         with self.store.locked():
@@ -599,7 +616,17 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                 f"; archived {', '.join(archived)}" if archived else "")
             result.details = {"from": current, "to": target, "archived": archived}
             if push:
-                self._push(result)
+                try:
+                    self._push(result)
+                except PushRaceLost as lost:
+                    # another clone changed this model first: refuse (exactly one wins);
+                    # unrelated commits on origin: re-apply on top of them
+                    if lost.touched or _attempt + 1 >= PUSH_ATTEMPTS:
+                        raise
+                    _backoff(_attempt)
+                    return self.promote(name, version, stage, reason=reason, keep_existing=keep_existing,
+                                        push=True, sign=sign, approved_by=approved_by,
+                                        _publishing=_publishing, _attempt=_attempt + 1)
             return result
 
     def request(self, name: str, version: str, stage: str, *, reason: str,
@@ -789,10 +816,22 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
 
     # -- doctor / verify -----------------------------------------------------------------
     def doctor(self, fix: bool = False) -> Any:
-        """Drift between manifests and tags; fix=True recreates missing tags (never deletes)."""
+        """Drift between manifests and tags; fix=True recreates missing tags (never deletes).
+
+        An interrupted change (a crash left its journal under .git) is reported; fix=True
+        first finishes it (it was committed: its tags are made) or undoes it (it was not).
+        """
         from gitreg import doctor
 
-        return doctor.diagnose(self, fix=fix)
+        recovered = None
+        if fix:
+            with self.store.locked(recovering=True):
+                recovered = self.store.recover_interrupted()
+        interrupted = self.store.interrupted_change()
+        report = doctor.diagnose(self, fix=fix)
+        report.interrupted = [interrupted] if interrupted else []
+        report.recovered = [recovered] if recovered else []
+        return report
 
     def verify(self, name: str) -> dict[str, Any]:
         """Check the signatures of a model's tags and of the commits that changed it."""
@@ -802,7 +841,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             if ref.objecttype != "tag":
                 tags.append({"tag": ref.name, "ok": False, "status": "lightweight (unsigned)"})
                 continue
-            proc = self.git.run(["verify-tag", "--raw", ref.name], check=False)
+            proc = self.git.run(["verify-tag", "--raw", "--", ref.name], check=False)
             ok = proc.returncode == 0
             status = "good signature" if ok else _signature_problem(proc.stderr)
             tags.append({"tag": ref.name, "ok": ok, "status": status})
@@ -833,6 +872,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
 
     # -- push --------------------------------------------------------------------------
     def _push(self, result: Result, artifacts: Sequence[Path] = ()) -> None:
+        """Push the change's commit and tags; a lost race undoes them and raises PushRaceLost."""
         remote = "origin"
         if self.git.remote_url(remote) is None:
             raise UserError(f"{result.action} done locally, but there is no git remote 'origin' to push to",
@@ -842,12 +882,85 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         branch = self.git.current_branch()
         refspecs = [f"refs/heads/{branch}:refs/heads/{branch}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in result.tags]
         proc = self.git.push(remote, refspecs)
-        if proc.returncode != 0:
+        if proc.returncode == 0:
+            result.pushed = True
+            return
+        why = (proc.stderr.strip().splitlines() or ["remote refused"])[-1]
+        if branch and result.commit and self._lost_race(remote, branch, result.commit, proc):
+            touched = self._undo_lost_push(remote, branch, result, artifacts)
+            raise PushRaceLost(
+                f"{result.action} {result.name} {result.version} lost a push race: origin got "
+                + (f"other changes to {result.name}" if touched else "other commits") + " first; "
+                "this clone's commit and tags for it were undone and it now matches origin",
+                f"check `gitreg show {result.name}`, then run the command again if it still applies",
+                touched=touched)
+        raise ConflictError(
+            f"{result.action} {result.name} {result.version} is committed locally, but the push "
+            f"was rejected: {why}",
+            "run `git pull --rebase` then `git push --follow-tags`, or `gitreg doctor --fix` after pulling")
+
+    def _lost_race(self, remote: str, branch: str, commit: str, proc: Any) -> bool:
+        """Did the push fail because origin moved meanwhile (or was busy with another push)?"""
+        if self.git.head() != commit:
+            return False
+        text = f"{proc.stdout}\n{proc.stderr}".lower()
+        busy = any(s in text for s in ("cannot lock ref", "failed to update ref", "incorrect old value",
+                                       "atomic transaction failed"))
+        try:
+            self.git.fetch(remote, [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"], tags=False)
+        except ConflictError:
+            return False
+        moved = self.git.run(["merge-base", "--is-ancestor", f"refs/remotes/{remote}/{branch}", commit],
+                             check=False).returncode != 0
+        return moved or busy
+
+    def _undo_lost_push(self, remote: str, branch: str, result: Result, artifacts: Sequence[Path]) -> bool:
+        """Take back the local commit and tags of a change that lost a push race; sync to origin.
+
+        Returns whether origin's new commits touched this model. Nothing a user made is lost:
+        the artifact payload is in the DVC cache (and remote) and its source is untouched.
+        """
+        assert result.commit
+        old = self.git.rev(f"{result.commit}^")
+        upstream = f"refs/remotes/{remote}/{branch}"
+        for tag in result.tags:
+            self.git.delete_tag(tag)
+        for path in artifacts:  # the git-ignored payload copy, so origin's files can take its place
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        base = old or upstream
+        touched = self.git.run(["diff", "--quiet", base, upstream, "--", f"{MODELS_DIR}/{result.name}"],
+                               check=False).returncode != 0
+        if old and self.git.run(["merge-base", "--is-ancestor", old, upstream], check=False).returncode != 0:
+            self.git.run(["reset", "-q", "--keep", old])
             raise ConflictError(
-                f"{result.action} {result.name} {result.version} is committed locally, but the push "
-                f"was rejected: {(proc.stderr.strip().splitlines() or ['remote refused'])[-1]}",
-                "run `git pull --rebase` then `git push --follow-tags`, or `gitreg doctor --fix` after pulling")
-        result.pushed = True
+                f"{result.action} {result.name} {result.version} was not pushed: this clone's {branch} "
+                f"has commits that {remote} does not, and {remote} has moved on; the change was undone",
+                f"run `git pull --rebase` (or push your other commits) and run the command again")
+        self.git.run(["reset", "-q", "--keep", upstream])
+        try:
+            self.git.fetch(remote, [], tags=True)
+        except ConflictError:
+            pass  # tags are derived; `gitreg doctor` reports any drift
+        return touched
+
+
+class PushRaceLost(ConflictError):
+    """A --push lost a race to another clone; the local change was undone (exit 4)."""
+
+    def __init__(self, message: str, hint: str, touched: bool):
+        super().__init__(message, hint)
+        self.touched = touched
+
+
+PUSH_ATTEMPTS = 8
+
+
+def _backoff(attempt: int) -> None:
+    # jittered exponential backoff, so clones that lost the same race do not collide again
+    time.sleep(min(2.0, random.uniform(0.05, 0.15) * 2 ** attempt))
 
 
 # -- helpers ---------------------------------------------------------------------------

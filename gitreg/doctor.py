@@ -37,16 +37,20 @@ class DoctorReport:
     ignored: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     unfixable: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # a crashed change's journal is left
+    recovered: list[str] = field(default_factory=list)  # what --fix did about it
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.wrong_commit or self.extra or self.lightweight)
+        return not (self.missing or self.wrong_commit or self.extra or self.lightweight
+                    or self.interrupted)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "clean": self.clean, "missing": self.missing, "wrong_commit": self.wrong_commit,
             "extra": self.extra, "lightweight": self.lightweight, "ignored": self.ignored,
             "fixed": self.fixed, "unfixable": self.unfixable,
+            "interrupted": self.interrupted, "recovered": self.recovered,
         }
 
 

@@ -103,9 +103,9 @@ def configure(root: Path, remote_url: str | None, remote_options: Mapping[str, s
     before = current_config(root)
     run(root, ["config", "core.analytics", "false"], env)
     if remote_url:
-        run(root, ["remote", "add", "-f", "-d", DEFAULT_REMOTE, remote_url], env)
+        run(root, ["remote", "add", "-f", "-d", "--", DEFAULT_REMOTE, remote_url], env)
         for key, value in (remote_options or {}).items():
-            run(root, ["remote", "modify", DEFAULT_REMOTE, key, value], env)
+            run(root, ["remote", "modify", "--", DEFAULT_REMOTE, key, value], env)
     return current_config(root) != before
 
 

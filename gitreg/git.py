@@ -216,7 +216,7 @@ class Git:
 
     def create_tag(self, name: str, target: str, message: str, when: int | None = None,
                    sign: bool = False) -> None:
-        args = ["tag", "-s" if sign else "-a", "-F", "-", name, target]
+        args = ["tag", "-s" if sign else "-a", "-F", "-", "--", name, target]
         extra = {"GIT_COMMITTER_DATE": f"@{when} +0000"} if when is not None else None
         try:
             self.run(args, input=message, extra_env=extra)
@@ -228,7 +228,7 @@ class Git:
             raise
 
     def delete_tag(self, name: str) -> None:
-        self.run(["tag", "-d", name], check=False)
+        self.run(["tag", "-d", "--", name], check=False)
 
     def reset_soft(self, sha: str) -> None:
         self.run(["reset", "-q", "--soft", sha])

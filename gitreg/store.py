@@ -9,6 +9,7 @@ manifest has a new blob id, so the cache can never serve stale data), tags from 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ MANIFEST_FILE = "manifest.yaml"
 MODEL_FILE = "model.yaml"
 DVC_YAML = "dvc.yaml"
 CACHE_VERSION = 2
+JOURNAL_FILE = "change.json"  # the change in progress; left behind only by a crash
 
 
 def manifest_path(name: str, version: str) -> str:
@@ -67,6 +69,7 @@ class Store:
         self.root = root
         self.git = git
         self._common_dir: Path | None = None
+        self._lock_depth = 0
 
     # -- locations ---------------------------------------------------------------------
     @property
@@ -212,41 +215,125 @@ class Store:
         return branch
 
     # -- the lock --------------------------------------------------------------------------
+    @property
+    def journal_path(self) -> Path:
+        return self.state_dir / JOURNAL_FILE
+
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        """One mutation at a time per clone: an exclusive lock file under .git."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        path = self.state_dir / "lock"
-        for attempt in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _lock_holder(path)
-                if attempt == 0 and holder is not None and not _alive(holder):
-                    # the holder died: take over its stale lock (rename is atomic, so two
-                    # processes cannot both remove it)
-                    try:
-                        os.rename(path, f"{path}.stale.{os.getpid()}")
-                        os.unlink(f"{path}.stale.{os.getpid()}")
-                    except OSError:
-                        pass
-                    continue
-                raise ConflictError(
-                    "another gitreg operation is running in this repository"
-                    + (f" (pid {holder})" if holder else ""),
-                    "wait for it to finish and retry; if no gitreg is running, delete "
-                    f"{path}",
-                ) from None
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()}\n")
+    def locked(self, recovering: bool = False) -> Iterator[None]:
+        """One mutation at a time per clone: an flock on .git/gitreg/lock.
+
+        The kernel drops an flock when its process dies, so a holder killed by SIGKILL or a
+        power cut never leaves a stale lock behind (its pid in the file is only for the
+        message). Re-entrant within one Store, so a verb may retry itself under the lock.
+        A change that was interrupted (its journal is still there) blocks every mutation
+        but `doctor --fix` (recovering=True), which finishes or undoes it.
+        """
+        if self._lock_depth:
+            self._lock_depth += 1
             try:
                 yield
             finally:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
+                self._lock_depth -= 1
             return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / "lock"
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                holder = _lock_holder(path)
+                raise ConflictError(
+                    "another gitreg operation is running in this repository"
+                    + (f" (pid {holder})" if holder else ""),
+                    "wait for it to finish and retry",
+                ) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            if not recovering:
+                interrupted = self.interrupted_change()
+                if interrupted is not None:
+                    raise ConflictError(
+                        f"a gitreg change was interrupted before it finished ({interrupted})",
+                        "run `gitreg doctor --fix` to finish or undo it, then retry")
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # releases the flock
+
+    # -- the journal of the change in progress -----------------------------------------------
+    def write_journal(self, data: Mapping[str, Any]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        yamlio.write_atomic(self.journal_path, json.dumps(data, indent=1))
+
+    def read_journal(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.journal_path.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"describe": "unreadable journal", "corrupt": True}
+        return data if isinstance(data, dict) else {"describe": "unreadable journal", "corrupt": True}
+
+    def clear_journal(self) -> None:
+        try:
+            self.journal_path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def interrupted_change(self) -> str | None:
+        """What an interrupted change was doing, if its journal is still there."""
+        journal = self.read_journal()
+        if journal is None:
+            return None
+        return str(journal.get("describe") or journal.get("message", "").split("\n")[0] or "unknown change")
+
+    def recover_interrupted(self) -> str | None:
+        """Finish (it was committed) or undo (it was not) an interrupted change; None if none."""
+        journal = self.read_journal()
+        if journal is None:
+            return None
+        what = self.interrupted_change()
+        if journal.get("corrupt"):
+            self.clear_journal()
+            return f"removed an unreadable change journal ({self.journal_path})"
+        head = self.git.head()
+        old_head = journal.get("old_head")
+        commit = journal.get("commit") or (head if head and head != old_head
+                                           and self._is_our_commit(head, journal) else None)
+        if commit and head and self.git.run(["merge-base", "--is-ancestor", commit, head],
+                                            check=False).returncode == 0:
+            have = {r.name for r in self.git.refs([f"refs/tags/{t['name']}" for t in journal.get("tags", [])])} \
+                if journal.get("tags") else set()
+            todo = [t for t in journal.get("tags", []) if t["name"] not in have]
+            when = Change(self, str(journal.get("model", "")))._first_tag_time(time.time)
+            for i, tag in enumerate(todo):
+                self.git.create_tag(tag["name"], tag.get("target") or commit,
+                                    tag["message"].replace("{commit}", commit), when + i,
+                                    sign=bool(journal.get("sign")))
+            self.clear_journal()
+            made = f"; created tag(s) {', '.join(t['name'] for t in todo)}" if todo else ""
+            return f"finished the interrupted change: {what} (it was committed{made})"
+        if head != old_head:
+            raise ConflictError(
+                f"cannot recover the interrupted change ({what}): the branch moved since",
+                f"inspect `git status` and `git log`, then delete {self.journal_path}")
+        undo_change(self, journal)
+        self.clear_journal()
+        return f"undid the interrupted change: {what} (it was not committed; the files are as before)"
+
+    def _is_our_commit(self, sha: str, journal: Mapping[str, Any]) -> bool:
+        proc = self.git.run(["log", "-1", "--format=%P%x00%B", sha], check=False)
+        parents, _, body = proc.stdout.partition("\x00")
+        return (parents.split() == ([journal["old_head"]] if journal.get("old_head") else [])
+                and body.strip() == str(journal.get("message", "")).strip())
 
 
 def _lock_holder(path: Path) -> int | None:
@@ -295,53 +382,45 @@ class Change:
 
     def run(self, message: str, prepare: Callable[[], None] | None = None, sign: bool = False,
             now: Callable[[], float] = time.time) -> tuple[str, list[str]]:
+        root = self.store.root
         old_head = self.git.head()
-        created: list[str] = []
-        existed = {rel for rel in self.files if (self.store.root / rel).exists()}
-        touched_before = {p: (self.store.root / p).exists() for p in self.extra_paths}
+        planned = [t.name for t in self.tags]
+        # A journal under .git records what this change touches before anything is touched:
+        # a crash (SIGKILL, power cut) leaves it behind, and `doctor --fix` then finishes the
+        # change (if it was committed) or undoes it (if not) from it.
+        journal: dict[str, Any] = {
+            "pid": os.getpid(), "model": self.model, "message": message, "old_head": old_head,
+            "describe": message.split("\n")[0].removeprefix("gitreg: "), "sign": sign,
+            "files": {rel: (root / rel).exists() for rel in self.files},
+            "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
+            "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
+            "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],
+            "preexisting_tags": sorted(r.name for r in self.git.refs([f"refs/tags/{n}" for n in planned]))
+            if planned else [],
+            "commit": None,
+        }
+        self.store.write_journal(journal)
         made_tags: list[str] = []
         try:
             if prepare:
                 prepare()
             for rel, text in self.files.items():
-                if rel not in existed:
-                    created.append(rel)
-                yamlio.write_atomic(self.store.root / rel, text)
-            paths = sorted(set(self.files) | set(self.extra_paths)
-                           | {str(d.relative_to(self.store.root)) for d in self.new_dirs})
+                yamlio.write_atomic(root / rel, text)
+            paths = sorted(set(self.files) | set(self.extra_paths) | set(journal["new_dirs"]))
             self.git.add(paths)
             commit = self.git.commit(message, paths, sign=sign)
+            journal["commit"] = commit
+            self.store.write_journal(journal)
             when = self._first_tag_time(now)
             for i, tag in enumerate(self.tags):
                 self.git.create_tag(tag.name, tag.target or commit,
                                     tag.message.replace("{commit}", commit), when + i, sign=sign)
                 made_tags.append(tag.name)
+            self.store.clear_journal()
             return commit, made_tags
         except BaseException:
-            for name in made_tags:
-                self.git.delete_tag(name)
-            if old_head and self.git.head() != old_head:
-                self.git.reset_soft(old_head)
-            restore = [rel for rel in self.files if rel in existed]
-            restore += [p for p, was in touched_before.items() if was]
-            if old_head:
-                self.git.restore(old_head, restore)
-            for rel in created:
-                self.git.run(["rm", "-q", "--cached", "--ignore-unmatch", "--", rel], check=False)
-                try:
-                    (self.store.root / rel).unlink()
-                except FileNotFoundError:
-                    pass
-            for p, was in touched_before.items():
-                if not was:
-                    self.git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", p], check=False)
-                    target = self.store.root / p
-                    if target.is_file():
-                        target.unlink()
-            for d in self.new_dirs:
-                self.git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--",
-                              str(d.relative_to(self.store.root))], check=False)
-                shutil.rmtree(d, ignore_errors=True)
+            undo_change(self.store, journal)
+            self.store.clear_journal()
             raise
 
     def _first_tag_time(self, now: Callable[[], float]) -> int:
@@ -350,6 +429,45 @@ class Change:
         # order GTO sees is the order of seq.
         last = max((r.tagger_time or 0 for r in self.store.tags(self.model)), default=0)
         return max(int(now()), last + 1)
+
+
+def undo_change(store: Store, journal: Mapping[str, Any]) -> None:
+    """Put the branch, index, work tree and tags back as they were before a change."""
+    git = store.git
+    root = store.root
+    old_head = journal.get("old_head")
+    keep = set(journal.get("preexisting_tags", []))
+    planned = [t["name"] for t in journal.get("tags", [])]
+    if planned:
+        # every planned tag that exists now and did not before is ours (even one whose
+        # `git tag` finished just before the failure)
+        for ref in git.refs([f"refs/tags/{n}" for n in planned]):
+            if ref.name not in keep:
+                git.delete_tag(ref.name)
+    if old_head and git.head() != old_head:
+        git.reset_soft(old_head)
+    files: Mapping[str, bool] = journal.get("files", {})
+    extra: Mapping[str, bool] = journal.get("extra_paths", {})
+    restore = [rel for rel, was in files.items() if was] + [p for p, was in extra.items() if was]
+    if old_head:
+        git.restore(old_head, restore)
+    for rel, was in files.items():
+        if was:
+            continue
+        git.run(["rm", "-q", "--cached", "--ignore-unmatch", "--", rel], check=False)
+        try:
+            (root / rel).unlink()
+        except FileNotFoundError:
+            pass
+    for p, was in extra.items():
+        if not was:
+            git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", p], check=False)
+            target = root / p
+            if target.is_file():
+                target.unlink()
+    for d in journal.get("new_dirs", []):
+        git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", d], check=False)
+        shutil.rmtree(root / d, ignore_errors=True)
 
 
 def is_git_error(exc: BaseException) -> bool:

@@ -19,6 +19,10 @@ def doctor_cmd(
         print_json(report.to_dict())
     for line in report.ignored:
         message(f"warning: {line}")
+    for line in report.recovered:
+        message(f"recovered: {line}")
+    for line in report.interrupted:
+        message(f"interrupted: a gitreg change did not finish ({line}); `gitreg doctor --fix` finishes or undoes it")
     for m in report.missing:
         state = "recreated" if m["tag"] in report.fixed else "missing"
         message(f"{state}: {m['tag']} ({m['model']} {m['version']}, seq {m['seq']})")
@@ -31,7 +35,7 @@ def doctor_cmd(
     for u in report.unfixable:
         message(f"cannot fix: {u}")
     remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
-                 + len(report.extra) + len(report.lightweight))
+                 + len(report.extra) + len(report.lightweight) + len(report.interrupted))
     if remaining:
         raise UserError(f"{remaining} problem(s) between manifests and tags",
                         "run `gitreg doctor --fix` to recreate missing tags; wrong or extra tags "
