@@ -1,0 +1,512 @@
+"""Benchmark gitreg at registry scale, side by side with GTO and the git floor.
+
+Generates (once, cached under --workdir) registries of 10x5, 100x10 and 1000x20
+models x versions with benchmarks/generate.py, then times, as subprocesses of the
+installed executables:
+
+- `git for-each-ref refs/tags` (the floor), `gto show --json` (capped by --gto-timeout),
+- `gitreg list --json` (cold: its cache file removed first; warm), `gitreg show NAME`,
+  `gitreg resolve NAME#production` (or `show NAME#production` if resolve is missing),
+- `gitreg promote` and `gitreg register` (1 MB) on copies of the registries,
+- `gitreg --help` and `gitreg list` on the small one (and whether dvc gets imported),
+- `gitreg register` of a 200 MB file against `dvc add` of the same file alone.
+
+Medians of --runs runs; the sizes are interleaved run by run so that ratios come from
+the same moments of a noisy machine; peak RSS per process from wait4(). Each target of
+issue 6 is printed as a PASS/FAIL line; the exit code is 1 if one fails.
+
+    python benchmarks/run.py                # the full run (about 10 minutes)
+    python benchmarks/run.py --smoke        # tiny sizes, one run, checks only that it works
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+DEFAULT_GTO = "/opt/gto-venv/bin/gto"
+KB = 1024
+MB = 1024 * 1024
+
+
+# -- running and timing ------------------------------------------------------------------
+@dataclass
+class Sample:
+    seconds: float
+    rss_mb: float
+    returncode: int | None  # None = killed at the timeout
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+
+def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str], timeout: float | None = None) -> Sample:
+    """Run cmd once: wall time, peak RSS of the process (wait4), output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL)
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, kill) if timeout else None
+        if timer:
+            timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if timer:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Sample(seconds, usage.ru_maxrss / KB, None if killed.is_set() else proc.returncode,
+                      out.read(), err.read())
+
+
+@dataclass
+class Series:
+    samples: list[Sample] = field(default_factory=list)
+    timeout: float | None = None
+    note: str = ""
+
+    @property
+    def timed_out(self) -> bool:
+        return any(s.returncode is None for s in self.samples)
+
+    @property
+    def median(self) -> float:
+        if not self.samples:
+            return float("nan")
+        if self.timed_out:
+            return float("inf")
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def rss(self) -> float:
+        return max((s.rss_mb for s in self.samples), default=float("nan"))
+
+    def text(self) -> str:
+        if not self.samples:
+            return "n/a"
+        if self.timed_out:
+            return f"> {self.timeout:.0f} s"
+        return _secs(self.median)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"median_s": None if self.timed_out or not self.samples else round(self.median, 4),
+                "timed_out_after_s": self.timeout if self.timed_out else None,
+                "runs_s": [round(s.seconds, 4) for s in self.samples],
+                "peak_rss_mb": round(self.rss, 1) if self.samples else None,
+                **({"note": self.note} if self.note else {})}
+
+
+def _secs(x: float) -> str:
+    if x != x:
+        return "n/a"
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def check_ok(sample: Sample, what: str) -> Sample:
+    if sample.returncode != 0:
+        raise SystemExit(f"{what} failed (exit {sample.returncode}):\n"
+                         + sample.stderr.decode(errors="replace")[-2000:])
+    return sample
+
+
+# -- the environment ---------------------------------------------------------------------
+def hermetic_env(home: Path) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = Alice\n\temail = alice@example.com\n"
+                         "[init]\n\tdefaultBranch = main\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIT_", "DVC_", "GITREG_", "PYTHONPROFILEIMPORTTIME"))}
+    env.update({
+        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(home / ".dvc-site"),
+        "DVC_GLOBAL_CONFIG_DIR": str(home / ".dvc-global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(home / ".dvc-system"),
+        "NO_COLOR": "1", "COLUMNS": "120",
+    })
+    return env
+
+
+def find_gitreg() -> str:
+    exe = Path(sys.executable).with_name("gitreg")
+    found = str(exe) if exe.exists() else shutil.which("gitreg")
+    if not found:
+        raise SystemExit("gitreg is not installed next to this Python; pip install -e . first")
+    return found
+
+
+def registry(workdir: Path, models: int, versions: int, seed: int, env: dict[str, str]) -> Path:
+    """The generated registry of that size (made once, reused while its marker is there)."""
+    path = workdir / "repos" / f"r{models}x{versions}-s{seed}"
+    marker = path / ".git" / "gitreg-bench.json"
+    if marker.exists():
+        return path
+    if path.exists():
+        shutil.rmtree(path)
+        shutil.rmtree(path.with_name(path.name + "-dvc-remote"), ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"generating {models}x{versions} ...", file=sys.stderr, flush=True)
+    stats = generate.generate(path, models, versions, seed, env=env,
+                              template=workdir / "repos" / "template", dvc_remote=workdir / "dvc-remote")
+    # Packed tags, as in any clone (and after git gc): the layout every reader meets.
+    subprocess.run(["git", "pack-refs", "--all"], cwd=path, env=env, check=True)
+    marker.write_text(json.dumps(stats))
+    print(f"  {stats['commits']} commits, {stats['tags']} tags in {stats['seconds']} s",
+          file=sys.stderr, flush=True)
+    return path
+
+
+def copy_registry(src: Path, dest: Path) -> Path:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(src), str(dest)], check=True)
+    return dest
+
+
+def cache_files(repo: Path) -> list[Path]:
+    state = repo / ".git" / "gitreg"
+    return sorted(state.glob("summaries*")) + sorted(state.glob("cache*"))
+
+
+def drop_cache(repo: Path) -> None:
+    for p in cache_files(repo):
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def summaries(repo: Path, env: dict[str, str]) -> dict[str, dict[str, dict]]:
+    from gitreg import Registry
+
+    return Registry(repo, env=env).store.summaries()
+
+
+# -- the benchmark -----------------------------------------------------------------------
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.workdir: Path = args.workdir.resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.env = hermetic_env(self.workdir / "home")
+        self.gitreg = find_gitreg()
+        self.gto = args.gto if args.gto and Path(args.gto).exists() else shutil.which("gto")
+        self.results: dict[str, Any] = {}
+        self.sizes: list[tuple[int, int]] = [tuple(map(int, s.split("x"))) for s in args.sizes]  # type: ignore[misc]
+        self.repos: dict[str, Path] = {}
+        self.checks: list[tuple[bool, str]] = []
+        self.has_resolve = False
+
+    def key(self, size: tuple[int, int]) -> str:
+        return f"{size[0]}x{size[1]}"
+
+    def series(self, name: str, size: str) -> Series:
+        return self.results.setdefault(size, {}).setdefault(name, Series())
+
+    def run(self) -> int:
+        a = self.args
+        for size in self.sizes:
+            self.repos[self.key(size)] = registry(self.workdir, size[0], size[1], a.seed, self.env)
+        small, big = self.key(self.sizes[0]), self.key(self.sizes[-1])
+        probe = timed([self.gitreg, "resolve", "--help"], self.workdir, self.env)
+        self.has_resolve = probe.returncode == 0
+        self.correctness()
+        self.reads()
+        self.gto_runs()
+        self.mutations(small, big)
+        self.startup(small)
+        self.big_artifact(small)
+        return self.report(small, big)
+
+    # correctness first: the numbers mean nothing if the answers differ
+    def correctness(self) -> None:
+        for size, repo in self.repos.items():
+            drop_cache(repo)
+            s = check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), f"gitreg list on {size}")
+            listed = json.loads(s.stdout)["models"]
+            models = int(size.split("x")[0])
+            self.checks.append((len(listed) == models,
+                                f"gitreg list --json on {size} lists {len(listed)} of {models} models"))
+            doc = timed([self.gitreg, "doctor"], repo, self.env) if models <= 100 else None
+            if doc is not None:
+                self.checks.append((doc.returncode == 0, f"gitreg doctor on {size}: "
+                                    + (doc.stdout or doc.stderr).decode().strip().splitlines()[-1]))
+
+    def reads(self) -> None:
+        a = self.args
+        for i in range(a.runs):
+            for size, repo in self.repos.items():
+                name = generate.Generator.model_names_for(int(size.split("x")[0]))[0]
+                self.series("for-each-ref (floor)", size).samples.append(check_ok(timed(
+                    ["git", "for-each-ref", "--format=%(refname) %(objectname) %(*objectname) "
+                     "%(taggerdate:unix) %(contents:subject)", "refs/tags"], repo, self.env), "for-each-ref"))
+                drop_cache(repo)
+                self.series("list --json (cold)", size).samples.append(
+                    check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), "list cold"))
+                self.series("list --json (warm)", size).samples.append(
+                    check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), "list warm"))
+                self.series(f"show NAME", size).samples.append(
+                    check_ok(timed([self.gitreg, "show", name], repo, self.env), "show"))
+                cmd = ["resolve", f"{name}#production"] if self.has_resolve else ["show", f"{name}#production"]
+                self.series("resolve NAME#production", size).samples.append(
+                    check_ok(timed([self.gitreg, *cmd], repo, self.env), " ".join(cmd)))
+                if not self.has_resolve:
+                    self.series("resolve NAME#production", size).note = \
+                        "gitreg resolve not available: timed `show NAME#production`"
+
+    def gto_runs(self) -> None:
+        a = self.args
+        for size, repo in self.repos.items():
+            s = self.series("gto show --json", size)
+            s.timeout = a.gto_timeout
+            if not self.gto:
+                s.note = "gto not installed"
+                continue
+            models = int(size.split("x")[0])
+            runs = a.runs if models <= 100 else 1
+            for _ in range(runs):
+                sample = timed([self.gto, "show", "--json"], repo, self.env, timeout=a.gto_timeout)
+                s.samples.append(sample)
+                if sample.returncode is None:
+                    break
+                check_ok(sample, f"gto show on {size}")
+            if not s.timed_out:
+                self.compare_with_gto(size, repo, json.loads(s.samples[-1].stdout))
+
+    def compare_with_gto(self, size: str, repo: Path, gto: dict[str, Any]) -> None:
+        out = check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), "list")
+        ours = {m["name"]: m for m in json.loads(out.stdout)["models"]}
+        bad = [n for n, g in gto.items()
+               if n not in ours or g["version"].lstrip("v") != ours[n]["latest"]
+               or {k: v.lstrip("v") for k, v in g["stage"].items() if v} != ours[n]["stages"]]
+        bad += [n for n in ours if n not in gto]
+        self.checks.append((not bad, f"gto show --json agrees with gitreg list --json on {size}"
+                            + (f" (differs on {len(bad)}: {bad[:3]})" if bad else f" ({len(gto)} models)")))
+
+    def mutations(self, small: str, big: str) -> None:
+        a = self.args
+        copies = {size: copy_registry(self.repos[size], self.workdir / "copies" / size)
+                  for size in (small, big)}
+        artifact = self.workdir / "model-1mb.bin"
+        artifact.write_bytes(os.urandom(MB))
+        plans: dict[str, dict[str, list]] = {}
+        for size, repo in copies.items():
+            table = summaries(repo, self.env)
+            names = sorted(table)
+            # promote: versions still unassigned, one per model; register: one model each time
+            todo = [(n, v) for n in names for v, s in sorted(table[n].items()) if s["stage"] == "none"]
+            seen: set[str] = set()
+            promos = [(n, v) for n, v in todo if not (n in seen or seen.add(n))]  # type: ignore[func-returns-value]
+            step = max(1, len(promos) // (a.runs + 1))
+            plans[size] = {"promote": promos[::step][: a.runs + 1],
+                           "register": names[::max(1, len(names) // (a.runs + 1))][: a.runs + 1]}
+            if len(plans[size]["promote"]) < a.runs + 1 or len(plans[size]["register"]) < a.runs + 1:
+                raise SystemExit(f"the {size} registry is too small for {a.runs} mutation runs")
+        # the first of each is a warm-up (DVC builds its state database on its first add)
+        for i in range(a.runs + 1):
+            for size, repo in copies.items():
+                name, ver = plans[size]["promote"][i]
+                s = check_ok(timed([self.gitreg, "promote", name, ver, "staging", "--reason", "benchmark"],
+                                   repo, self.env), f"promote on {size}")
+                if i:
+                    self.series("promote", size).samples.append(s)
+                name = plans[size]["register"][i]
+                s = check_ok(timed([self.gitreg, "register", name, str(artifact), "--bump", "patch"],
+                                   repo, self.env), f"register on {size}")
+                if i:
+                    self.series("register 1 MB", size).samples.append(s)
+        for size, repo in copies.items():
+            self.checks.append((self._clean(repo), f"gitreg doctor clean after the mutations on {size}")
+                               if int(size.split("x")[0]) <= 100 else (True, f"{size} mutated copy kept at {repo}"))
+
+    def _clean(self, repo: Path) -> bool:
+        return timed([self.gitreg, "doctor"], repo, self.env).returncode == 0
+
+    def startup(self, small: str) -> None:
+        repo = self.repos[small]
+        for _ in range(self.args.runs):
+            self.series("gitreg --help", small).samples.append(
+                check_ok(timed([self.gitreg, "--help"], repo, self.env), "--help"))
+            self.series("gitreg list", small).samples.append(
+                check_ok(timed([self.gitreg, "list"], repo, self.env), "list"))
+        probe = ("import sys\nfrom gitreg.cli.main import app\n"
+                 "try:\n    app(prog_name='gitreg', args=sys.argv[1:])\n"
+                 "except SystemExit:\n    pass\n"
+                 "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('dvc', 'dvc_data', 'dvc_objects'))\n"
+                 "sys.stderr.write('\\nIMPORTED ' + ' '.join(heavy[:5]) + '\\n')\n")
+        for args in (["--help"], ["list"]):
+            s = timed([sys.executable, "-c", probe, *args], repo, self.env)
+            imported = s.stderr.decode().rsplit("IMPORTED", 1)[-1].split()
+            self.results.setdefault(small, {})[f"dvc modules imported by gitreg {' '.join(args)}"] = imported
+            self.checks.append((not imported and s.returncode == 0,
+                                f"gitreg {' '.join(args)} imports no dvc module"
+                                + (f" (imported {imported})" if imported else "")))
+
+    def big_artifact(self, small: str) -> None:
+        a = self.args
+        size_mb = a.big_mb
+        blob = self.workdir / f"model-{size_mb}mb.bin"
+        if not blob.exists() or blob.stat().st_size != size_mb * MB:
+            with open(blob, "wb") as fh:
+                for _ in range(size_mb):
+                    fh.write(os.urandom(MB))
+        scratch = self.workdir / "big"
+        for i in range(a.runs):
+            # dvc add alone: a fresh git+dvc repo with the file already in place
+            plain = scratch / "plain"
+            if plain.exists():
+                shutil.rmtree(plain)
+            plain.mkdir(parents=True)
+            subprocess.run(["git", "init", "-q"], cwd=plain, env=self.env, check=True)
+            subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=plain, env=self.env, check=True)
+            shutil.copyfile(blob, plain / blob.name)
+            self.series(f"dvc add {size_mb} MB (alone)", small).samples.append(check_ok(
+                timed([sys.executable, "-m", "dvc", "add", "-q", blob.name], plain, self.env), "dvc add"))
+            repo = copy_registry(self.repos[small], scratch / "reg")
+            name = sorted(summaries(repo, self.env))[0]
+            self.series(f"register {size_mb} MB", small).samples.append(check_ok(
+                timed([self.gitreg, "register", name, str(blob), "--bump", "patch"], repo, self.env),
+                "register big"))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    # -- the report ----------------------------------------------------------------------
+    def report(self, small: str, big: str) -> int:
+        a = self.args
+        sizes = list(self.repos)
+        rows = ["for-each-ref (floor)", "gto show --json", "list --json (cold)", "list --json (warm)",
+                "show NAME", "resolve NAME#production", "promote", "register 1 MB",
+                "gitreg --help", "gitreg list", f"dvc add {a.big_mb} MB (alone)", f"register {a.big_mb} MB"]
+        lines = [f"gitreg benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+                 f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}, "
+                 f"medians of {a.runs} runs (peak RSS in brackets)", ""]
+        lines.append("| command | " + " | ".join(sizes) + " |")
+        lines.append("|---|" + "---|" * len(sizes))
+        for row in rows:
+            cells = []
+            for size in sizes:
+                s = self.results.get(size, {}).get(row)
+                cells.append("" if s is None or not isinstance(s, Series) else
+                             (f"{s.text()} ({s.rss:.0f} MB)" if s.samples else s.note or "n/a"))
+            if any(cells):
+                lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        notes = {s.note for r in self.results.values() for s in r.values() if isinstance(s, Series) and s.note}
+        lines += [f"note: {n}" for n in sorted(notes)]
+        lines.append("")
+        targets = self.targets(small, big)
+        for ok, text in self.checks:
+            lines.append(f"{'PASS' if ok else 'FAIL'}  check: {text}")
+        for ok, text in targets:
+            lines.append(f"{'PASS' if ok else 'FAIL'}  target: {text}")
+        print("\n".join(lines))
+        data = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": a.runs,
+                "smoke": a.smoke, "results": {size: {k: (v.to_dict() if isinstance(v, Series) else v)
+                                                     for k, v in r.items()} for size, r in self.results.items()},
+                "checks": [{"ok": ok, "text": t} for ok, t in self.checks],
+                "targets": [{"ok": ok, "text": t} for ok, t in targets]}
+        out = a.json or (self.workdir / "results.json")
+        Path(out).write_text(json.dumps(data, indent=1))
+        failed_checks = [t for ok, t in self.checks if not ok]
+        failed_targets = [t for ok, t in targets if not ok]
+        if failed_checks:
+            return 1
+        if failed_targets and not a.smoke:
+            return 1
+        return 0
+
+    def targets(self, small: str, big: str) -> list[tuple[bool, str]]:
+        a = self.args
+        r = self.results
+        mid = "100x10" if "100x10" in r else big
+        out: list[tuple[bool, str]] = []
+
+        def get(size: str, row: str) -> Series:
+            s = r.get(size, {}).get(row)
+            return s if isinstance(s, Series) else Series()
+
+        gto, lst = get(mid, "gto show --json"), get(mid, "list --json (warm)")
+        cold = get(mid, "list --json (cold)")
+        if gto.samples:
+            ratio = gto.median / lst.median
+            ratio_cold = gto.median / cold.median
+            out.append((ratio >= 30 and ratio_cold >= 30,
+                        f"list --json on {mid} is >= 30x faster than gto show --json: "
+                        f"{_x(ratio)} warm, {_x(ratio_cold)} cold ({gto.text()} vs {lst.text()} / {cold.text()})"))
+        else:
+            out.append((False, f"list --json on {mid} vs gto show --json: gto not measured ({gto.note})"))
+        warm, cold = get(big, "list --json (warm)"), get(big, "list --json (cold)")
+        rss = max(warm.rss, cold.rss)
+        out.append((warm.median < 1, f"list --json on {big}, warm cache: {warm.text()} (< 1 s)"))
+        out.append((cold.median < 10, f"list --json on {big}, cold cache: {cold.text()} (< 10 s)"))
+        out.append((rss < 300, f"list --json on {big}: peak RSS {rss:.0f} MB (< 300 MB)"))
+        for row, limit in (("show NAME", 1.5), ("resolve NAME#production", 1.5), ("promote", 2.0),
+                           ("register 1 MB", 2.0)):
+            b, s = get(big, row), get(small, row)
+            ratio = b.median / s.median
+            label = row if row != "resolve NAME#production" or self.has_resolve else \
+                "resolve NAME#production (timed as show NAME#production: no resolve command yet)"
+            out.append((ratio <= limit, f"{label} on {big} is {_x(ratio)} its time on {small} "
+                        f"({b.text()} vs {s.text()}; <= {limit}x)"))
+        for row in ("gitreg --help", "gitreg list"):
+            s = get(small, row)
+            out.append((s.median < 0.3, f"{row} on {small}: {s.text()} (< 0.3 s)"))
+        alone, ours = get(small, f"dvc add {a.big_mb} MB (alone)"), get(small, f"register {a.big_mb} MB")
+        ratio = ours.median / alone.median
+        out.append((ratio <= 1.5, f"register of {a.big_mb} MB is {_x(ratio)} dvc add of it alone "
+                    f"({ours.text()} vs {alone.text()}; <= 1.5x)"))
+        return out
+
+
+def _x(ratio: float) -> str:
+    return f"{ratio:.1f}x" if ratio == ratio else "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="gitreg benchmark: gitreg vs gto vs git, at scale")
+    p.add_argument("--sizes", nargs="+", default=["10x5", "100x10", "1000x20"],
+                   help="MODELSxVERSIONS, smallest first (default: 10x5 100x10 1000x20)")
+    p.add_argument("--runs", type=int, default=5, help="runs per measurement (median)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gto", default=DEFAULT_GTO, help="the gto executable")
+    p.add_argument("--gto-timeout", type=float, default=150.0)
+    p.add_argument("--big-mb", type=int, default=200, help="size of the big artifact (MB)")
+    p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "gitreg-bench")
+    p.add_argument("--json", type=Path, default=None, help="write the results here (default WORKDIR/results.json)")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny sizes and one run: checks that everything works; timings are not judged")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.sizes = ["4x3", "8x4"] if args.sizes == p.get_default("sizes") else args.sizes
+        args.runs = 1
+        args.big_mb = 2 if args.big_mb == p.get_default("big_mb") else args.big_mb
+        args.gto_timeout = min(args.gto_timeout, 60)
+    return Bench(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
