@@ -1,7 +1,486 @@
-"""Consume and compare: resolve, get, compare, best, monitor (Registry verbs, issue 5)."""
+"""Consume and compare: resolve, get, compare, best, monitor (Registry verbs, issue 5).
+
+Reads (resolve, compare, best) use the committed manifests and one for-each-ref pass;
+they never run DVC. `get` fetches artifacts with `dvc get` from the local registry or
+from another registry repository (a path or git URL, resolved with one `git ls-remote`),
+into a staging directory next to the output, verifies every md5 and only then moves the
+files into place, so a failure never leaves a half-written output directory.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from gitreg import dvc, yamlio
+from gitreg.core import events as ev
+from gitreg.core.names import NONE_STAGE, check_name, check_stage
+from gitreg.core.tags import ASSIGN, DEREGISTER, REGISTER, UNASSIGN, assign_tag, parse_tag, register_tag
+from gitreg.core.version import parse_version
+from gitreg.errors import GitregError, NotFoundError, UserError
+from gitreg.git import Git
+
+if TYPE_CHECKING:
+    from gitreg.git import Ref
+
+Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes; 0 = unknown)
+PROGRESS_POLL = 0.25  # seconds between looks at the bytes DVC has written so far
+MODELS_DIR = "models"
+
+# compare: metrics whose names say "smaller is better" get their best at the minimum.
+_LOWER_HINTS = ("loss", "error", "err_", "_err", "latency", "mse", "mae", "rmse", "mape",
+                "duration", "_ms", "_seconds", "_time", "perplexity", "wer", "cer")
+
+
+def lower_is_better_by_name(metric: str) -> bool:
+    low = metric.lower()
+    return any(h in low for h in _LOWER_HINTS) or low.endswith(("_ms", "_s"))
 
 
 class ConsumeVerbs:
     """Mixed into Registry; methods use self.store, self.git, self.env, self.clock."""
+
+    # -- resolve -----------------------------------------------------------------------
+    def resolve(self, ref: str) -> dict[str, Any]:
+        """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
+        from gitreg.api import parse_ref
+
+        name, version, stage = parse_ref(ref)
+        if version is None and stage is None:
+            manifests, _ = self._model(name)  # type: ignore[attr-defined]
+            manifest = manifests[max(manifests, key=parse_version)]
+        else:
+            manifest = self.show(ref)  # type: ignore[attr-defined]
+        ver = str(manifest["version"])
+        current = manifest.get("stage") or NONE_STAGE
+        refs = {r.name: r for r in self.store.tags(name)}  # type: ignore[attr-defined]
+        tag = register_tag(name, ver)
+        if tag in refs:
+            commit: str | None = refs[tag].target
+        else:  # tags drifted (doctor --fix recreates them): fall back to the manifest's commit
+            tag = None  # type: ignore[assignment]
+            commit = self._registration_commits(name, [ver]).get(ver)  # type: ignore[attr-defined]
+        stage_tag = None
+        if current != NONE_STAGE:
+            candidate = assign_tag(name, current, ev.last_assignment_seq(manifest, current))
+            stage_tag = candidate if candidate in refs else None
+        return {
+            "name": name,
+            "version": ver,
+            "stage": current,
+            "commit": commit,
+            "tag": tag,
+            "stage_tag": stage_tag,
+            "artifacts": [
+                {"path": f"{MODELS_DIR}/{name}/{ver}/{a['path']}", "md5": a["md5"],
+                 "size": int(a.get("size", 0))}
+                for a in manifest.get("artifacts") or []
+            ],
+        }
+
+    # -- get ---------------------------------------------------------------------------
+    def get(self, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
+            progress: Progress | None = None) -> dict[str, Any]:
+        """Download a version's artifacts into out_dir through DVC and verify their md5."""
+        if repo_url is not None:
+            return get_from_repo(ref, out_dir, repo_url, env=self.env, progress=progress)  # type: ignore[attr-defined]
+        info = self.resolve(ref)
+        manifest = self.show(f"{info['name']}@{info['version']}")  # type: ignore[attr-defined]
+        rev = info["tag"] or info["commit"]
+        return _download(str(self.root), info["name"], info["version"], rev, Path(out_dir),  # type: ignore[attr-defined]
+                         env=self.env, progress=progress, manifest=manifest,  # type: ignore[attr-defined]
+                         local_git=self.git)  # type: ignore[attr-defined]
+
+    # -- compare / best ------------------------------------------------------------------
+    def compare(self, name: str, metrics: Sequence[str] | None = None, stage: str | None = None,
+                lower_is_better: Iterable[str] | None = None) -> dict[str, Any]:
+        """Versions side by side (sorted by version) with stage, date and metrics; best per metric.
+
+        A version without a metric has None there. lower_is_better names the metrics whose
+        best is the minimum; by default that is guessed from the name (loss, latency_ms, ...).
+        """
+        manifests, _ = self._model(name)  # type: ignore[attr-defined]
+        want_stage = self.lifecycle().stage(stage, allow_none=True) if stage else None  # type: ignore[attr-defined]
+        chosen = [v for v in sorted(manifests, key=parse_version)
+                  if want_stage is None or (manifests[v].get("stage") or NONE_STAGE) == want_stage]
+        all_metrics = sorted({k for v in chosen for k in (manifests[v].get("metrics") or {})})
+        if metrics:
+            columns = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
+            unknown = [m for m in columns if m not in all_metrics]
+            if chosen and unknown and len(unknown) == len(columns):
+                raise UserError(f"no version of {name} has metric(s) {', '.join(unknown)}",
+                                f"metrics recorded: {', '.join(all_metrics) or 'none'}")
+        else:
+            columns = all_metrics
+        lower = set(lower_is_better) if lower_is_better is not None else {
+            m for m in columns if lower_is_better_by_name(m)}
+        rows = []
+        for v in chosen:
+            m = manifests[v]
+            values = m.get("metrics") or {}
+            rows.append({
+                "version": v,
+                "stage": m.get("stage") or NONE_STAGE,
+                "created_at": m.get("created_at"),
+                "metrics": {k: _number(values.get(k)) for k in columns},
+            })
+        best: dict[str, str] = {}
+        for metric in columns:
+            winner = _best_row(rows, metric, metric in lower)
+            if winner is not None:
+                best[metric] = winner["version"]
+        return {"name": name, "metrics": columns, "versions": rows, "best": best,
+                "lower_is_better": sorted(m for m in columns if m in lower)}
+
+    def best(self, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
+        """The version with the highest (or lowest) value of one metric."""
+        manifests, _ = self._model(name)  # type: ignore[attr-defined]
+        rows = [{"version": v, "metrics": {metric: _number((manifests[v].get("metrics") or {}).get(metric))}}
+                for v in sorted(manifests, key=parse_version)]
+        winner = _best_row(rows, metric, lower_is_better)
+        if winner is None:
+            known = sorted({k for m in manifests.values() for k in (m.get("metrics") or {})})
+            raise UserError(f"no version of {name} has metric {metric!r}",
+                            f"metrics recorded: {', '.join(known) or 'none'}")
+        return {"name": name, "metric": metric, "version": winner["version"],
+                "value": winner["metrics"][metric]}
+
+    # -- monitor -----------------------------------------------------------------------
+    def monitor(self, name: str, checks: Sequence[str], *, metrics_file: str | Path | None = None,
+                metrics_cmd: str | None = None, rollback: bool = False, interval: float = 0.0,
+                max_checks: int = 1, timeout: float = 30.0, push: bool = False,
+                sleep: Callable[[float], None] = time.sleep,
+                on_round: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Check the live metrics of the production holder; see gitreg.monitor."""
+        from gitreg import monitor
+
+        return monitor.run(self, name, checks,  # type: ignore[arg-type]
+                           monitor.MetricsSource(Path(metrics_file) if metrics_file is not None else None,
+                                                 metrics_cmd, timeout),
+                           rollback=rollback, interval=interval, max_checks=max_checks, push=push,
+                           sleep=sleep, on_round=on_round)
+
+
+# -- compare helpers -------------------------------------------------------------------
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _best_row(rows: Sequence[Mapping[str, Any]], metric: str, lower: bool) -> Mapping[str, Any] | None:
+    """The row with the best value; ties go to the newest version (rows are sorted by version)."""
+    best = None
+    for row in rows:
+        value = row["metrics"].get(metric)
+        if value is None:
+            continue
+        if best is None or (value <= best["metrics"][metric] if lower else value >= best["metrics"][metric]):
+            best = row
+    return best
+
+
+# -- get from another registry ------------------------------------------------------------
+def get_from_repo(ref: str, out_dir: str | Path, repo_url: str, env: Mapping[str, str] | None = None,
+                  progress: Progress | None = None) -> dict[str, Any]:
+    """`get` from a registry repository given by path or URL, without a local clone.
+
+    The version is resolved from the repository's tags (one `git ls-remote`), as
+    `dvc artifacts get` does; the manifest comes with the download and is checked.
+    """
+    from gitreg.api import parse_ref
+
+    if not repo_url or repo_url.startswith("-"):
+        raise UserError(f"invalid --repo {repo_url!r}", "give a registry repository URL or path")
+    name, version, stage = parse_ref(ref)
+    if stage is not None:
+        stage = check_stage(stage)
+    local = Path(repo_url).expanduser()
+    source = str(local.resolve()) if local.exists() else repo_url
+    version = resolve_from_tags(name, version, stage, _remote_tags(source, name, env), source)
+    return _download(source, name, version, register_tag(name, version), Path(out_dir), env=env,
+                     progress=progress, manifest=None,
+                     local_git=Git(Path(source), env) if local.exists() else None)
+
+
+def _remote_tags(source: str, name: str, env: Mapping[str, str] | None) -> dict[str, str]:
+    """{tag name: commit it points at (peeled)} of one model, from one `git ls-remote`."""
+    git = Git(Path.cwd(), env)
+    proc = git.run(["ls-remote", "--tags", source, f"refs/tags/{name}@*", f"refs/tags/{name}#*"],
+                   check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["git ls-remote failed"])[-1]
+        raise UserError(f"cannot read the registry repository {source}: {last}",
+                        "check the URL or path, and your access to it (git ls-remote URL)")
+    out: dict[str, str] = {}
+    peeled: set[str] = set()
+    for line in proc.stdout.splitlines():
+        sha, _, refname = line.partition("\t")
+        if not refname.startswith("refs/tags/"):
+            continue
+        tag = refname[len("refs/tags/"):]
+        if tag.endswith("^{}"):
+            out[tag[:-3]] = sha
+            peeled.add(tag[:-3])
+        elif tag not in peeled:
+            out[tag] = sha
+    return out
+
+
+def resolve_from_tags(name: str, version: str | None, stage: str | None, tags: Mapping[str, str],
+                      source: str = "the repository") -> str:
+    """The version a ref names, from GTO tags alone ({tag: peeled commit}).
+
+    Stage tags point at the version's registration commit, so the commit maps them back to
+    the version; events are replayed in seq order and the newest assignment still in
+    force is the holder, which is what `dvc artifacts get --stage` and GTO compute too.
+    """
+    by_commit: dict[str, str] = {}
+    registered: set[str] = set()
+    deregistered: set[str] = set()
+    stage_events: list[tuple[int, int, str]] = []  # (seq, assign=1/unassign=0, commit)
+    for tag_name, commit in tags.items():
+        t = parse_tag(tag_name)
+        if t is None or t.name != name:
+            continue
+        if t.kind == REGISTER and t.version:
+            registered.add(t.version)
+            by_commit[commit] = t.version
+        elif t.kind == DEREGISTER and t.version:
+            deregistered.add(t.version)
+        elif t.kind in (ASSIGN, UNASSIGN) and t.stage == stage and t.seq:
+            stage_events.append((t.seq, 1 if t.kind == ASSIGN else 0, commit))
+    active = registered - deregistered
+    if not active:
+        raise NotFoundError(f"model {name!r} is not registered in {source}",
+                            f"check the name; `git ls-remote --tags {source}` lists its tags")
+    if version is not None:
+        if version not in active:
+            raise NotFoundError(f"{name} has no version {version} in {source}",
+                                f"registered versions: {', '.join(sorted(active, key=parse_version)[-8:])}")
+        return version
+    if stage is None:
+        return str(max(active, key=parse_version))
+    holding: dict[str, int] = {}
+    for seq, assign, commit in sorted(stage_events):
+        ver = by_commit.get(commit)
+        if ver is None:
+            continue
+        if assign:
+            holding[ver] = seq
+        else:
+            holding.pop(ver, None)
+    holders = [v for v in holding if v in active]
+    if not holders:
+        raise NotFoundError(f"no version of {name} is in {stage} in {source}",
+                            f"see the stage tags: `git ls-remote --tags {source} '{name}#*'`")
+    return max(holders, key=lambda v: (holding[v], parse_version(v)))
+
+
+# -- download -----------------------------------------------------------------------------
+def _download(source: str, name: str, version: str, rev: str | None, out_dir: Path, *,
+              env: Mapping[str, str] | None, progress: Progress | None,
+              manifest: Mapping[str, Any] | None, local_git: Git | None) -> dict[str, Any]:
+    out_dir = Path(os.path.abspath(out_dir))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir} is a file", "give a directory with -o")
+    anchor = out_dir
+    while not anchor.exists():
+        anchor = anchor.parent
+    vpath = f"{MODELS_DIR}/{name}/{version}"
+    artifacts = _artifacts(manifest, vpath) if manifest is not None else None
+    if artifacts is not None:
+        _check_targets(out_dir, artifacts)
+    total = sum(int(a.get("size", 0)) for a in artifacts) if artifacts else 0
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".gitreg-get-", dir=anchor))
+    except OSError as exc:
+        raise UserError(f"cannot write in {anchor}: {exc.strerror}", "choose another -o directory") from None
+    created: list[Path] = []
+    moved: list[Path] = []
+    try:
+        fetched = staging / "v"
+        with _watch(staging, f"{name} {version}", total, progress):
+            try:
+                dvc.get(source, vpath, fetched, rev=rev, env=env)
+            except GitregError as exc:
+                raise _explain(exc, local_git, rev) from None
+        if artifacts is None:
+            found = fetched / "manifest.yaml"
+            if not found.is_file():
+                raise UserError(f"{source} has no {vpath}/manifest.yaml at {rev}",
+                                "is it a gitreg registry? `gitreg list` there shows its models")
+            loaded = yamlio.load_file(found, f"{vpath}/manifest.yaml")
+            if not isinstance(loaded, dict) or loaded.get("name") != name \
+                    or str(loaded.get("version")) != version:
+                raise UserError(f"{vpath}/manifest.yaml in {source} does not describe {name} {version}",
+                                f"run `gitreg validate` in that registry")
+            artifacts = _artifacts(loaded, vpath)
+            _check_targets(out_dir, artifacts)
+        for a in artifacts:
+            _verify(fetched / a["path"], str(a["md5"]), f"{vpath}/{a['path']}")
+        if not out_dir.exists():
+            payload = staging / "out"
+            payload.mkdir()
+            for a in artifacts:
+                os.replace(fetched / a["path"], payload / a["path"])
+            missing = []
+            parent = out_dir.parent
+            while not parent.exists():
+                missing.append(parent)
+                parent = parent.parent
+            for d in reversed(missing):
+                d.mkdir()
+                created.append(d)
+            os.replace(payload, out_dir)
+            created.append(out_dir)
+        else:
+            for a in artifacts:
+                target = out_dir / a["path"]
+                os.replace(fetched / a["path"], target)
+                moved.append(target)
+    except BaseException:
+        for path in moved:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        for d in reversed(created):
+            shutil.rmtree(d, ignore_errors=True) if d == out_dir else _rmdir(d)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {
+        "name": name, "version": version, "source": source, "rev": rev, "out": str(out_dir),
+        "artifacts": [{"path": str(out_dir / a["path"]), "md5": a["md5"], "size": int(a.get("size", 0))}
+                      for a in artifacts],
+    }
+
+
+def _rmdir(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+def _artifacts(manifest: Mapping[str, Any], vpath: str) -> list[Mapping[str, Any]]:
+    arts = manifest.get("artifacts")
+    if not isinstance(arts, list) or not arts:
+        raise UserError(f"{vpath}/manifest.yaml lists no artifacts", "nothing to download")
+    for a in arts:
+        p = a.get("path") if isinstance(a, Mapping) else None
+        # the manifest may come from another repository: only plain names, never ../ or /
+        if not isinstance(p, str) or p in ("", ".", "..") or "/" in p or "\\" in p \
+                or not isinstance(a.get("md5"), str):
+            raise UserError(f"{vpath}/manifest.yaml has an invalid artifact entry {a!r}",
+                            "run `gitreg validate` in that registry")
+    return arts
+
+
+def _check_targets(out_dir: Path, artifacts: Sequence[Mapping[str, Any]]) -> None:
+    if not out_dir.exists():
+        return
+    for a in artifacts:
+        target = out_dir / a["path"]
+        if target.exists() or target.is_symlink():
+            raise UserError(f"{target} already exists; gitreg get does not overwrite files",
+                            "remove it or choose another directory with -o")
+
+
+def dir_md5(path: Path) -> str:
+    """DVC's directory hash: md5 of the sorted JSON list of {md5, relpath} (without .dir)."""
+    from gitreg.api import md5_file
+
+    entries = []
+    for dirpath, _dirs, files in os.walk(path):
+        for fname in files:
+            full = Path(dirpath) / fname
+            entries.append({"md5": md5_file(full), "relpath": full.relative_to(path).as_posix()})
+    entries.sort(key=lambda e: e["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _verify(path: Path, expected: str, label: str) -> None:
+    from gitreg.api import md5_file
+
+    if expected.endswith(".dir"):
+        got = dir_md5(path) + ".dir" if path.is_dir() else "nothing"
+    else:
+        got = md5_file(path) if path.is_file() else "nothing"
+    if got != expected:
+        raise UserError(f"checksum mismatch for {label}: expected md5 {expected}, downloaded {got}",
+                        "the DVC remote holds other bytes: push the artifact again from the machine "
+                        "that registered it (`dvc push`), then retry")
+
+
+def _explain(exc: GitregError, local_git: Git | None, rev: str | None) -> GitregError:
+    """`dvc get` says "No storage files available" with or without a remote: tell them apart."""
+    if "not in the DVC remote" not in exc.message or local_git is None:
+        return exc
+    texts = []
+    proc = local_git.run(["show", f"{rev or 'HEAD'}:.dvc/config"], check=False)
+    if proc.returncode == 0:
+        texts.append(proc.stdout)
+    local = local_git.root / ".dvc" / "config.local"
+    if local.is_file():
+        texts.append(local.read_text("utf-8", errors="replace"))
+    if dvc.has_default_remote(texts):
+        return exc
+    return UserError("dvc get: the registry names no DVC remote and its cache lacks the data, "
+                     "so the artifacts cannot be downloaded",
+                     "in the registry run `dvc remote add -d storage URL`, commit .dvc/config, "
+                     "and `dvc push` the data from the machine that registered it")
+
+
+class _watch:
+    """Reports the bytes written under root every PROGRESS_POLL seconds while DVC runs."""
+
+    def __init__(self, root: Path, label: str, total: int, progress: Progress | None):
+        self.root, self.label, self.total, self.progress = root, label, total, progress
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> "_watch":
+        if self.progress is not None:
+            self.thread = threading.Thread(target=self._loop, daemon=True)
+            self.thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self.stop.wait(PROGRESS_POLL):
+            self._report()
+
+    def _report(self) -> None:
+        try:
+            self.progress(self.label, _tree_size(self.root), self.total)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - a broken progress display must not stop a download
+            pass
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+            if kind is None:
+                self._report()
+
+
+def _tree_size(root: Path) -> int:
+    size = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for fname in files:
+            try:
+                size += os.lstat(os.path.join(dirpath, fname)).st_size
+            except OSError:
+                pass  # renamed or removed while DVC works
+    return size

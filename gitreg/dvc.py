@@ -50,6 +50,12 @@ def _translate(stderr: str, action: str) -> GitregError:
             or "unable to locate credentials" in low or "forbidden" in low:
         return UserError(f"{action}: the DVC remote refused access ({text})",
                          "set the remote's credentials (e.g. AWS_ACCESS_KEY_ID) and retry")
+    if "no storage files available" in low:
+        # what `dvc get` says both when the remote lacks the objects and when the
+        # registry names no remote at all; callers that can tell them apart do so
+        return UserError(f"{action}: the artifact data is not in the DVC remote ({text})",
+                         "push it from the machine that registered it (`dvc push` there), and "
+                         "check the registry's .dvc/config names a default remote")
     if "missing" in low or "failed to pull" in low or "failed to fetch" in low \
             or "not found" in low and "remote" in low:
         return UserError(f"{action}: artifact data is missing from the DVC remote ({text})",
@@ -144,3 +150,29 @@ def pull(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = No
          show_progress: bool = False) -> None:
     run(root, ["pull", "-q", "--", *[str(t.relative_to(root)) for t in targets]], env,
         action="dvc pull", show_progress=show_progress)
+
+
+def get(source: str, path: str, out: Path, rev: str | None = None,
+        env: Mapping[str, str] | None = None) -> None:
+    """`dvc get SOURCE PATH --rev REV -o OUT`: fetch from a DVC repo (a path or a git URL)
+    without a clone the user has to make or keep; DVC reads the cache of a local source."""
+    if source.startswith("-") or path.startswith("-"):
+        raise UserError(f"invalid source {source!r} or path {path!r}", "give a repository URL or path")
+    args = ["get", "-q", "-o", str(out)] + (["--rev", rev] if rev else []) + ["--", source, path]
+    run(out.parent, args, env, action="dvc get")
+
+
+def has_default_remote(config_texts: Sequence[str]) -> bool:
+    """Whether DVC config files (repo config, then config.local) name a default remote."""
+    import configparser
+
+    remote = None
+    for text in config_texts:
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        try:
+            parser.read_string(text)
+        except configparser.Error:
+            continue
+        if parser.has_option("core", "remote"):
+            remote = parser.get("core", "remote").strip() or None
+    return remote is not None
