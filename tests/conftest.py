@@ -21,9 +21,10 @@ from gitreg import Registry
 from gitreg.cli.main import app
 
 REAL_HOME = Path(os.path.expanduser("~"))
-# The real GTO from PyPI, in its own venv (its pins may clash with dvc's); .ci/run installs it.
-GTO = os.environ.get("GITREG_TEST_GTO") or shutil.which("gto") or (
-    "/opt/gto-venv/bin/gto" if Path("/opt/gto-venv/bin/gto").exists() else None)
+# The real GTO from PyPI: dvc depends on it, so it is installed beside gitreg.
+_GTO_BESIDE = Path(sys.executable).parent / "gto"
+GTO = os.environ.get("GITREG_TEST_GTO") or (str(_GTO_BESIDE) if _GTO_BESIDE.exists() else None) \
+    or shutil.which("gto")
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 CAROL = "carol@example.com"
