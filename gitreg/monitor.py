@@ -41,7 +41,14 @@ class MetricsSource:
 def parse_checks(checks: Sequence[str]) -> list[Condition]:
     if not checks:
         raise UsageError("give at least one --check", "e.g. --check 'accuracy>0.85'")
-    return [parse_check(c) for c in checks]
+    conditions = []
+    for text in checks:
+        try:
+            conditions.append(parse_check(text))
+        except UserError:
+            raise UserError(f"invalid check {text!r}",
+                            "write METRIC OP NUMBER, e.g. 'accuracy>0.85' or 'latency_ms<=100'") from None
+    return conditions
 
 
 def check_source(source: MetricsSource) -> None:
