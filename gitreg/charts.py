@@ -66,21 +66,29 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         return [0.0]
     if hi < lo:
         lo, hi = hi, lo
-    if hi == lo:
-        pad = abs(hi) * 0.05 or 1.0
+    if not math.isfinite(hi - lo):  # beyond what a float axis can show evenly
+        return [lo, hi]
+    if (hi - lo) / max(count - 1, 1) < max(abs(lo), abs(hi), 1e-300) * 1e-12:
+        pad = abs(hi) * 0.05 or 1.0  # (almost) equal values get a band around them
         lo, hi = lo - pad, hi + pad
     raw_step = (hi - lo) / max(count - 1, 1)
-    mag = 10 ** math.floor(math.log10(raw_step))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw_step * 0.999)
-    first = math.floor(lo / step + 1e-9) * step
-    ticks = []
-    t = first
-    while t < hi + step * 0.999:
-        ticks.append(round(t, 12))
-        t += step
-    if len(ticks) < 2:
-        ticks.append(round(first + step, 12))
-    return ticks
+    exponent = math.floor(math.log10(raw_step))
+    mag = 10.0 ** exponent
+
+    def span(step: float) -> tuple[int, int]:
+        return math.floor(lo / step + 1e-10), math.ceil(hi / step - 1e-10)  # float noise
+
+    def intervals(step: float) -> int:
+        first, last = span(step)
+        return last - first
+
+    # the round step whose tick count is closest to `count` (ties: fewer ticks)
+    step = min((m * mag for m in (1, 2, 5, 10)),
+               key=lambda s: (abs(intervals(s) - (count - 1)), -s))
+    first, last = span(step)
+    last = max(last, first + 1)
+    digits = max(0, 2 - exponent)  # enough decimals to undo float noise (0.1 * 3)
+    return [float(round(k * step, digits)) for k in range(first, last + 1)]
 
 
 def format_value(value: float) -> str:
