@@ -124,3 +124,17 @@ def validate_cmd(
         raise ValidationError(f"{len(report.problems)} problem(s) in {report.checked} file(s)",
                               hint="fix each line above and run gitreg validate again")
     message(f"ok: {report.checked} file(s) valid")
+
+
+@command("demo")
+def demo_cmd(
+    directory: Optional[Path] = typer.Argument(None, help="An empty directory for the throwaway registry (default: a new temp dir)."),
+) -> None:
+    """Run the main job on a throwaway registry: train, register, approve, promote, push."""
+    from gitreg.cli.read_cmds import list_cmd
+    from gitreg.demo import run_demo
+
+    result = run_demo(directory, dict(os.environ), say=message)
+    STATE["path"] = result.registry
+    list_cmd(stage=None, as_json=False)
+    message(f"demo registry kept at {result.registry}; try: gitreg -C {result.registry} history churn")
