@@ -76,6 +76,28 @@ class SiteVerbs:
         }
 
 
+    def write_plot(self, compare: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+        """Write the metric charts of a `compare()` result as one SVG file (compare --plot)."""
+        reg: Any = self
+        target = Path(path)
+        if target.suffix.lower() != ".svg":
+            raise UserError(f"cannot plot to {target}: only .svg files are written",
+                            "give a file name ending in .svg (convert it with rsvg-convert or a "
+                            "browser if you need PNG)")
+        if target.is_dir():
+            raise UserError(f"{target} is a directory", "give a file name ending in .svg")
+        stages = list(reg.lifecycle().stages)
+        text = charts.metrics_figure(str(compare["name"]), list(compare["metrics"]),
+                                     list(compare["versions"]), stages=stages)
+        try:
+            _write(target, text)
+        except OSError as exc:
+            raise UserError(f"cannot write {target}: {exc.strerror or exc}",
+                            "check that the path is writable") from None
+        return {"path": str(target), "metrics": list(compare["metrics"]),
+                "versions": len(compare["versions"])}
+
+
 # -- the output directory ---------------------------------------------------------------
 def _check_out_dir(out: Path, root: Path) -> list[str]:
     """Refuse directories gitreg did not write; return the files the previous build wrote."""

@@ -462,6 +462,29 @@ def test_cli_site_refusal_is_one_line_and_exit_1(cli: Callable[..., Any], repo: 
     assert cli(repo, "site").exit_code == 2  # -o is required
 
 
+# -- compare --plot -----------------------------------------------------------------------
+def test_write_plot_draws_the_compare_result_as_one_svg(demo: dict[str, Any], tmp_path: Path) -> None:
+    reg = demo["reg"]
+    data = reg.compare("churn", metrics=["accuracy", "f1"])
+    out = tmp_path / "plots" / "churn.svg"
+    assert reg.write_plot(data, out) == {"path": str(out), "metrics": ["accuracy", "f1"], "versions": 3}
+    root = ET.fromstring(out.read_text())
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    charts = root.findall("s:g/s:svg", ns)
+    assert [c.get("data-metric") for c in charts] == ["accuracy", "f1"]
+    stages = {c.get("data-version"): c.get("data-stage") for c in charts[0].findall(".//s:circle", ns)}
+    assert stages == {"1.0.0": "production", "1.1.0": "archived", "2.0.0": "staging"}
+
+
+@pytest.mark.parametrize("name", ["churn.png", "churn", "adir.svg"])
+def test_write_plot_refuses_what_it_cannot_write(demo: dict[str, Any], tmp_path: Path, name: str) -> None:
+    (tmp_path / "adir.svg").mkdir()
+    with pytest.raises(UserError) as info:
+        demo["reg"].write_plot(demo["reg"].compare("churn"), tmp_path / name)
+    assert ".svg" in (info.value.hint or "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.svg"]
+
+
 # -- the GitHub Pages workflow ------------------------------------------------------------
 def test_pages_workflow_builds_the_site_and_deploys_it() -> None:
     from gitreg import templates
