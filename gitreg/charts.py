@@ -191,6 +191,14 @@ def metric_chart(
             continue
         color = stage_color(p.stage, stages)
         big = p.stage in MARKED_STAGES
+        if big:  # the value of what is live and of the candidate, readable without hovering
+            x, y = x_at(i), y_at(p.value)
+            anchor = "end" if n > 1 and i == n - 1 else "start"
+            dx = -9 if anchor == "end" else 9
+            parts.append(f'<text class="value" x="{x + dx:.1f}" y="{y - 7:.1f}" font-size="11" '
+                         f'font-weight="600" fill="{color}" text-anchor="{anchor}" stroke="#ffffff" '
+                         f'stroke-width="3" paint-order="stroke">'
+                         f"{escape(format_value(p.value))}</text>")
         parts.append(
             f'<circle class="point" data-version="{escape(p.version)}" data-stage="{escape(p.stage)}" '
             f'cx="{x_at(i):.1f}" cy="{y_at(p.value):.1f}" r="{6 if big else 4.5}" fill="{color}" '

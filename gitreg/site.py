@@ -498,7 +498,7 @@ def render_version(manifest: Mapping[str, Any], events: Sequence[Mapping[str, An
             return ""
         rows = "".join(
             f"<tr><th>{e(k)}</th><td class=\"{'num' if numbers else ''}\">"
-            f"{metric_text(v) if numbers else e(json.dumps(v) if isinstance(v, (dict, list)) else v)}"
+            f"{metric_text(v) if numbers else e(_plain(v))}"
             "</td></tr>" for k, v in data.items())
         return f'<section id="{ident}"><h2>{e(title)}</h2><table class="kv">{rows}</table></section>'
 
@@ -528,6 +528,14 @@ def render_version(manifest: Mapping[str, Any], events: Sequence[Mapping[str, An
         f'<pre class="manifest">{e(yamlio.dump(dict(manifest)))}</pre></section>')
     return page(f"{name} {version} · gitreg", body, meta, 2,
                 [("models", "../../index.html"), (name, "index.html"), (version, "")])
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
 
 
 def _clip(text: str, limit: int) -> str:
