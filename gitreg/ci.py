@@ -486,6 +486,8 @@ class CIVerbs:
             if parsed is None or parsed.kind != ASSIGN or tag not in by_tag:
                 continue
             e = by_tag[tag]
+            if e.entry.get("replaced_by"):
+                continue  # the old holder archived by this promotion: part of its release
             manifests, _ = self.store.model_manifests(e.model)
             m = manifests.get(e.version, {})
             title = f"{e.model} {e.version} → {e.entry.get('to')}"
