@@ -121,7 +121,7 @@ def _check_manifest(store: Store, lifecycle: Lifecycle | None, rel: str, data: A
         report.add(_where(rel, marks, ("version",)),
                    f"version {data.get('version')!r} does not match the directory {dir_version!r}")
     elif SEMVER_RE.fullmatch(dir_version):
-        key = parse_version(dir_version)
+        key = parse_version(dir_version).precedence()
         other = seen_versions.setdefault(dir_name, {}).get(key)
         if other and other != dir_version:
             report.add(f"{rel}:1:1", f"version {dir_version} equals {other} in SemVer precedence")

@@ -36,6 +36,10 @@ class Version:
             text += "+" + ".".join(self.build)
         return text
 
+    def precedence(self) -> tuple:
+        """What SemVer orders by: equal for versions differing only in build metadata."""
+        return self._key()
+
     def _key(self) -> tuple:
         # SemVer 2.0 section 11: a pre-release sorts before its release; numeric
         # identifiers sort numerically and before alphanumeric ones; build is ignored.
