@@ -357,7 +357,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             existing = [parse_version(v) for v in manifests]
             new = wanted if wanted is not None else next_version(existing, bump)
             ver = str(new)
-            if ver in manifests or any(v == new for v in existing):
+            if ver in manifests or any(v.precedence() == new.precedence() for v in existing):
                 raise UserError(f"{name} {ver} is already registered",
                                 f"use --bump or a new --version (latest is {max(existing)})")
             vdir = self.root / MODELS_DIR / name / ver
