@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
 from gitreg.cli.common import JSON_OPTION, command, out, print_json, registry
 
@@ -22,6 +21,7 @@ def list_cmd(
         print_json(data)
         return
     stages = list(reg.lifecycle().stages)
+    from rich.table import Table  # lazily: start-up cost (issue 6)
     table = Table(title=None, show_lines=False)
     for col in ["model", "latest", "versions", *stages]:
         table.add_column(col)
@@ -57,6 +57,7 @@ def show_cmd(
             if data.get(key):
                 head += f"\n  {key}: {data[key]}"
         console.print(head, markup=False)
+        from rich.table import Table  # lazily: start-up cost (issue 6)
         table = Table()
         for col in ("version", "stage", "created", "by", "metrics"):
             table.add_column(col)
@@ -81,11 +82,15 @@ def history_cmd(
     if as_json:
         print_json(data)
         return
-    table = Table()
-    for col in ("seq", "action", "version", "from -> to", "at", "by", "reason", "commit", "tag"):
-        table.add_column(col)
+    from rich import box
+    from rich.table import Table  # lazily: start-up cost (issue 6)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, wrap in (("seq", False), ("action", False), ("version", False), ("stage", False),
+                      ("at", False), ("by", False), ("reason", True), ("commit", False), ("tag", False)):
+        table.add_column(col, no_wrap=not wrap, overflow="fold")
     for e in data["events"]:
-        move = f"{e['from'] or ''} -> {e['to']}" if e.get("to") or e.get("from") else ""
-        table.add_row(str(e["seq"]), e["action"], e["version"], move, e["at"] or "", e["by"] or "",
-                      e["reason"] or "", (e["commit"] or "")[:10], e["tag"] or "")
+        move = f"{e['from'] or 'none'} -> {e['to']}" if e.get("to") or e.get("from") else ""
+        at = (e["at"] or "").replace("T", " ").removesuffix("Z")[:16]
+        table.add_row(str(e["seq"]), e["action"], e["version"], move, at, e["by"] or "",
+                      e["reason"] or "", (e["commit"] or "")[:8], e["tag"] or "")
     out().print(table)
