@@ -158,7 +158,8 @@ def get(source: str, path: str, out: Path, rev: str | None = None,
     without a clone the user has to make or keep; DVC reads the cache of a local source."""
     if source.startswith("-") or path.startswith("-"):
         raise UserError(f"invalid source {source!r} or path {path!r}", "give a repository URL or path")
-    args = ["get", "-q", "-o", str(out)] + (["--rev", rev] if rev else []) + ["--", source, path]
+    # no -q: with it DVC drops its ERROR line too, and the error could not be translated
+    args = ["get", "-o", str(out)] + (["--rev", rev] if rev else []) + ["--", source, path]
     run(out.parent, args, env, action="dvc get")
 
 
