@@ -24,6 +24,7 @@ from gitreg.errors import UserError
 
 MARKER = ".gitreg-site"  # lists the files a build wrote; lets a rebuild reuse the directory
 STYLE_FILE = "style.css"
+RECENT_EVENTS = 8  # the index's activity feed, across models (ordered by time, then seq)
 
 _VERBS = {
     "register": "registered", "request": "requested", "approve": "approved",
@@ -295,8 +296,9 @@ def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Se
             v = row["stages"].get(s)
             cells.append(
                 f'<td class="stage-cell" data-stage="{e(s)}">'
-                + (f'<a href="{e(href("models", name, v + ".html"))}">{badge(s, stages)} '
-                   f'<span class="ver">{e(v)}</span></a>' if v else '<span class="muted">–</span>')
+                + (f'<a class="pill" style="--c:{charts.stage_color(s, stages)}" '
+                   f'href="{e(href("models", name, v + ".html"))}">{e(v)}</a>'
+                   if v else '<span class="muted">–</span>')
                 + "</td>")
         versions = info.get("versions") or []
         names = metric_names(versions)
@@ -306,14 +308,14 @@ def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Se
             spark = (charts.sparkline(pts, stages=stages, label=f"{names[0]} across versions")
                      + f'<span class="spark-label">{e(names[0])}</span>')
         change = last_change(events)
-        change_html = (f'{when(change.get("at"))}<div class="sub">{e(change_text(change))}'
-                       f' · {e(change.get("by"))}</div>' if change else "")
+        change_html = (f'{when(change.get("at"))}<div class="sub">{e(change_text(change))}</div>'
+                       f'<div class="sub">by {e(change.get("by"))}</div>' if change else "")
         desc = info.get("description") or ""
         rows.append(
             f'<tr data-model="{e(name)}">'
             f'<td class="name"><a href="{e(link)}">{e(name)}</a>'
             + (f'<div class="sub">{e(_clip(desc, 90))}</div>' if desc else "")
-            + f'</td><td>{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
+            + f'</td><td class="owner">{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
             f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
             f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
             + "".join(cells)
@@ -323,9 +325,15 @@ def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Se
         f"{head}<th>trend</th><th>last change</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         if rows else
         '<p class="empty">No models registered yet. Run <code>gitreg register NAME FILE</code>.</p>')
+    recent = sorted(({**ev, "model": row["name"]} for row, _, events in models for ev in events),
+                    key=lambda ev: (str(ev.get("at") or ""), int(ev.get("seq") or 0)),
+                    reverse=True)[:RECENT_EVENTS]
+    activity = (f'<section id="activity"><h2>Recent activity</h2>'
+                f"{timeline(recent, stages, link_versions=True, from_root=True)}</section>"
+                if recent else "")
     body = (f'<h1>Model registry <span class="muted">{e(meta["title"])}</span></h1>'
             f'<div class="cards">{"".join(cards)}</div>'
-            f'<section><h2>Models</h2><div class="scroll">{table}</div></section>')
+            f'<section><h2>Models</h2><div class="scroll">{table}</div></section>' + activity)
     return page(f"{meta['title']} · gitreg", body, meta, 0, [("models", "")])
 
 
@@ -404,16 +412,28 @@ def legend(stages: Sequence[str]) -> str:
                     f'</span>{e("no stage" if s == NONE_STAGE else s)}</span>' for s in items)
 
 
-def timeline(events: Sequence[Mapping[str, Any]], stages: Sequence[str], link_versions: bool) -> str:
-    """History newest first: who did what to which version, when and why."""
+def timeline(events: Sequence[Mapping[str, Any]], stages: Sequence[str], link_versions: bool,
+             from_root: bool = False) -> str:
+    """History newest first: who did what to which version, when and why.
+
+    One model's events are ordered by seq; from_root (the index's feed across models) keeps
+    the given order and names the model of each event.
+    """
     if not events:
         return '<p class="muted">No events.</p>'
     items = []
-    for ev in sorted(events, key=lambda x: int(x.get("seq") or 0), reverse=True):
+    ordered = events if from_root else sorted(events, key=lambda x: int(x.get("seq") or 0), reverse=True)
+    for ev in ordered:
         action = str(ev.get("action"))
         version = str(ev.get("version"))
-        vtext = (f'<a href="{e(href(version + ".html"))}">{e(version)}</a>' if link_versions
-                 else e(version))
+        if from_root:
+            model = str(ev.get("model"))
+            vtext = (f'<a href="{e(href("models", model, "index.html"))}">{e(model)}</a> '
+                     f'<a href="{e(href("models", model, version + ".html"))}">{e(version)}</a>')
+        elif link_versions:
+            vtext = f'<a href="{e(href(version + ".html"))}">{e(version)}</a>'
+        else:
+            vtext = e(version)
         move = ""
         if action != "register" and (ev.get("from") or ev.get("to")):
             move = (f' <span class="move">{badge(ev.get("from"), stages)} → '
@@ -597,8 +617,10 @@ td.name a { font-weight: 600; font-size: 15px; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 12px; font-size: 12px; font-weight: 600;
   color: var(--c); border: 1px solid var(--c); background: color-mix(in srgb, var(--c) 10%, white);
   white-space: nowrap; }
-.stage-cell a:hover { text-decoration: none; }
-.stage-cell .ver { font-weight: 600; color: var(--fg); font-variant-numeric: tabular-nums; }
+.pill { display: inline-block; padding: 2px 10px; border-radius: 12px; font-weight: 600;
+  font-variant-numeric: tabular-nums; color: #fff; background: var(--c); }
+.pill:hover { text-decoration: none; filter: brightness(1.1); }
+td.owner { white-space: nowrap; }
 .trend svg { vertical-align: middle; }
 .spark-label { display: block; font-size: 11px; color: var(--muted); }
 .changed, td.num, time { white-space: nowrap; }

@@ -198,12 +198,12 @@ def test_index_shows_each_models_stages_owner_latest_and_last_change(demo: dict[
     churn = rows["churn"]
     stage = {td.attrs["data-stage"]: squash(td.text) for td in churn.find_all("td")
              if "data-stage" in td.attrs}
-    assert stage == {"staging": "staging 2.0.0", "production": "production 1.0.0",
-                     "archived": "archived 1.1.0"}
+    assert stage == {"staging": "2.0.0", "production": "1.0.0", "archived": "1.1.0"}
     text = squash(churn.text)
     assert "ml-team@example.com" in text and "3 versions" in text
     # last change: the staging promotion of 2.0.0 (seq 15), by alice
-    assert "promoted 2.0.0 → staging · alice@example.com" in text
+    changed = [squash(d.text) for d in churn.find("td", **{"class": "changed"}).find_all("div")]
+    assert changed == ["promoted 2.0.0 → staging", "by alice@example.com"]
     fraud = squash(rows["fraud-detector"].text)
     assert "risk@example.com" in fraud and "0.2.0" in fraud and "1 version" in fraud
     prod = [td for td in rows["fraud-detector"].find_all("td") if td.attrs.get("data-stage") == "production"]
@@ -213,6 +213,20 @@ def test_index_shows_each_models_stages_owner_latest_and_last_change(demo: dict[
     assert {"models/churn/index.html", "models/churn/1.0.0.html", "models/churn/2.0.0.html"} <= hrefs
     # a sparkline of the first metric
     assert churn.find_all("svg")
+
+
+def test_index_shows_recent_activity_across_models_newest_first(demo: dict[str, Any]) -> None:
+    doc = parse(demo["site"] / "index.html")
+    items = doc.find("section", id="activity").find_all("li")
+    total = sum(len(demo["reg"].history(m)["events"]) for m in ("churn", "fraud-detector"))
+    assert len(items) == min(8, total)
+    stamps = [li.find("time").attrs["datetime"] for li in items]
+    assert stamps == sorted(stamps, reverse=True)
+    first = squash(items[0].text)
+    assert f"{ALICE} promoted fraud-detector 0.2.0 no stage → staging" in first
+    assert "offline eval ok" in first
+    links = {a.attrs["href"] for a in items[0].find_all("a")}
+    assert links == {"models/fraud-detector/index.html", "models/fraud-detector/0.2.0.html"}
 
 
 def test_index_of_an_empty_registry_says_how_to_start(reg: Registry, tmp_path: Path) -> None:
