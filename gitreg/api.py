@@ -853,8 +853,16 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         for line in proc.stdout.splitlines():
             parts = line.split(" ")
             if len(parts) >= 2:
-                commits.append({"commit": parts[0], "ok": parts[1] in ("G", "U"),
-                                "status": codes.get(parts[1], parts[1])})
+                status = codes.get(parts[1], parts[1])
+                ok_commit = parts[1] == "G"
+                if parts[1] == "U":
+                    # GPG: a known but uncertified key (verify-commit accepts it, as verify-tag
+                    # does); SSH: a key in no allowed-signers line (verify-commit refuses it)
+                    check = self.git.run(["verify-commit", "--", parts[0]], check=False)
+                    ok_commit = check.returncode == 0
+                    if not ok_commit:
+                        status = _signature_problem(check.stderr)
+                commits.append({"commit": parts[0], "ok": ok_commit, "status": status})
         ok = all(t["ok"] for t in tags) and all(c["ok"] for c in commits)
         return {"name": name, "ok": ok, "tags": tags, "commits": commits}
 

@@ -1,0 +1,85 @@
+"""Signatures: --sign with a throwaway SSH key, `gitreg verify`, and require_signed."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from conftest import ALICE, git
+
+from ._util import open_lifecycle, run_gitreg
+
+
+def _keypair(folder, name):
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
+                   check=True, capture_output=True)
+    return key, (folder / f"{name}.pub").read_text().strip()
+
+
+@pytest.fixture
+def signing(repo, tmp_path):
+    """repo configured to sign with a fresh SSH key that the allowed-signers file trusts."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    trusted, trusted_pub = _keypair(keys, "trusted")
+    stranger, _ = _keypair(keys, "stranger")
+    allowed = keys / "allowed_signers"
+    allowed.write_text(f'{ALICE} namespaces="git" {trusted_pub}\n')
+    for key, value in (("gpg.format", "ssh"), ("user.signingkey", str(trusted)),
+                       ("gpg.ssh.allowedSignersFile", str(allowed))):
+        git(repo, "config", key, value)
+    return {"trusted": trusted, "stranger": stranger}
+
+
+def _verify(repo, name):
+    proc = run_gitreg(repo, "verify", name)
+    return proc.returncode, proc.stderr
+
+
+def test_signed_register_and_promote_verify(repo, signing, make_artifact):
+    open_lifecycle(repo)  # an unsigned commit, but it does not touch models/
+    assert run_gitreg(repo, "register", "m", str(make_artifact()), "--sign").returncode == 0
+    assert run_gitreg(repo, "promote", "m", "0.1.0", "production", "--sign").returncode == 0
+    assert git(repo, "cat-file", "-p", "m@v0.1.0").count("-----BEGIN SSH SIGNATURE-----") == 1
+    assert "gpgsig" in git(repo, "cat-file", "-p", "HEAD")
+    code, err = _verify(repo, "m")
+    assert code == 0, err
+    assert "ok: every tag and commit of m is signed and verified" in err
+    assert err.count("ok  tag") == 2 and err.count("ok  commit") == 2
+
+
+def test_verify_fails_on_an_unsigned_tag(repo, signing, make_artifact):
+    assert run_gitreg(repo, "register", "m", str(make_artifact()), "--sign").returncode == 0
+    assert run_gitreg(repo, "register", "m", str(make_artifact())).returncode == 0  # unsigned
+    code, err = _verify(repo, "m")
+    assert code == 3
+    assert "FAIL  tag m@v0.2.0: unsigned" in err and "FAIL  commit" in err
+    assert "ok  tag m@v0.1.0" in err
+
+
+def test_verify_fails_on_a_key_it_does_not_trust(repo, signing, make_artifact):
+    git(repo, "config", "user.signingkey", str(signing["stranger"]))
+    assert run_gitreg(repo, "register", "m", str(make_artifact()), "--sign").returncode == 0
+    code, err = _verify(repo, "m")
+    assert code == 3, err
+    assert "FAIL  tag m@v0.1.0: signed by an unknown key" in err
+    assert "ok  " not in err
+
+
+def test_require_signed_refuses_unsigned_promotions(repo, signing, make_artifact):
+    open_lifecycle(repo, production={"require_signed": True})
+    assert run_gitreg(repo, "register", "m", str(make_artifact())).returncode == 0
+    head = git(repo, "rev-parse", "HEAD")
+    refused = run_gitreg(repo, "promote", "m", "0.1.0", "production")
+    assert refused.returncode == 3
+    assert "production requires signed promotions" in refused.stderr and "--sign" in refused.stderr
+    assert git(repo, "rev-parse", "HEAD") == head
+    # other stages are not bound by it
+    assert run_gitreg(repo, "promote", "m", "0.1.0", "staging").returncode == 0
+    ok = run_gitreg(repo, "promote", "m", "0.1.0", "production", "--sign")
+    assert ok.returncode == 0, ok.stderr
+    tag = [t for t in git(repo, "tag", "-l", "m#production#*").split()][-1]
+    assert git(repo, "verify-tag", tag, check=False) is not None
+    assert subprocess.run(["git", "verify-tag", tag], cwd=repo, capture_output=True).returncode == 0
