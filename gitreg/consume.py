@@ -18,18 +18,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from gitreg import dvc, yamlio
 from gitreg.core import events as ev
-from gitreg.core.names import NONE_STAGE, check_name, check_stage
+from gitreg.core.names import NONE_STAGE, check_stage
 from gitreg.core.tags import ASSIGN, DEREGISTER, REGISTER, UNASSIGN, assign_tag, parse_tag, register_tag
 from gitreg.core.version import parse_version
 from gitreg.errors import GitregError, NotFoundError, UserError
 from gitreg.git import Git
-
-if TYPE_CHECKING:
-    from gitreg.git import Ref
 
 Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes; 0 = unknown)
 PROGRESS_POLL = 0.25  # seconds between looks at the bytes DVC has written so far
@@ -324,7 +321,7 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
             if not isinstance(loaded, dict) or loaded.get("name") != name \
                     or str(loaded.get("version")) != version:
                 raise UserError(f"{vpath}/manifest.yaml in {source} does not describe {name} {version}",
-                                f"run `gitreg validate` in that registry")
+                                "run `gitreg validate` in that registry")
             artifacts = _artifacts(loaded, vpath)
             _check_targets(out_dir, artifacts)
         for a in artifacts:
