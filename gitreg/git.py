@@ -156,8 +156,9 @@ class Git:
             refs.append(Ref(name, otype, peeled or obj, int(tdate) if tdate else None, subject))
         return refs
 
-    def ls_tree(self, rev: str, path: str, recursive: bool = True) -> list[TreeEntry]:
-        args = ["ls-tree", "-z", "--full-tree"] + (["-r"] if recursive else []) + [rev, "--", path]
+    def ls_tree(self, rev: str, path: str | Sequence[str], recursive: bool = True) -> list[TreeEntry]:
+        paths = [path] if isinstance(path, str) else list(path)
+        args = ["ls-tree", "-z", "--full-tree"] + (["-r"] if recursive else []) + [rev, "--", *paths]
         proc = self.run(args, check=False)
         if proc.returncode != 0:
             return []

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
+# jsonschema is imported on first validation, not with this module: it costs ~70 ms and
+# read commands never validate (issue 6).
 
 MANIFEST = "manifest"
 MODEL = "model"
@@ -22,10 +26,14 @@ def schema(kind: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def validator(kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     return Draft202012Validator(schema(kind), format_checker=FormatChecker())
 
 
 def validator_for(raw_schema: dict[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     Draft202012Validator.check_schema(raw_schema)
     return Draft202012Validator(raw_schema, format_checker=FormatChecker())
 

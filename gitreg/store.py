@@ -1,8 +1,9 @@
 """Reads committed registry state fast and writes one change as one commit, atomically.
 
 Reads: one `git ls-tree` of models/ at HEAD, manifests read through one
-`git cat-file --batch`, parsed summaries cached under .git keyed by blob id (a changed
-manifest has a new blob id, so the cache can never serve stale data), tags from one
+`git cat-file --batch`, parsed summaries cached under .git keyed by the model
+directories' tree ids and the manifests' blob ids (content hashes: a changed manifest
+changes both, so the cache can never serve stale data), tags from one
 `git for-each-ref` pass.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -31,7 +33,7 @@ MODELS_DIR = "models"
 MANIFEST_FILE = "manifest.yaml"
 MODEL_FILE = "model.yaml"
 DVC_YAML = "dvc.yaml"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 JOURNAL_FILE = "change.json"  # the change in progress; left behind only by a crash
 
 
@@ -91,13 +93,41 @@ class Store:
             raise UserError(f"{self.root} is not a gitreg registry (no {CONFIG_FILE})",
                             "run `gitreg init` there, or cd into a registry")
         data = yamlio.load_file(path, CONFIG_FILE)
-        from gitreg import schema
+        # Validating needs jsonschema (~70 ms to import): remember the hash of the last
+        # gitreg.yaml (and schema) that passed, so read commands validate only after a change.
+        key = self._config_key(path)
+        if key is None or not self._config_known_valid(key):
+            from gitreg import schema
 
-        problems = schema.errors(schema.CONFIG, data)
-        if problems:
-            raise UserError(f"{CONFIG_FILE}: {problems[0][1]}",
-                            "fix gitreg.yaml (see schemas/config.schema.json)")
+            problems = schema.errors(schema.CONFIG, data)
+            if problems:
+                raise UserError(f"{CONFIG_FILE}: {problems[0][1]}",
+                                "fix gitreg.yaml (see schemas/config.schema.json)")
+            if key is not None:
+                self._remember_valid_config(key)
         return data
+
+    def _config_key(self, path: Path) -> str | None:
+        try:
+            from importlib import resources
+
+            schema_text = resources.files("gitreg.schemas").joinpath("config.schema.json").read_bytes()
+            return hashlib.sha256(schema_text + b"\0" + path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def _config_known_valid(self, key: str) -> bool:
+        try:
+            return (self.state_dir / "config-valid").read_text("utf-8").strip() == key
+        except (OSError, GitCommandError, UnicodeDecodeError):
+            return False
+
+    def _remember_valid_config(self, key: str) -> None:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            yamlio.write_atomic(self.state_dir / "config-valid", key + "\n")
+        except (OSError, GitCommandError):
+            pass  # a read-only clone validates every time
 
     def lifecycle(self) -> Lifecycle:
         return lifecycle_from_config(self.read_config())
@@ -134,56 +164,120 @@ class Store:
         model = parsed.get(files.model_file) if files.model_file else None
         return manifests, model if isinstance(model, dict) else None
 
+    def model_dirs(self, rev: str = "HEAD") -> dict[str, str]:
+        """{model name: tree id of models/<name>} in one non-recursive ls-tree."""
+        return {e.path.split("/", 1)[1]: e.sha
+                for e in self.git.ls_tree(rev, f"{MODELS_DIR}/", recursive=False) if e.kind == "tree"}
+
     def summaries(self, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
-        """{model: {version: summary}} for every model, through the blob-id cache."""
-        tree = self.model_tree(rev)
+        """{model: {version: summary}} for every model, through the tree-id cache.
+
+        The cache maps a model directory's git tree id to its versions' summaries (and
+        their manifest blob ids). Tree ids are content hashes: a changed, added or removed
+        manifest gives its model directory a new tree id, so a cached entry can never be
+        stale. Only the models whose tree id is unknown are listed again, and only their
+        manifests with unknown blob ids are read and parsed (issue 6).
+        """
+        dirs = self.model_dirs(rev)
         cache = self._load_cache()
-        missing: dict[str, str] = {}
-        for name, files in tree.items():
-            for version, sha in files.manifests.items():
-                if sha not in cache:
-                    missing[sha] = manifest_path(name, version)
-        if missing:
-            for sha, data in self.parse_blobs(list(missing), lambda s: missing[s]).items():
-                if isinstance(data, dict):
-                    cache[sha] = summarize(data)
-            self._save_cache(cache, keep={sha for f in tree.values() for sha in f.manifests.values()})
+        stale = [name for name, tree in dirs.items() if tree not in cache]
+        if stale:
+            known = {blob: summary for entry in cache.values()
+                     for blob, summary in zip(entry["blobs"].values(), entry["versions"].values())}
+            # many stale models (a cold cache): one recursive ls-tree of models/ is cheaper
+            files = self.model_tree(rev) if len(stale) > 64 else self._model_files(rev, stale)
+            missing: dict[str, str] = {}
+            for name in stale:
+                for version, sha in (files[name].manifests if name in files else {}).items():
+                    if sha not in known:
+                        missing[sha] = manifest_path(name, version)
+            if missing:
+                known.update(self._summarize_blobs(missing))
+            for name in stale:
+                manifests = files[name].manifests if name in files else {}
+                ok = {v: sha for v, sha in manifests.items() if sha in known}
+                entry = {"name": name, "versions": {v: known[sha] for v, sha in ok.items()}, "blobs": ok}
+                if len(ok) == len(manifests):
+                    cache[dirs[name]] = entry
+                else:  # an unreadable manifest: serve the rest, never cache the gap
+                    cache[dirs[name] + "!"] = entry
+            self._save_cache({tree: cache[tree] for tree in dirs.values() if tree in cache})
         out: dict[str, dict[str, dict]] = {}
-        for name, files in tree.items():
-            for version, sha in files.manifests.items():
-                summary = cache.get(sha)
-                if summary is not None:
-                    out.setdefault(name, {})[version] = summary
+        for name, tree in dirs.items():
+            entry = cache.get(tree) or cache.get(tree + "!")
+            if entry and entry["versions"]:
+                out[name] = entry["versions"]
         return out
+
+    def _summarize_blobs(self, paths: dict[str, str]) -> dict[str, dict]:
+        """{blob id: summary} of manifests, read in chunks and summarised one at a time
+        (never 20,000 parsed manifests in memory at once); the fast scanner reads what
+        gitreg writes, PyYAML everything else."""
+        from gitreg import fastscan
+
+        out: dict[str, dict] = {}
+        shas = list(paths)
+        for i in range(0, len(shas), 2000):
+            for sha, raw in self.git.cat_blobs(shas[i:i + 2000]).items():
+                fields = None
+                if len(raw) <= yamlio.MAX_YAML_BYTES:
+                    try:
+                        fields = fastscan.scan(raw.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        pass
+                data = fields if fields is not None else yamlio.loads(raw, paths[sha])
+                if isinstance(data, dict):
+                    out[sha] = summarize(data)
+        return out
+
+    def _model_files(self, rev: str, names: Sequence[str]) -> dict[str, ModelFiles]:
+        models: dict[str, ModelFiles] = {}
+        for i in range(0, len(names), 200):
+            chunk = [f"{MODELS_DIR}/{n}/" for n in names[i:i + 200]]
+            for entry in self.git.ls_tree(rev, chunk):
+                parts = entry.path.split("/")
+                if entry.kind == "blob" and len(parts) == 4 and parts[3] == MANIFEST_FILE:
+                    models.setdefault(parts[1], ModelFiles(parts[1])).manifests[parts[2]] = entry.sha
+        return models
 
     def _cache_path(self) -> Path:
         return self.state_dir / f"summaries-v{CACHE_VERSION}.json"
 
     def _load_cache(self) -> dict[str, dict]:
+        """{model tree id: {"name", "versions": {v: summary}, "blobs": {v: blob id}}}."""
         try:
-            data = json.loads(self._cache_path().read_text("utf-8"))
+            data = json.loads(self._cache_path().read_bytes())
         except (OSError, ValueError):
             return {}
-        # A cache that is not exactly what we wrote is rebuilt, never trusted.
-        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        # A cache that is not exactly what we write is rebuilt, never trusted: one bad
+        # entry discards the whole file.
+        try:
+            if data["version"] != CACHE_VERSION:
+                return {}
+            models = data["models"]
+            if not isinstance(models, dict):
+                return {}
+            for tree, entry in models.items():
+                versions, blobs = entry["versions"], entry["blobs"]
+                if not (isinstance(tree, str) and isinstance(entry["name"], str)
+                        and isinstance(versions, dict) and isinstance(blobs, dict)
+                        and versions.keys() == blobs.keys()):
+                    return {}
+                for v, s in versions.items():
+                    if not (isinstance(s["name"], str) and isinstance(s["version"], str)
+                            and isinstance(s["stage"], str) and type(s["stage_seq"]) is int
+                            and type(s["max_seq"]) is int and isinstance(blobs[v], str)):
+                        return {}
+        except (KeyError, TypeError, AttributeError):
             return {}
-        entries = data.get("entries")
-        if not isinstance(entries, dict):
-            return {}
-        good = {}
-        for sha, s in entries.items():
-            if (isinstance(s, dict) and isinstance(s.get("name"), str)
-                    and isinstance(s.get("version"), str) and isinstance(s.get("stage"), str)
-                    and isinstance(s.get("stage_seq"), int)):
-                good[sha] = s
-        return good
+        # entries for trees with an unreadable manifest ("!") are re-read every time
+        return {t: e for t, e in models.items() if not t.endswith("!")}
 
-    def _save_cache(self, cache: dict[str, dict], keep: set[str]) -> None:
+    def _save_cache(self, models: dict[str, dict]) -> None:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            entries = {sha: s for sha, s in cache.items() if sha in keep}
             yamlio.write_atomic(self._cache_path(),
-                                json.dumps({"version": CACHE_VERSION, "entries": entries},
+                                json.dumps({"version": CACHE_VERSION, "models": models},
                                            separators=(",", ":")))
         except OSError:
             pass  # a read-only clone still reads, just without a cache

@@ -7,12 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import typer
-from rich.console import Console
 
 from gitreg.errors import GitregError, InternalError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,10 +32,14 @@ STATE: dict[str, Any] = {"traceback": False, "path": None}
 
 
 def out() -> Console:
+    from rich.console import Console  # imported when output is made, not at start-up (issue 6)
+
     return Console(file=sys.stdout, soft_wrap=True, highlight=False)
 
 
 def err() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, soft_wrap=True, highlight=False)
 
 

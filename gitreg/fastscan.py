@@ -1,0 +1,150 @@
+"""A fast reader of the few manifest fields a registry summary needs (issue 6).
+
+`gitreg list` on a cold cache summarises every manifest (20,000 at 1000 x 20): PyYAML
+builds every node of every document, seconds of work and hundreds of MB at once. The
+summary needs only `name`, `version`, `stage`, `created_at` and each history entry's
+`seq`, `action` and `to`. `scan(text)` reads those from the plain block YAML that
+gitreg's dumper writes, and returns None as soon as the text uses anything else
+(double quotes, multi-line or flow values, anchors, tags, comments in values, tabs,
+non-string scalars where strings are expected, an unusual layout): the caller then
+parses it with PyYAML, so the answer is the one PyYAML gives (tests compare the two on
+generated registries, random dumps and a table of awkward manifests). The one leniency:
+nested lines it skips are not checked, so a manifest PyYAML rejects there may still get
+a summary; `gitreg validate` and every command that reads the manifest in full reject it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +(.*?))? *$")
+_WANTED = ("name", "version", "stage", "created_at")
+_ITEM_WANTED = ("seq", "action", "to")
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@lru_cache(maxsize=4096)
+def _plain(value: str) -> Any:
+    """A plain scalar as PyYAML's SafeLoader resolves it: str, int (digits) or None."""
+    if value[0] in "'\"|>&*!{[%@`#?:,-" or " #" in value or ": " in value or value.endswith(":"):
+        raise _Unsupported
+    import yaml
+
+    tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
+    if tag == "tag:yaml.org,2002:str":
+        return value
+    if tag == "tag:yaml.org,2002:int" and value.isdigit() and (value == "0" or value[0] != "0"):
+        return int(value)
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    raise _Unsupported
+
+
+def _scalar(value: str | None) -> Any:
+    if not value:
+        return None
+    if value[0] == "'":
+        if len(value) < 2 or value[-1] != "'" or "'" in value[1:-1].replace("''", ""):
+            raise _Unsupported
+        return value[1:-1].replace("''", "'")
+    return _plain(value)
+
+
+def scan(text: str) -> dict[str, Any] | None:
+    """{"name", "version", "stage", "created_at", "history": [{"seq", "action", "to"}]}
+    as PyYAML would read them, or None when the text is not in gitreg's plain form."""
+    if '"' in text or "\t" in text or "\r" in text or "&" in text or "*" in text:
+        return None
+    try:
+        return _scan(text)
+    except _Unsupported:
+        return None
+
+
+def _scan(text: str) -> dict[str, Any] | None:
+    top: dict[str, Any] = {}
+    history: list[dict[str, Any]] | None = None
+    item: dict[str, Any] | None = None
+    in_history = False
+    first_in_history = False
+    block_open = False
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if line.count("'") % 2:
+            raise _Unsupported  # a quoted value spanning lines, or an apostrophe: let PyYAML read it
+        head = line[0]
+        if head == " " or head == "-":
+            if not in_history:
+                if head == "-" and not block_open:
+                    raise _Unsupported  # a top-level sequence, or a layout we do not follow
+                continue  # nested content (or an indentless sequence) of a key we do not need
+            if head == "-":
+                if not line.startswith("- "):
+                    raise _Unsupported
+                item = {}
+                history.append(item)  # type: ignore[union-attr]
+                rest = line[2:]
+            else:
+                if first_in_history:
+                    raise _Unsupported  # indented sequence style
+                if not line.startswith("  ") or line[2] == " ":
+                    continue  # deeper: content of an entry's nested value
+                rest = line[2:]
+                if rest.startswith("-"):
+                    continue  # a sequence under one of the entry's keys (approved_by)
+            first_in_history = False
+            m = _KEY.fullmatch(rest)
+            if m is None or item is None:
+                raise _Unsupported
+            key, value = m.group(1), m.group(2)
+            if key in _ITEM_WANTED:
+                item[key] = _scalar(value)
+            elif value:
+                _check_inline(value)
+            continue
+        if head == "#":
+            continue
+        m = _KEY.fullmatch(line)
+        if m is None:
+            raise _Unsupported  # ---, %, ?, a bare scalar, a BOM...
+        key, value = m.group(1), m.group(2)
+        in_history = False
+        block_open = not value
+        if key == "history":
+            if value == "[]":
+                history = []
+            elif value:
+                raise _Unsupported
+            else:
+                history = []
+                in_history = True
+                first_in_history = True
+        elif key in _WANTED:
+            top[key] = _scalar(value)
+        elif value:
+            _check_inline(value)
+    if not top:
+        return None
+    if history is not None:
+        for h in history:
+            if not isinstance(h.get("seq"), int):
+                raise _Unsupported  # PyYAML's reading decides what happens then
+        top["history"] = history
+    return top
+
+
+def _check_inline(value: str) -> None:
+    """A value we skip must still end on its own line: a flow collection opened and not
+    closed, or a block scalar header, could make later lines look like keys."""
+    if value[0] in "{[" and value[-1] not in "}]":
+        raise _Unsupported
+    if value[0] in "|>!&*%@`":
+        raise _Unsupported
+    if " #" in value:
+        raise _Unsupported

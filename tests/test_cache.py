@@ -1,0 +1,365 @@
+"""The read cache (issue 6): summaries cached by model tree id and manifest blob id.
+
+A changed, added or removed manifest is always seen; only changed model directories are
+read again; a corrupt cache file is rebuilt, never trusted; the remembered validity of
+gitreg.yaml never hides a broken one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitreg import Registry, UserError, yamlio
+from gitreg.git import Git
+from gitreg.store import CACHE_VERSION
+
+from conftest import git
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import generate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def _generated(tmp_path_factory: pytest.TempPathFactory, _template: Path) -> Path:
+    base = tmp_path_factory.mktemp("generated")
+    generate.generate(base / "reg", 6, 4, seed=3, template=_template, dvc_remote=base / "dvc-remote")
+    return base / "reg"
+
+
+@pytest.fixture
+def big(tmp_path: Path, _generated: Path) -> Path:
+    """A generated registry (6 models x 4 versions with promotion history), one per test."""
+    path = tmp_path / "gen"
+    shutil.copytree(_generated, path, symlinks=True)
+    return path
+
+
+def fresh(path: Path) -> dict[str, dict[str, dict]]:
+    """What summaries() must return: computed from the manifests with no cache at all."""
+    store = Registry(path).store
+    out: dict[str, dict[str, dict]] = {}
+    from gitreg.store import summarize
+
+    for name in store.model_tree():
+        manifests, _ = store.model_manifests(name)
+        out[name] = {v: summarize(m) for v, m in manifests.items()}
+    return out
+
+
+def cache_file(path: Path) -> Path:
+    return path / ".git" / "gitreg" / f"summaries-v{CACHE_VERSION}.json"
+
+
+def warm(path: Path) -> dict[str, dict[str, dict]]:
+    got = Registry(path).store.summaries()
+    assert cache_file(path).exists()
+    return got
+
+
+def commit_all(path: Path, message: str) -> None:
+    git(path, "add", "-A", "models")
+    git(path, "commit", "-q", "-m", message)
+
+
+class ParseSpy:
+    """Records which blobs summaries() really reads from git."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.shas: list[str] = []
+        real = Git.cat_blobs
+
+        def spy(git_: Git, shas: Any) -> dict[str, bytes]:
+            self.shas += list(shas)
+            return real(git_, shas)
+
+        monkeypatch.setattr(Git, "cat_blobs", spy)
+
+
+def blob(path: Path, rel: str) -> str:
+    return git(path, "rev-parse", f"HEAD:{rel}").strip()
+
+
+def test_warm_cache_reads_no_manifest(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = warm(big)
+    assert expected == fresh(big)
+    spy = ParseSpy(monkeypatch)
+    assert Registry(big).store.summaries() == expected
+    assert spy.shas == []
+
+
+def test_changed_manifest_is_seen_and_only_it_is_read(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = warm(big)
+    name = sorted(before)[2]
+    version = sorted(before[name])[0]
+    path = big / "models" / name / version / "manifest.yaml"
+    data = yamlio.load_file(path)
+    data["stage"] = "archived" if data["stage"] != "archived" else "staging"
+    data["history"].append({"seq": 999, "action": "archive", "from": before[name][version]["stage"],
+                            "to": data["stage"], "at": "2026-11-27T20:00:00Z", "by": "alice@example.com"})
+    path.write_text(yamlio.dump(data))
+    commit_all(big, "edit one manifest by hand")
+    spy = ParseSpy(monkeypatch)
+    after = Registry(big).store.summaries()
+    assert after[name][version]["stage"] == data["stage"]
+    assert after[name][version]["max_seq"] == 999
+    assert spy.shas == [blob(big, f"models/{name}/{version}/manifest.yaml")]
+    assert after == fresh(big)
+
+
+def test_promote_through_the_api_is_seen(big: Path) -> None:
+    before = warm(big)
+    name, version = next((n, v) for n in sorted(before) for v, s in sorted(before[n].items())
+                         if s["stage"] == "none")
+    Registry(big).promote(name, version, "staging", reason="cache test")
+    after = Registry(big).store.summaries()
+    assert after[name][version]["stage"] == "staging"
+    assert after == fresh(big)
+    listed = {m["name"]: m for m in Registry(big).list_models()["models"]}
+    assert listed[name]["versions"] == len(before[name])
+
+
+def test_added_manifest_is_seen(big: Path) -> None:
+    before = warm(big)
+    name = sorted(before)[0]
+    src = big / "models" / name / sorted(before[name])[0]
+    dest = src.with_name("99.0.0")
+    dest.mkdir()
+    data = yamlio.load_file(src / "manifest.yaml")
+    data["version"] = "99.0.0"
+    (dest / "manifest.yaml").write_text(yamlio.dump(data))
+    commit_all(big, "add a version by hand")
+    after = Registry(big).store.summaries()
+    assert set(after[name]) == set(before[name]) | {"99.0.0"}
+    assert after == fresh(big)
+    rows = {m["name"]: m for m in Registry(big).list_models()["models"]}
+    assert rows[name]["latest"] == "99.0.0"
+
+
+def test_added_model_is_seen(big: Path) -> None:
+    before = warm(big)
+    name = sorted(before)[0]
+    src = big / "models" / name / sorted(before[name])[0]
+    dest = big / "models" / "newcomer" / "1.0.0"
+    dest.mkdir(parents=True)
+    data = yamlio.load_file(src / "manifest.yaml")
+    data.update(name="newcomer", version="1.0.0")
+    (dest / "manifest.yaml").write_text(yamlio.dump(data))
+    commit_all(big, "add a model by hand")
+    after = Registry(big).store.summaries()
+    assert set(after) == set(before) | {"newcomer"}
+    assert after == fresh(big)
+
+
+def test_removed_manifest_and_model_are_gone(big: Path) -> None:
+    before = warm(big)
+    one, two = sorted(before)[:2]
+    version = sorted(before[one])[-1]
+    git(big, "rm", "-q", "-r", f"models/{one}/{version}")
+    git(big, "commit", "-q", "-m", "remove a version")
+    after = Registry(big).store.summaries()
+    assert version not in after[one] and len(after[one]) == len(before[one]) - 1
+    git(big, "rm", "-q", "-r", f"models/{two}")
+    git(big, "commit", "-q", "-m", "remove a model")
+    after = Registry(big).store.summaries()
+    assert two not in after
+    assert after == fresh(big)
+
+
+def test_checkout_of_an_older_commit_is_seen(big: Path) -> None:
+    warm(big)
+    git(big, "checkout", "-q", "HEAD~3")
+    assert Registry(big).store.summaries() == fresh(big)
+    git(big, "checkout", "-q", "main")
+    assert Registry(big).store.summaries() == fresh(big)
+
+
+CORRUPT = {
+    "empty": b"",
+    "garbage": b"\x00\xffnot json at all{",
+    "truncated": None,  # the real file cut in half
+    "null": b"null",
+    "list": b"[1, 2, 3]",
+    "old version": json.dumps({"version": CACHE_VERSION - 1, "models": {}}).encode(),
+    "models not a mapping": json.dumps({"version": CACHE_VERSION, "models": [1]}).encode(),
+    "wrong types": None,  # the real file with stage_seq turned into a string
+    "lying summary": None,  # a summary for the wrong version key set
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPT))
+def test_corrupt_cache_is_rebuilt_never_trusted(big: Path, kind: str) -> None:
+    expected = warm(big)
+    path = cache_file(big)
+    real = path.read_bytes()
+    if kind == "truncated":
+        content = real[: len(real) // 2]
+    elif kind == "wrong types":
+        data = json.loads(real)
+        entry = next(iter(data["models"].values()))
+        summary = next(iter(entry["versions"].values()))
+        summary["stage_seq"] = str(summary["stage_seq"])
+        summary["stage"] = "production"
+        content = json.dumps(data).encode()
+    elif kind == "lying summary":
+        data = json.loads(real)
+        entry = next(iter(data["models"].values()))
+        entry["versions"]["42.0.0"] = next(iter(entry["versions"].values()))
+        content = json.dumps(data).encode()
+    else:
+        content = CORRUPT[kind]
+    path.write_bytes(content)
+    assert Registry(big).store.summaries() == expected
+    rebuilt = json.loads(path.read_bytes())
+    assert rebuilt["version"] == CACHE_VERSION
+    assert len(rebuilt["models"]) == len(expected)
+    assert Registry(big).store.summaries() == expected
+
+
+def test_unreadable_cache_location_still_reads(big: Path) -> None:
+    expected = fresh(big)
+    state = big / ".git" / "gitreg"
+    state.mkdir(parents=True, exist_ok=True)
+    cache_file(big).mkdir()  # a directory where the file should be: cannot read or write it
+    assert Registry(big).store.summaries() == expected
+    assert Registry(big).store.summaries() == expected
+
+
+def test_unparseable_manifest_is_never_cached(big: Path) -> None:
+    before = warm(big)
+    name = sorted(before)[1]
+    version = sorted(before[name])[0]
+    (big / "models" / name / version / "manifest.yaml").write_text("- just\n- a list\n")
+    commit_all(big, "break one manifest")
+    after = Registry(big).store.summaries()
+    assert version not in after[name] and len(after[name]) == len(before[name]) - 1
+    # fixed: seen at once, the gap was not cached
+    git(big, "revert", "--no-edit", "HEAD")
+    assert Registry(big).store.summaries() == before
+
+
+def test_invalid_config_is_refused_after_a_valid_one_was_remembered(repo: Path) -> None:
+    reg = Registry(repo)
+    reg.list_models()
+    assert (repo / ".git" / "gitreg" / "config-valid").exists()
+    reg.list_models()  # served from the remembered hash
+    text = (repo / "gitreg.yaml").read_text()
+    (repo / "gitreg.yaml").write_text(text.replace("schema_version: 1", "schema_version: 7"))
+    with pytest.raises(UserError, match="gitreg.yaml"):
+        Registry(repo).list_models()
+    (repo / "gitreg.yaml").write_text(text)
+    Registry(repo).list_models()
+
+
+def test_a_forged_config_memo_is_not_trusted(repo: Path) -> None:
+    text = (repo / "gitreg.yaml").read_text()
+    (repo / "gitreg.yaml").write_text(text.replace("schema_version: 1", "schema_version: 7"))
+    state = repo / ".git" / "gitreg"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "config-valid").write_text("0" * 64 + "\n")
+    with pytest.raises(UserError, match="gitreg.yaml"):
+        Registry(repo).list_models()
+
+
+# -- the fast manifest scanner: same summaries as PyYAML, or it steps aside ---------------
+from gitreg import fastscan  # noqa: E402
+from gitreg.store import summarize  # noqa: E402
+
+AWKWARD = {
+    "plain": "name: a\nversion: 1.0.0\nstage: staging\nhistory:\n- seq: 1\n  action: promote\n  to: staging\n",
+    "null stage": "name: a\nversion: 1.0.0\nstage: null\nhistory: []\n",
+    "tilde stage": "name: a\nversion: 1.0.0\nstage: ~\n",
+    "bool stage": "name: a\nversion: 1.0.0\nstage: yes\n",
+    "float version": "name: a\nversion: 1.0\n",
+    "int name": "name: 123\nversion: 1.0.0\n",
+    "quoted": "name: 'a'\nversion: '1.0.0'\nstage: 'production'\n",
+    "double quoted": 'name: "a"\nversion: 1.0.0\n',
+    "escaped quote": "name: a\nversion: 1.0.0\ndescription: 'it''s fine'\nstage: staging\n",
+    "apostrophe": "name: a\nversion: 1.0.0\ndescription: it's plain\nstage: staging\n",
+    "multi-line quoted": "name: a\ndescription: 'one\n\n  two'\nstage: staging\nversion: 1.0.0\n",
+    "multi-line quoted at column 0": "name: a\ndescription: 'one\nstage: production'\nstage: none\nversion: 1.0.0\n",
+    "block scalar": "name: a\ndescription: |\n  stage: production\nstage: staging\nversion: 1.0.0\n",
+    "folded scalar": "name: a\ndescription: >\n  text\nversion: 1.0.0\n",
+    "flow history": "name: a\nversion: 1.0.0\nstage: staging\nhistory: [{seq: 1, action: promote, to: staging}]\n",
+    "flow map over lines": "name: a\ncustom: {a: 1,\n  stage: production}\nversion: 1.0.0\nstage: staging\n",
+    "indented history": "name: a\nversion: 1.0.0\nstage: staging\nhistory:\n  - seq: 1\n    action: promote\n    to: staging\n",
+    "history entry without seq": "name: a\nversion: 1.0.0\nstage: staging\nhistory:\n- action: promote\n  to: staging\n",
+    "string seq": "name: a\nversion: 1.0.0\nstage: staging\nhistory:\n- seq: '3'\n  action: promote\n  to: staging\n",
+    "octal-looking seq": "name: a\nversion: 1.0.0\nstage: staging\nhistory:\n- seq: 010\n  action: promote\n  to: staging\n",
+    "comment": "# a comment\nname: a  # trailing\nversion: 1.0.0\n",
+    "duplicate key": "name: a\nversion: 1.0.0\nstage: staging\nstage: production\n",
+    "document marker": "---\nname: a\nversion: 1.0.0\n",
+    "top-level list": "- name: a\n",
+    "scalar document": "just text\n",
+    "empty": "",
+    "anchor": "name: &n a\nversion: 1.0.0\n",
+    "tag": "name: !!str a\nversion: 1.0.0\n",
+    "nested history values": ("name: a\nversion: 1.0.0\nstage: production\nhistory:\n- seq: 4\n"
+                              "  action: promote\n  from: staging\n  to: production\n  approved_by:\n"
+                              "  - bob@example.com\n  results:\n    to: archived\n    seq: 99\n"),
+    "long folded reason": ("name: a\nversion: 1.0.0\nstage: staging\nhistory:\n- seq: 2\n  action: promote\n"
+                           "  to: staging\n  reason: " + "word " * 40 + "\n    more words\n  by: bob@example.com\n"),
+    "unquoted timestamp": "name: a\nversion: 1.0.0\ncreated_at: 2026-11-27T20:00:00Z\n",
+    "crlf": "name: a\r\nversion: 1.0.0\r\n",
+    "tab": "name:\ta\nversion: 1.0.0\n",
+    "key with space value colon": "name: a: b\nversion: 1.0.0\n",
+}
+
+
+def yaml_summary(text: str) -> Any:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return "error"
+    if not isinstance(data, dict):
+        return "not a mapping"
+    try:
+        return summarize(data)
+    except Exception as exc:  # noqa: BLE001 - the error itself is the answer to match
+        return type(exc).__name__
+
+
+@pytest.mark.parametrize("kind", sorted(AWKWARD))
+def test_fast_scanner_agrees_with_pyyaml_or_steps_aside(kind: str) -> None:
+    text = AWKWARD[kind]
+    fields = fastscan.scan(text)
+    if fields is not None:
+        assert summarize(fields) == yaml_summary(text)
+    if kind in ("plain", "quoted", "null stage", "escaped quote", "nested history values",
+                "long folded reason", "tilde stage"):
+        assert fields is not None, "gitreg's own plain form must take the fast path"
+
+
+def test_fast_scanner_reads_every_generated_and_dumped_manifest(big: Path) -> None:
+    import random
+
+    rng = random.Random(6)
+    texts = [p.read_text() for p in sorted((big / "models").glob("*/*/manifest.yaml"))]
+    words = ["a", "it's", "x: y", "#5", "'q'", '"dq"', "- item", "line\nbreak", "ü", "{b}", "[c]",
+             "null", "yes", "0x1f", "  lead", "trail  ", "*star", "&amp", "%p", "@at"]
+    base = yamlio.load_file(next((big / "models").glob("*/*/manifest.yaml")))
+    for i in range(300):
+        m = json.loads(json.dumps(base))
+        m["description"] = " ".join(rng.choice(words) for _ in range(rng.randint(0, 30)))
+        m["stage"] = rng.choice(["none", "staging", "production", "archived"])
+        m["history"] = [{"seq": j + 1, "action": rng.choice(["register", "promote", "archive", "rollback"]),
+                         "from": rng.choice(["none", "staging"]), "to": rng.choice(["staging", "production"]),
+                         "reason": " ".join(rng.choice(words) for _ in range(rng.randint(0, 25))),
+                         **({"approved_by": ["bob@example.com"]} if j % 3 else {})}
+                        for j in range(rng.randint(0, 6))]
+        texts.append(yamlio.dump(m))
+    fast = 0
+    for text in texts:
+        fields = fastscan.scan(text)
+        if fields is not None:
+            fast += 1
+            assert summarize(fields) == yaml_summary(text), text
+    generated = len(texts) - 300
+    assert fast >= generated  # every generated manifest (gitreg's own output) is read fast
