@@ -499,6 +499,21 @@ def test_write_plot_refuses_what_it_cannot_write(demo: dict[str, Any], tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.svg"]
 
 
+def test_cli_compare_plot_writes_the_svg_and_still_prints(cli: Callable[..., Any], demo: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    out = tmp_path / "churn.svg"
+    result = cli(demo["root"], "compare", "churn", "--metrics", "accuracy,f1", "--plot", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["metrics"] == ["accuracy", "f1"]
+    assert f"wrote {out}: 2 metric chart(s) across 3 version(s)" in result.stderr
+    root = ET.fromstring(out.read_text())
+    assert [c.get("data-metric") for c in root.findall("{http://www.w3.org/2000/svg}g/"
+                                                       "{http://www.w3.org/2000/svg}svg")] == ["accuracy", "f1"]
+    png = cli(demo["root"], "compare", "churn", "--plot", str(tmp_path / "churn.png"))
+    assert png.exit_code == 1 and "only .svg files" in png.stderr and png.stdout == ""
+    assert not (tmp_path / "churn.png").exists()
+
+
 # -- the GitHub Pages workflow ------------------------------------------------------------
 def test_pages_workflow_builds_the_site_and_deploys_it() -> None:
     from gitreg import templates

@@ -97,12 +97,17 @@ def compare_cmd(
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics to show (default: all recorded)."),
     stage: Optional[str] = typer.Option(None, "--stage", help="Only versions currently in this stage."),
     lower: List[str] = typer.Option([], "--lower-is-better", help="A metric whose best is its minimum (repeatable; default: guessed from names like loss, latency_ms)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also write a chart of each metric across versions (staging and production marked) to this .svg file."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Versions side by side with stage, date and metrics; the best per metric is marked."""
-    data = registry().compare(name, metrics=_parse_metrics(metrics), stage=stage,
-                              lower_is_better=lower or None)
-    # `--plot FILE.svg` (gitreg/charts.py) hooks in here, drawing from `data`.
+    reg = registry()
+    data = reg.compare(name, metrics=_parse_metrics(metrics), stage=stage,
+                       lower_is_better=lower or None)
+    if plot is not None:
+        written = reg.write_plot(data, plot)
+        message(f"wrote {written['path']}: {len(written['metrics'])} metric chart(s) across "
+                f"{written['versions']} version(s)")
     if as_json:
         print_json(data)
         return
