@@ -127,12 +127,16 @@ def _check_out_dir(out: Path, root: Path) -> list[str]:
 
 
 def _write_site(out: Path, pages: Mapping[str, str], previous: Sequence[str]) -> None:
+    for rel in pages:  # names come from validated model names and versions; never trust a tampered one
+        if not _relative_inside(rel):
+            raise UserError(f"refusing to write {rel!r} outside the site directory",
+                            "run `gitreg validate` and fix the manifest named there")
     try:
         for rel, text in pages.items():
             _write(out / rel, text)
         for rel in previous:  # pages of a previous build that this one did not write
             stale = (out / rel)
-            if rel not in pages and ".." not in Path(rel).parts and stale.is_file():
+            if rel not in pages and _relative_inside(rel) and stale.is_file():
                 stale.unlink()
         _write(out / MARKER, json.dumps({"generator": "gitreg site",
                                          "files": sorted(pages)}, indent=1) + "\n")
@@ -140,6 +144,11 @@ def _write_site(out: Path, pages: Mapping[str, str], previous: Sequence[str]) ->
         where = exc.filename or out
         raise UserError(f"cannot write the site to {where}: {exc.strerror or exc}",
                         "check the directory's permissions and free space") from None
+
+
+def _relative_inside(rel: str) -> bool:
+    path = Path(rel)
+    return bool(rel) and not path.is_absolute() and "\\" not in rel and ".." not in path.parts
 
 
 def _write(path: Path, text: str) -> None:

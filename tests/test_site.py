@@ -428,6 +428,21 @@ def test_refuses_output_directories_it_did_not_write(repo: Path, tmp_path: Path,
     assert not (repo / ".git" / "site").exists()
 
 
+def test_never_writes_or_removes_outside_the_site_directory(tmp_path: Path) -> None:
+    from gitreg.site import _write_site
+
+    site = tmp_path / "site"
+    outside = tmp_path / "outside.html"
+    outside.write_text("keep")
+    for rel in ("../outside.html", str(outside), "models/../../outside.html"):
+        with pytest.raises(UserError, match="outside the site directory"):
+            _write_site(site, {"index.html": "x", rel: "evil"}, [])
+        assert outside.read_text() == "keep" and not site.exists()
+    # a tampered marker from a previous build cannot make a rebuild delete files elsewhere
+    _write_site(site, {"index.html": "x"}, ["../outside.html", str(outside), "index.html"])
+    assert outside.read_text() == "keep" and (site / "index.html").read_text() == "x"
+
+
 def test_a_failed_write_is_a_user_error_naming_the_file(repo: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
