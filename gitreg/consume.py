@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -33,13 +34,16 @@ PROGRESS_POLL = 0.25  # seconds between looks at the bytes DVC has written so fa
 MODELS_DIR = "models"
 
 # compare: metrics whose names say "smaller is better" get their best at the minimum.
-_LOWER_HINTS = ("loss", "error", "err_", "_err", "latency", "mse", "mae", "rmse", "mape",
-                "duration", "_ms", "_seconds", "_time", "perplexity", "wer", "cer")
+# Whole name parts only ("val_loss", "latency_ms", "eval.rmse"), so "answer_rate" is not "wer".
+_LOWER_TOKENS = frozenset({
+    "loss", "error", "err", "errors", "latency", "mse", "mae", "rmse", "mape", "wer", "cer",
+    "perplexity", "ms", "seconds", "sec", "duration", "time", "cost",
+})
 
 
 def lower_is_better_by_name(metric: str) -> bool:
-    low = metric.lower()
-    return any(h in low for h in _LOWER_HINTS) or low.endswith(("_ms", "_s"))
+    tokens = [t for t in re.split(r"[^a-z0-9]+", metric.lower()) if t]
+    return any(t in _LOWER_TOKENS or t.endswith("loss") for t in tokens)
 
 
 class ConsumeVerbs:

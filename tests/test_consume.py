@@ -179,3 +179,14 @@ def test_resolve_without_tags_falls_back_to_the_manifest_commit(three):
     git(three.root, "tag", "-d", f"{NAME}@v1.0.0")
     data = three.resolve(f"{NAME}@1.0.0")
     assert data["tag"] is None and data["commit"] == commit
+
+
+@pytest.mark.parametrize("metric, lower", [
+    ("val_loss", True), ("logloss", True), ("latency_ms", True), ("eval.rmse", True),
+    ("error_rate", True), ("p99-latency", True), ("accuracy", False), ("f1", False),
+    ("auc", False), ("answer_rate", False), ("power", False), ("precision", False),
+])
+def test_lower_is_better_guess_uses_whole_name_parts(metric, lower):
+    from gitreg.consume import lower_is_better_by_name
+
+    assert lower_is_better_by_name(metric) is lower
