@@ -389,19 +389,19 @@ class CIVerbs:
         return change
 
     # ci publish --------------------------------------------------------------------------
-    def ci_publish(self, *, release: bool = False, approver: str | None = None,
+    def ci_publish(self, *, release: bool = False, actor: str | None = None,
                    push: bool | None = None, notes_dir: str | Path | None = None) -> PublishReport:
         """Create (and push) the tags of merged changes that have none yet; idempotent.
 
-        approver: who approved by merging (default $GITHUB_ACTOR from the env given to
-        the Registry, else the git identity); recorded in each tag message. push: default
-        True when the clone has an `origin` remote.
+        actor: who approved by merging (default $GITHUB_ACTOR from the env given to the
+        Registry, else the git identity); recorded in each tag message as the approver.
+        push: default True when the clone has an `origin` remote.
         """
         from gitreg import doctor
         from gitreg.store import Change
 
         env = self.env or {}
-        who = approver or env.get("GITHUB_ACTOR") or self.actor()  # type: ignore[attr-defined]
+        who = actor or env.get("GITHUB_ACTOR") or self.actor()  # type: ignore[attr-defined]
         if not who.strip() or len(who) > 320 or "\n" in who:
             raise UserError(f"invalid approver {who!r}", "give --approver NAME (a login or e-mail)")
         report = PublishReport(who)

@@ -43,7 +43,7 @@ def publish_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """After a merge, create and push the tags of stage changes that have none yet (idempotent)."""
-    report = registry().ci_publish(release=release, approver=approver, push=push, notes_dir=notes_dir)
+    report = registry().ci_publish(release=release, actor=approver, push=push, notes_dir=notes_dir)
     if as_json:
         print_json(report.to_dict())
     for w in report.warnings:
