@@ -344,7 +344,8 @@ class CIVerbs:
                     new: Mapping[str, dict], holders: Mapping[str, list[str]], lifecycle: Lifecycle,
                     report: CheckReport) -> StageChange:
         m = new[e.version]
-        metrics = dict(m.get("metrics") or {})
+        # gates judge the metrics registered on the base, never ones edited in the PR itself
+        metrics = dict((old.get(e.version) or m).get("metrics") or {})
         approval = m.get("approval") or {}
         via_pr = bool(approval.get("via_pull_request")) and approval.get("stage") == dst
         holder, columns = comparison_columns(holders, old, e.version, dst, lifecycle.rollback_stage)

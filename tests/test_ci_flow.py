@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALICE, BOB, GTO, _base_env, as_user, git, snapshot
+from conftest import ALICE, BOB, GTO, _base_env, as_user, git, gitreg_exe, snapshot
 from gitreg import Registry, VersionInfo, yamlio
 from gitreg import pr as prmod
 from gitreg.core.tags import parse_tag
@@ -319,6 +319,23 @@ def test_check_passes_a_registration_and_writes_the_summary_file(seeded, tmp_pat
 def test_check_needs_a_known_base(seeded, cli):
     res = cli(seeded, "ci", "check", "--base", "origin/nope")
     assert res.exit_code == 1 and "unknown git reference 'origin/nope'" in res.stderr
+
+
+def test_installed_command_exits_3_with_every_violation_and_no_traceback(seeded):
+    def edit() -> None:
+        edit_manifest(seeded, "1.2.0", lambda m: m["metrics"].update(auc=0.99))
+        hand_move(seeded, "1.2.0", "staging", "production", approved_by=[BOB])
+
+    branch_with(seeded, "bad", edit)
+    proc = subprocess.run([*gitreg_exe(), "ci", "check", "--base", "origin/main"], cwd=seeded,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("  - ")]
+    assert len(lines) == 3 and "metrics changed since origin/main" in lines[0]
+    assert "metric auc = 0.8 fails the gate auc >= 0.85" in lines[1]  # the registered value
+    assert "production is exclusive but 1.0.0, 1.2.0 all hold it" in lines[2]
+    assert proc.stderr.splitlines()[-1].startswith("error: 3 violation(s)")
 
 
 # -- ci publish ------------------------------------------------------------------------------
