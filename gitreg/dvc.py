@@ -159,13 +159,14 @@ def add(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = Non
 
 def push(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,
          show_progress: bool = False) -> None:
-    run(root, ["push", "-q", "--", *[str(t.relative_to(root)) for t in targets]], env,
+    # no -q: with it DVC exits 255 without its ERROR line (e.g. "Unable to locate credentials")
+    run(root, ["push", "--", *[str(t.relative_to(root)) for t in targets]], env,
         action="dvc push", show_progress=show_progress)
 
 
 def pull(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,
          show_progress: bool = False) -> None:
-    run(root, ["pull", "-q", "--", *[str(t.relative_to(root)) for t in targets]], env,
+    run(root, ["pull", "--", *[str(t.relative_to(root)) for t in targets]], env,
         action="dvc pull", show_progress=show_progress)
 
 

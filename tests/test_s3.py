@@ -98,3 +98,18 @@ def test_init_register_push_and_get_through_s3(s3_endpoint, s3_env, tmp_path, cl
     res = cli(None, "get", "churn@1.0.0", "--repo", str(bare), "-o", str(out2))
     assert res.exit_code == 0, res.output
     assert Path(out2 / "model.pkl").read_bytes() == model.read_bytes()
+
+
+def test_register_push_without_credentials_is_one_clear_line(s3_endpoint, tmp_path, cli):
+    reg_dir = tmp_path / "registry"
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    res = cli(None, "init", str(reg_dir), "--remote", str(bare),
+              "--dvc-remote", f"s3://{BUCKET}/nocreds", "--dvc-remote-option", f"endpointurl={s3_endpoint}")
+    assert res.exit_code == 0, res.output
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"x" * 64)
+    res = cli(reg_dir, "register", "churn", str(model), "--push")  # no AWS_* in the environment
+    assert res.exit_code == 1, res.output
+    assert "refused access" in res.stderr and "Unable to locate credentials" in res.stderr
+    assert s3_keys(s3_endpoint, "nocreds/") == []
