@@ -1113,6 +1113,8 @@ def _check_sources(paths: Sequence[str | Path], root: Path) -> list[Path]:
     sources = []
     for p in paths:
         path = Path(p)
+        if "\x00" in str(p):  # os.stat raises ValueError on it
+            raise UserError(f"artifact path {str(p)!r} contains a NUL byte", "check the path to the model file")
         if not path.exists():
             raise UserError(f"artifact path {p} does not exist", "check the path to the model file")
         if not (path.is_file() or path.is_dir()):

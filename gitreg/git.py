@@ -93,6 +93,8 @@ class Git:
         text: bool = True,
     ) -> subprocess.CompletedProcess:
         env = self.env if not extra_env else {**self.env, **extra_env}
+        if any("\x00" in a for a in args):  # no process argument can carry one
+            raise UserError("an argument contains a NUL byte", "remove control characters from it")
         try:
             proc = subprocess.run(
                 ["git", *args], cwd=self.root, env=env, input=input,

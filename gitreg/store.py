@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from gitreg import yamlio
 from gitreg.core import events as ev
 from gitreg.core.names import NONE_STAGE
+from gitreg.core.version import SEMVER_RE
 from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle, lifecycle_from_config
 from gitreg.errors import ConflictError, UserError
 from gitreg.git import Git, GitCommandError, Ref
@@ -55,6 +56,45 @@ def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": manifest.get("created_at"),
         "max_seq": ev.max_seq([manifest]),
     }
+
+
+def check_shape(manifest: Any, source: str) -> None:
+    """The fields reads rely on have usable types, else one clear error naming the file.
+
+    Reads trust committed manifests only this far (a full schema check per read is too
+    slow); `gitreg validate` names every problem.
+    """
+    problem = _shape_problem(manifest)
+    if problem:
+        raise UserError(f"{source}: not a valid manifest ({problem})",
+                        "run `gitreg validate` to see every problem, and fix the file")
+
+
+def _shape_problem(m: Any) -> str | None:
+    if not isinstance(m, dict):
+        return "not a mapping"
+    for key in ("name", "version"):
+        if not isinstance(m.get(key), str):
+            return f"{key} is not a string"
+    if not SEMVER_RE.fullmatch(m["version"]):
+        return "version is not SemVer"
+    if m.get("stage") is not None and not isinstance(m.get("stage"), str):
+        return "stage is not a string"
+    for key in ("approval", "metrics"):
+        if m.get(key) is not None and not isinstance(m.get(key), dict):
+            return f"{key} is not a mapping"
+    history = m.get("history")
+    if not isinstance(history, list):
+        return "history is not a list"
+    for i, h in enumerate(history):
+        if not isinstance(h, dict):
+            return f"history[{i}] is not a mapping"
+        if type(h.get("seq")) is not int:
+            return f"history[{i}].seq is not an integer"
+        for key in ("action", "from", "to"):
+            if (h.get(key) is not None or key == "action") and not isinstance(h.get(key), str):
+                return f"history[{i}].{key} is not a string"
+    return None
 
 
 @dataclass
@@ -160,6 +200,9 @@ class Store:
         if files.model_file:
             paths[files.model_file] = model_file_path(name)
         parsed = self.parse_blobs(list(paths), lambda sha: paths[sha])
+        for sha in files.manifests.values():
+            if sha in parsed:
+                check_shape(parsed[sha], paths[sha])
         manifests = {v: parsed[sha] for v, sha in files.manifests.items() if isinstance(parsed.get(sha), dict)}
         model = parsed.get(files.model_file) if files.model_file else None
         return manifests, model if isinstance(model, dict) else None
@@ -226,6 +269,7 @@ class Store:
                     except UnicodeDecodeError:
                         pass
                 data = fields if fields is not None else yamlio.loads(raw, paths[sha])
+                check_shape(data, paths[sha])
                 if isinstance(data, dict):
                     out[sha] = summarize(data)
         return out

@@ -108,6 +108,9 @@ def load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, Mark], lis
 
     Problems are duplicate keys and aliases, reported as path:line:col messages.
     """
+    if len(text) > MAX_YAML_BYTES:  # the pure-Python composer takes minutes on 50 MB
+        raise UserError(f"{source}: file is {len(text)} bytes; the limit is {MAX_YAML_BYTES}",
+                        "manifests are small; check what wrote this file")
     if "&" in text or "*" in text:
         _refuse_aliases(text, source)
     try:
