@@ -44,7 +44,8 @@ def browser(tmp_path: Path) -> Iterator[Any]:
                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log"))
+    service = Service(executable_path=str(CHROMEDRIVER),
+                      service_args=[f"--log-path={tmp_path / 'chromedriver.log'}"])
     driver = webdriver.Chrome(service=service, options=options)
     try:
         driver.set_window_size(1280, 900)
