@@ -959,7 +959,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             raise ConflictError(
                 f"{result.action} {result.name} {result.version} was not pushed: this clone's {branch} "
                 f"has commits that {remote} does not, and {remote} has moved on; the change was undone",
-                f"run `git pull --rebase` (or push your other commits) and run the command again")
+                "run `git pull --rebase` (or push your other commits) and run the command again")
         self.git.run(["reset", "-q", "--keep", upstream])
         try:
             self.git.fetch(remote, [], tags=True)
