@@ -535,7 +535,8 @@ def test_pages_workflow_builds_the_site_and_deploys_it() -> None:
 
     text = templates.workflow_templates()["pages.yml"]
     wf = yamlio.loads(text, "pages.yml")
-    assert wf[True if True in wf else "on"]["push"]["branches"] == ["main"]
+    triggers = wf.get("on", wf.get(True))  # YAML 1.1 (PyYAML) reads the key `on` as True
+    assert triggers["push"]["branches"] == ["main"]
     assert wf["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
     build = wf["jobs"]["build"]["steps"]
     checkout = next(s for s in build if s.get("uses", "").startswith("actions/checkout@"))
