@@ -2,8 +2,9 @@
 
 It trains a small real model (logistic regression, pure Python, seeded) three times,
 registers each version with its measured metrics, takes the best through staging and
-production with a second person approving, and pushes commits, tags and artifacts to a
-bare git repo and a local-folder DVC remote that stand in for a git host and S3.
+production with a second person approving, pushes commits, tags and artifacts to a bare
+git repo and a local-folder DVC remote that stand in for a git host and S3, and writes
+the static dashboard.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class DemoResult:
     registry: Path
     versions: list[dict] = field(default_factory=list)
     production: str | None = None
+    site: Path | None = None
 
 
 def _dataset(seed: int, n: int = 1200) -> list[tuple[list[float], int]]:
@@ -141,4 +143,7 @@ def run_demo(directory: Path | None, env: Mapping[str, str],
         done = reviewer.approve(MODEL, version, "production", push=True)
         say(done.message + f" (approved by {REVIEWER[1]})")
     result.production = best
+    result.site = root / "site"
+    author.site(result.site)
+    say(f"dashboard: {result.site / 'index.html'}")
     return result
