@@ -1,0 +1,38 @@
+"""`gitreg demo`: the main job runs end to end on a throwaway registry, offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import GTO, git, gitreg_exe
+from gitreg import Registry
+
+
+def test_demo_registers_promotes_pushes_and_writes_the_dashboard(tmp_path, isolated_env):
+    env = {k: v for k, v in isolated_env.items() if not k.startswith("GIT_AUTHOR")
+           and not k.startswith("GIT_COMMITTER")}  # a fresh machine: no identity given
+    target = tmp_path / "demo"
+    proc = subprocess.run([*gitreg_exe(), "demo", str(target)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "churn" in proc.stdout and "0.3.0" in proc.stdout
+    reg = Registry(target / "registry", env=env)
+    models = reg.list_models()["models"]
+    assert models == [{"name": "churn", "latest": "0.3.0", "versions": 3,
+                       "stages": {"production": "0.3.0", "archived": "0.1.0"}}]
+    aucs = {m["version"]: m["metrics"]["auc"] for m in reg.show("churn")["versions"]}
+    assert max(aucs, key=aucs.get) == "0.3.0"  # the best measured model serves
+    prod = reg.show("churn#production")
+    assert prod["history"][-1]["approved_by"] == ["rui@demo.gitreg.dev"]
+    assert prod["created_by"] == "dana@demo.gitreg.dev"
+    assert reg.validate().problems == [] and reg.doctor().clean
+    # everything landed on the stand-ins for the git host and the DVC remote
+    remote = target / "remote.git"
+    assert git(remote, "rev-parse", "main") == git(target / "registry", "rev-parse", "main")
+    assert "churn#production#" in git(remote, "tag")
+    assert any((target / "dvc-remote").rglob("*"))
+    assert (target / "site" / "index.html").read_text().count("churn") > 1
+    out = subprocess.run([GTO, "show", "--json"], cwd=target / "registry", capture_output=True,
+                         text=True)
+    assert json.loads(out.stdout)["churn"]["stage"]["production"] == "v0.3.0"
