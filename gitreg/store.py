@@ -201,7 +201,7 @@ class Store:
             paths[files.model_file] = model_file_path(name)
         parsed = self.parse_blobs(list(paths), lambda sha: paths[sha])
         for sha in files.manifests.values():
-            if sha in parsed:
+            if isinstance(parsed.get(sha), dict):  # (a non-mapping is skipped, as in summaries)
                 check_shape(parsed[sha], paths[sha])
         manifests = {v: parsed[sha] for v, sha in files.manifests.items() if isinstance(parsed.get(sha), dict)}
         model = parsed.get(files.model_file) if files.model_file else None
@@ -269,8 +269,7 @@ class Store:
                     except UnicodeDecodeError:
                         pass
                 data = fields if fields is not None else yamlio.loads(raw, paths[sha])
-                check_shape(data, paths[sha])
-                if isinstance(data, dict):
+                if isinstance(data, dict) and _shape_problem(data) is None:  # else skipped, never cached
                     out[sha] = summarize(data)
         return out
 
