@@ -40,6 +40,7 @@ from gitreg.core import manifest as mf
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.version import parse_version
 
+BASE_TIME = 1767225600  # 2026-01-01T00:00:00Z
 ACTORS = ("alice@example.com", "bob@example.com", "carol@example.com")
 FRAMEWORKS = ("sklearn", "xgboost", "pytorch", "lightgbm")
 STAGING, PRODUCTION, ARCHIVED = "staging", "production", "archived"
@@ -316,8 +317,10 @@ def generate(root: Path, models: int, versions: int, seed: int = 0, dvc_remote: 
         subprocess.run(["cp", "-a", str(template), str(root)], check=True)
     run = lambda *a, **kw: subprocess.run(["git", *a], cwd=root, env=env, check=True, **kw)  # noqa: E731
     base = run("rev-parse", "HEAD", capture_output=True, text=True).stdout.strip()
-    # Events follow the init commit, one second each (a 1000 x 20 history spans ~10 hours).
-    clock = _Clock(int(run("log", "-1", "--format=%ct", capture_output=True, text=True).stdout.strip()))
+    # A fixed start, one second per event (1000 x 20 spans ~16 hours of 2026-01-01): the same
+    # seed gives the same models/ tree whenever it is run. Later real changes are tagged
+    # after these (gitreg tags at max(now, last tag + 1)).
+    clock = _Clock(BASE_TIME)
     marks = root / ".git" / "gitreg-bench-marks"
     fast = ["fast-import", "--quiet", "--force", "--done"]
     proc = subprocess.Popen(["git", *fast, f"--export-marks={marks}"], cwd=root, env=env,

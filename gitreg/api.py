@@ -352,7 +352,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         actor = info.created_by or self.actor()
         with self.store.locked():
             self.store.require_branch(lifecycle)
-            self.store.require_clean()
+            self.store.require_clean(model=name)
             manifests, model = self.store.model_manifests(name)
             existing = [parse_version(v) for v in manifests]
             new = wanted if wanted is not None else next_version(existing, bump)
@@ -549,11 +549,11 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         commit, tags = change.run(message, sign=sign, now=_epoch(self.clock))
         return Result(action, name, version, commit, tags, seqs)
 
-    def _stage_context(self, sign: bool) -> tuple[Lifecycle, str]:
+    def _stage_context(self, sign: bool, name: str | None = None) -> tuple[Lifecycle, str]:
         lifecycle = self.lifecycle()
         actor = self.actor()
         self.store.require_branch(lifecycle)
-        self.store.require_clean()
+        self.store.require_clean(model=name)
         return lifecycle, actor
 
     def _promotion_steps(self, lifecycle: Lifecycle, manifests: dict[str, dict], ver: str, target: str,
@@ -589,7 +589,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         """Move a version to a stage (checks transitions and the stage's policy)."""
         check_name(name)
         with self.store.locked():
-            lifecycle, actor = self._stage_context(sign)
+            lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage, allow_none=True)
             ver, manifests = self._version(name, version)
             current = manifests[ver].get("stage") or NONE_STAGE
@@ -649,7 +649,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a request needs --reason", "say why this version should move")
         with self.store.locked():
-            lifecycle, actor = self._stage_context(sign)
+            lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
             ver, manifests = self._version(name, version)
             current = manifests[ver].get("stage") or NONE_STAGE
@@ -686,7 +686,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         """Approve a pending request; with enough approvals the promotion is made."""
         check_name(name)
         with self.store.locked():
-            lifecycle, actor = self._stage_context(sign)
+            lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
             ver, manifests = self._version(name, version)
             approval = manifests[ver].get("approval") or {}
@@ -744,7 +744,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a rejection needs --reason", "say why the request is rejected")
         with self.store.locked():
-            lifecycle, actor = self._stage_context(sign)
+            lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
             ver, manifests = self._version(name, version)
             approval = manifests[ver].get("approval") or {}
@@ -798,7 +798,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a rollback needs --reason", "say why, e.g. --reason 'error rate doubled'")
         with self.store.locked():
-            lifecycle, actor = self._stage_context(sign)
+            lifecycle, actor = self._stage_context(sign, name)
             stage = lifecycle.rollback_stage
             current, target, manifests = self.rollback_target(name, to)
             target_from = manifests[target].get("stage") or NONE_STAGE

@@ -331,7 +331,12 @@ class Store:
         return self.git.refs(patterns)
 
     # -- working-tree checks -------------------------------------------------------------
-    def require_clean(self, paths: Sequence[str] = (MODELS_DIR, DVC_YAML, CONFIG_FILE)) -> None:
+    def require_clean(self, paths: Sequence[str] = (MODELS_DIR, DVC_YAML, CONFIG_FILE),
+                      model: str | None = None) -> None:
+        if model is not None:
+            # Only what this change writes: scanning all of models/ (20,000 version dirs,
+            # each with its .gitignore) cost seconds per mutation at scale (issue 6).
+            paths = (f"{MODELS_DIR}/{model}", DVC_YAML, CONFIG_FILE)
         dirty = self.git.status_porcelain(list(paths))
         if dirty:
             first = dirty[0][3:]
