@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 import typer
-from rich.table import Table
 
 from gitreg.cli.common import JSON_OPTION, PUSH_OPTION, command, err, message, out, print_json, registry
 from gitreg.errors import PolicyError
@@ -118,6 +117,7 @@ def _print_compare(data: dict[str, Any]) -> None:
     if not data["versions"]:
         message(f"no versions of {data['name']} to compare")
         return
+    from rich.table import Table  # lazily: start-up cost (issue 6)
     table = Table(caption="* best per metric" + (
         f" (lower is better: {', '.join(data['lower_is_better'])})" if data["lower_is_better"] else ""))
     for col in ("version", "stage", "created", *data["metrics"]):
