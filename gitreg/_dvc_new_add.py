@@ -15,6 +15,9 @@ from __future__ import annotations
 import sys
 
 
+COPYING_CACHE_TYPES = ({"copy"}, {"reflink", "copy"}, {"reflink"})
+
+
 def main(argv: list[str]) -> int:
     from dvc.cli import main as dvc_main
     from dvc.repo import Repo
@@ -26,7 +29,39 @@ def main(argv: list[str]) -> int:
     # Repo.index is a cached_property; an empty index for this process only.
     Repo.index = property(narrow_index)  # type: ignore[assignment,method-assign]
     Repo._skip_graph_checks = True  # type: ignore[attr-defined]
+    if len(argv) == 4 and argv[0] == "-q" and argv[2] == "-o":
+        argv = _link_source(argv)
     return dvc_main(["add", *argv])
+
+
+def _link_source(argv: list[str]) -> list[str]:
+    """`-q SOURCE -o TARGET` -> `-q -- TARGET` with TARGET a hard link to SOURCE, when safe.
+
+    With a copying cache (the default `reflink,copy`, or `copy`), `dvc add` of a file in
+    place copies it into the cache and then replaces the work-tree file by a fresh copy
+    of the cache object: a hard link to the user's file is only read, then unlinked, so
+    the user's file is never written, moved or re-permissioned. That is one pass less than
+    `dvc add SOURCE -o TARGET` (which reads the source once more to hash it). With a
+    linking cache (hardlink/symlink) DVC would link the cache to the user's inode and
+    make it read-only, so then the source is copied by DVC itself (-o), as before.
+    """
+    import os
+
+    from dvc.repo import Repo
+
+    source, target = argv[1], argv[3]
+    try:
+        with Repo(".") as repo:
+            types = set(repo.cache.local.cache_types)
+    except Exception:  # noqa: BLE001 - any doubt: the plain -o path
+        return argv
+    if types not in COPYING_CACHE_TYPES:
+        return argv
+    try:
+        os.link(source, target)
+    except OSError:
+        return argv  # another file system, or links not allowed: DVC copies it
+    return ["-q", "--", target]
 
 
 if __name__ == "__main__":

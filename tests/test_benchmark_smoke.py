@@ -140,3 +140,29 @@ def test_runner_smoke_runs_end_to_end(tmp_path: Path) -> None:
     assert "PASS" in proc.stdout and "target:" in proc.stdout
     for row in ("list --json (cold)", "list --json (warm)", "register 1 MB", "promote"):
         assert data["results"]["5x3"][row]["median_s"] > 0
+
+
+def test_register_fast_path_never_touches_the_source_file(reg: Registry, make_artifact, repo: Path) -> None:
+    """register adds a single file without copying it first (issue 6): DVC reads the
+    user's file through a hard link it then replaces, or copies it with -o. Either way
+    the source keeps its inode, bytes, mode, mtime and link count, and the registered
+    copy is a separate file."""
+    src = make_artifact(size=300_000)
+    src.chmod(0o640)
+    before = src.stat()
+    data = src.read_bytes()
+    result = reg.register("fast", [src], version="1.0.0")
+    after = src.stat()
+    assert (after.st_ino, after.st_mode, after.st_mtime_ns, after.st_size, after.st_nlink) == \
+        (before.st_ino, before.st_mode, before.st_mtime_ns, before.st_size, 1)
+    assert src.read_bytes() == data
+    placed = repo / "models" / "fast" / "1.0.0" / src.name
+    assert placed.read_bytes() == data and placed.stat().st_ino != before.st_ino
+    manifest = reg.show("fast@1.0.0")
+    import hashlib
+
+    assert manifest["artifacts"][0]["md5"] == hashlib.md5(data).hexdigest()
+    assert result.commit and "fast@v1.0.0" in result.tags
+    # and the tree stays exactly what plain `dvc add` leaves: .dvc committed, payload ignored
+    assert git(repo, "status", "--porcelain") == ""
+    assert (placed.parent / ".gitignore").read_text() == f"/{src.name}\n"
