@@ -999,8 +999,8 @@ def _signature_problem(stderr: str) -> str:
         return "unsigned"
     if "bad signature" in low:
         return "bad signature"
-    if "no public key" in low or "can't check signature" in low or "no principal matched" in low \
-            or "allowedsignersfile" in low:
+    if "no public key" in low or "no_pubkey" in low or "can't check signature" in low \
+            or "no principal matched" in low or "allowedsignersfile" in low:
         return "signed by an unknown key"
     return (stderr.strip().splitlines() or ["verification failed"])[-1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -83,3 +84,41 @@ def test_require_signed_refuses_unsigned_promotions(repo, signing, make_artifact
     tag = [t for t in git(repo, "tag", "-l", "m#production#*").split()][-1]
     assert git(repo, "verify-tag", tag, check=False) is not None
     assert subprocess.run(["git", "verify-tag", tag], cwd=repo, capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def gnupg(tmp_path):
+    """Two throwaway GPG homes with one key each; their agents are stopped afterwards."""
+    homes = []
+    for who in ("alice", "stranger"):
+        home = tmp_path / f"gpg-{who}"
+        home.mkdir(mode=0o700)
+        env = {**os.environ, "GNUPGHOME": str(home)}
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key",
+                        f"{who.title()} <{ALICE}>", "ed25519", "sign", "never"],
+                       env=env, check=True, capture_output=True)
+        fpr = [ln.split(":")[9] for ln in subprocess.run(
+            ["gpg", "--list-secret-keys", "--with-colons"], env=env, check=True, capture_output=True,
+            text=True).stdout.splitlines() if ln.startswith("fpr")][0]
+        homes.append((env, fpr))
+    yield homes
+    for env, _ in homes:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True)
+
+
+def test_gpg_signed_register_verifies_and_an_unknown_gpg_key_fails(repo, gnupg, make_artifact):
+    (alice_env, alice_key), (stranger_env, stranger_key) = gnupg
+    git(repo, "config", "user.signingkey", alice_key)
+    r = run_gitreg(repo, "register", "m", str(make_artifact()), "--sign", env=alice_env)
+    assert r.returncode == 0, r.stderr
+    ok = run_gitreg(repo, "verify", "m", env=alice_env)
+    assert ok.returncode == 0, ok.stderr
+    assert "ok  tag m@v0.1.0: good signature" in ok.stderr
+    # a version signed with a key alice's keyring does not know
+    git(repo, "config", "user.signingkey", stranger_key)
+    r = run_gitreg(repo, "register", "m", str(make_artifact()), "--sign", env=stranger_env)
+    assert r.returncode == 0, r.stderr
+    bad = run_gitreg(repo, "verify", "m", env=alice_env)
+    assert bad.returncode == 3
+    assert "FAIL  tag m@v0.2.0: signed by an unknown key" in bad.stderr
+    assert "ok  tag m@v0.1.0" in bad.stderr
