@@ -37,7 +37,6 @@ from gitreg import Registry, yamlio
 from gitreg.api import VersionInfo, _build_manifest, _commit_message, _tag_message, rfc3339
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
-from gitreg.core.names import NONE_STAGE
 from gitreg.core.version import parse_version
 
 BASE_TIME = 1767225600  # 2026-01-01T00:00:00Z

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -302,7 +301,7 @@ class Bench:
                     check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), "list cold"))
                 self.series("list --json (warm)", size).samples.append(
                     check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), "list warm"))
-                self.series(f"show NAME", size).samples.append(
+                self.series("show NAME", size).samples.append(
                     check_ok(timed([self.gitreg, "show", name], repo, self.env), "show"))
                 cmd = ["resolve", f"{name}#production"] if self.has_resolve else ["show", f"{name}#production"]
                 self.series("resolve NAME#production", size).samples.append(

@@ -247,9 +247,9 @@ class Store:
             self._save_cache({tree: cache[tree] for tree in dirs.values() if tree in cache})
         out: dict[str, dict[str, dict]] = {}
         for name, tree in dirs.items():
-            entry = cache.get(tree) or cache.get(tree + "!")
-            if entry and entry["versions"]:
-                out[name] = entry["versions"]
+            found = cache.get(tree) or cache.get(tree + "!")
+            if found and found["versions"]:
+                out[name] = found["versions"]
         return out
 
     def _summarize_blobs(self, paths: dict[str, str]) -> dict[str, dict]:
