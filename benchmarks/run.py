@@ -41,7 +41,8 @@ sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
 
-DEFAULT_GTO = "/opt/gto-venv/bin/gto"
+# GTO from PyPI: dvc depends on it, so it sits beside this interpreter.
+DEFAULT_GTO = str(Path(sys.executable).parent / "gto")
 PHASES = ("reads", "gto", "mutations", "startup", "big")
 KB = 1024
 MB = 1024 * 1024
