@@ -162,7 +162,10 @@ def hermetic_env(home: Path) -> dict[str, str]:
     gitconfig.write_text("[user]\n\tname = Alice\n\temail = alice@example.com\n"
                          "[init]\n\tdefaultBranch = main\n")
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "DVC_", "GITREG_", "PYTHONPROFILEIMPORTTIME"))}
+           if not k.startswith(("GIT_", "DVC_", "GITREG_", "PYTHONPROFILEIMPORTTIME"))
+           # as users run it: with bytecode caching (a session-wide PYTHONDONTWRITEBYTECODE
+           # here made every start-up recompile the modules, +0.1 s per command)
+           and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({
         "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
         "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",

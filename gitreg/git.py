@@ -206,6 +206,23 @@ class Git:
 
     def commit(self, message: str, paths: Sequence[str], sign: bool = False,
                allow_empty: bool = False) -> str:
+        """Commit `paths` (already staged) on the current branch; returns the new sha.
+
+        `git commit -- PATHS` builds a temporary index from HEAD and rewrites the real one:
+        0.4 s at 60,000 tracked files. When nothing else is staged, the index is exactly
+        HEAD plus our paths, so write-tree + commit-tree + update-ref makes the same commit
+        (same tree, parent, identity, signature, reflog line) in a fraction of that.
+        """
+        head = self.head()
+        if head and paths and not allow_empty and not self._staged_outside(paths):
+            tree = self.out("write-tree")
+            if tree != self.out("rev-parse", f"{head}^{{tree}}"):
+                sha = self.run(["commit-tree", *(["-S"] if sign else []), "-p", head, "-F", "-",
+                                tree], input=message).stdout.strip()
+                subject = message.splitlines()[0] if message else ""
+                # the old value makes the update fail if the branch moved meanwhile
+                self.run(["update-ref", "-m", f"commit: {subject}", "HEAD", sha, head])
+                return sha
         args = ["commit", "-q", "--no-verify", "-F", "-"]
         if sign:
             args.append("-S")
@@ -216,6 +233,15 @@ class Git:
         sha = self.head()
         assert sha
         return sha
+
+    def _staged_outside(self, paths: Sequence[str]) -> bool:
+        """Is anything staged (index vs HEAD) outside `paths`?"""
+        staged = self.run(["diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD"]).stdout
+        roots = [p.rstrip("/") for p in paths]
+        return any(
+            name and not any(name == r or name.startswith(r + "/") for r in roots)
+            for name in staged.split("\x00")
+        )
 
     def create_tag(self, name: str, target: str, message: str, when: int | None = None,
                    sign: bool = False) -> None:

@@ -163,3 +163,19 @@ def test_progress_is_reported_for_large_artifacts(reg, make_artifact):
     art = make_artifact(20 * 1024 * 1024)
     reg.register("big", [art], progress=lambda label, done, total: seen.append((label, done, total)))
     assert seen and seen[-1][1] == seen[-1][2] == 20 * 1024 * 1024
+
+
+def test_other_staged_changes_are_neither_committed_nor_lost(reg, repo, make_artifact):
+    (repo / "NOTES.md").write_text("work in progress\n")
+    git(repo, "add", "NOTES.md")
+    result = reg.register("churn", [make_artifact()], version="1.0.0")
+    committed = git(repo, "show", "--name-only", "--format=", result.commit).split()
+    assert "NOTES.md" not in committed and "models/churn/1.0.0/manifest.yaml" in committed
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["NOTES.md"]
+    # and without anything else staged, the fast path gives the same kind of commit
+    git(repo, "commit", "-qm", "notes")
+    second = reg.register("churn", [make_artifact()], version="1.1.0")
+    assert git(repo, "rev-parse", "HEAD").strip() == second.commit
+    assert git(repo, "log", "-1", "--format=%s", f"{second.commit}~1").strip() == "notes"
+    assert "commit: gitreg: register churn 1.1.0" in git(repo, "reflog", "-1")
+    assert git(repo, "status", "--porcelain") == ""
