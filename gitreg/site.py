@@ -9,8 +9,6 @@ history, lifecycle); every piece of user text goes through html.escape.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -152,19 +150,7 @@ def _relative_inside(rel: str) -> bool:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a web server must be able to read it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    yamlio.write_atomic(path, text)  # temp file + os.replace, readable like any new file
 
 
 # -- small helpers ----------------------------------------------------------------------
