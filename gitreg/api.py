@@ -600,9 +600,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                 raise PolicyError(
                     f"{target} is changed only through a reviewed pull request (via_pull_request in gitreg.yaml)",
                     f"run `gitreg promote {name} {ver} {target} --via-pr`")
-            if pol.require_signed and not sign:
-                raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
-                                  "add --sign (and set up git signing)")
+            require_signature(lifecycle, target, sign)
             violations = policy.promotion_violations(
                 lifecycle, current, target, manifests[ver].get("metrics") or {},
                 approvers=list(approved_by or []), requester=actor if not approved_by else None,
@@ -713,6 +711,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                                             "requested_by": requester}]
             new_approval = {**approval, "approvers": approvers}
             if enough:
+                require_signature(lifecycle, target, sign)
                 violations = policy.promotion_violations(
                     lifecycle, current, target, manifests[ver].get("metrics") or {}, approvers,
                     requester, check_approvals=True)
@@ -991,6 +990,13 @@ _CONFIG_HEADER = (
     "# exclusive: one holder at a time, promoting archives the old one;\n"
     "# policies: gates per target stage (from, approvals, metrics, via_pull_request).\n"
 )
+
+
+def require_signature(lifecycle: Lifecycle, target: str, sign: bool) -> None:
+    """Refuse an unsigned promotion into a stage whose policy says require_signed."""
+    if lifecycle.policy(target).require_signed and not sign:
+        raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
+                          "add --sign (and set up git signing)")
 
 
 def _signature_problem(stderr: str) -> str:

@@ -118,16 +118,15 @@ def _remove_worktree(reg: Registry, tmp: Path) -> None:
 def _commit_on_branch(work: Registry, name: str, ver: str, target: str, actor: str,
                       reason: str | None, sign: bool, results: Mapping[str, Any] | None,
                       now: str) -> tuple[Result, str]:
+    from gitreg.api import require_signature
+
     lifecycle = work.lifecycle()
     target = lifecycle.stage(target, allow_none=True)
     ver, manifests = work._version(name, ver)
     current = manifests[ver].get("stage") or NONE_STAGE
     if current == target:
         raise UserError(f"{name} {ver} is already in {target}", "nothing to do")
-    pol = lifecycle.policy(target)
-    if pol.require_signed and not sign:
-        raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
-                          "add --sign (and set up git signing)")
+    require_signature(lifecycle, target, sign)
     # Approvals are the pull request's reviews, so only the other gates are checked here.
     violations = policy.promotion_violations(
         lifecycle, current, target, manifests[ver].get("metrics") or {}, [], actor,

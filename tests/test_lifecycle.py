@@ -240,3 +240,14 @@ def test_dvc_artifacts_get_resolves_the_production_version(repo, reg, make_artif
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == arts["1.0.0"].read_bytes()
+
+
+def test_require_signed_binds_approve_as_well_as_promote(cli, repo, three):
+    _policy(repo, **{"from": ["staging"], "approvals": 1, "require_signed": True})
+    ok(cli(repo, "promote", "m", "3.0.0", "staging"))
+    ok(cli(repo, "request", "m", "3.0.0", "production", "--reason", "ship"))
+    before = snapshot(repo)
+    r = cli(repo, "approve", "m", "3.0.0", "production", env=as_user(BOB))
+    assert r.exit_code == 3 and "requires signed promotions" in r.stderr
+    assert snapshot(repo) == before
+    assert Registry(repo).show("m@3.0.0")["stage"] == "staging"
