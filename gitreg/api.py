@@ -165,8 +165,9 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             return self._actor
         _, email = self.git.identity()
         if not email:
-            raise UserError("git user.email is not set, so gitreg cannot record who acts",
-                            "run `git config user.email you@example.com`")
+            raise UserError("git has no identity here, so gitreg cannot record who acts",
+                            "run `git config user.email you@example.com` and "
+                            "`git config user.name 'Your Name'` (or set GIT_AUTHOR_EMAIL)")
         return email
 
     # -- init --------------------------------------------------------------------------
@@ -184,6 +185,13 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         root = Path(path).resolve()
         if root.exists() and not root.is_dir():
             raise UserError(f"{root} is a file", "give a directory for the registry")
+        # init ends with a commit: without an identity git refuses it, so ask first, before
+        # anything is written
+        probe = next(p for p in (root, *root.parents) if p.is_dir())
+        if Git(probe, env).identity()[1] is None:
+            raise UserError("git has no identity here, so gitreg cannot record who made the registry",
+                            "run `git config --global user.email you@example.com` and "
+                            "`git config --global user.name 'Your Name'` (or set GIT_AUTHOR_EMAIL)")
         root.mkdir(parents=True, exist_ok=True)
         changed: list[str] = []
         found = find_root(root, env)
@@ -231,7 +239,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             staged = git.run(["diff", "--cached", "--quiet", "--", *paths], check=False).returncode
             if staged != 0 or git.head() is None:
                 commit = git.commit("gitreg: init registry\n\nGitreg-Action: init\n", paths,
-                                    allow_empty=git.head() is None)
+                                    allow_empty=git.head() is None, actor=git.identity()[1])
                 if "commit" not in changed:
                     changed.append("commit")
         return InitResult(root, changed, commit)
@@ -270,6 +278,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
     def show(self, ref: str) -> dict[str, Any]:
         name, version, stage = parse_ref(ref)
         manifests, model = self._model(name)
+        manifests = self._with_published_approvals(name, manifests)
         if version is not None:
             if version not in manifests:
                 raise NotFoundError(f"{name} has no version {version}",
@@ -289,39 +298,53 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         return info
 
     def history(self, name: str) -> dict[str, Any]:
+        from gitreg import provenance
+
         manifests, _ = self._model(name)
         events = ev.model_events(manifests.values())
-        commits = self._event_commits(name)
-        tag_names = {r.name for r in self.store.tags(name)}
+        # the commit that really added each entry (from the manifests' diffs, not from
+        # commit-message trailers, which any commit can claim)
+        prov = provenance.read(self.git, [name])
+        tags = self.git.tag_trailers([f"refs/tags/{name}@*", f"refs/tags/{name}#*"])
+        published = _published_approvals(name, events, tags)
         out = []
         for e in events:
             tag = _event_tag(name, e)
-            out.append({
+            row = {
                 "seq": e.seq, "action": e.action, "version": e.version,
                 "from": e.data.get("from"), "to": e.data.get("to"),
                 "at": e.data.get("at"), "by": e.data.get("by"),
                 "reason": e.data.get("reason"), "approved_by": e.data.get("approved_by"),
-                "commit": commits.get(e.seq), "tag": tag if tag in tag_names else None,
+                "commit": prov.recorded.get((name, e.seq)), "tag": tag if tag in tags else None,
                 **({"results": e.data["results"]} if "results" in e.data else {}),
                 **({"observed": e.data["observed"]} if "observed" in e.data else {}),
-            })
+            }
+            if e.seq in published:
+                # landed by a reviewed pull request: the merger approved it when it merged
+                who, when = published[e.seq]
+                row.update(approved_by=[who], approved_at=when, proposed_at=row["at"],
+                           at=when or row["at"])
+            out.append(row)
         return {"name": name, "events": out}
 
-    def _event_commits(self, name: str) -> dict[int, str]:
-        proc = self.git.run(
-            ["log", "--format=%H%x00%(trailers:key=Gitreg-Model,valueonly,separator=%x01)%x00"
-             "%(trailers:key=Gitreg-Seq,valueonly,separator=%x01)%x1e", "HEAD", "--",
-             f"{MODELS_DIR}/{name}"], check=False)
-        found: dict[int, str] = {}
-        for rec in proc.stdout.split("\x1e"):
-            parts = rec.strip("\n").split("\x00")
-            if len(parts) < 3 or parts[1].strip() != name:
-                continue
-            for s in parts[2].replace("\x01", ",").split(","):
-                s = s.strip()
-                if s.isdigit():
-                    found.setdefault(int(s), parts[0])
-        return found
+    def _with_published_approvals(self, name: str, manifests: dict[str, dict]) -> dict[str, dict]:
+        """Manifests whose pull-request approval is settled by `ci publish`'s tag (never in the file)."""
+        pending = {v for v, m in manifests.items()
+                   if isinstance(m.get("approval"), dict) and m["approval"].get("via_pull_request")
+                   and m["approval"].get("status") == "pending"}
+        if not pending:
+            return manifests
+        events = ev.model_events(manifests.values())
+        published = _published_approvals(name, events, self.git.tag_trailers([f"refs/tags/{name}#*"]))
+        out = dict(manifests)
+        for e in events:
+            approval = manifests[e.version].get("approval") or {}
+            if e.version in pending and e.seq in published and e.target == approval.get("stage"):
+                who, when = published[e.seq]
+                m = dict(out[e.version])
+                m["approval"] = {**approval, "status": "approved", "approver": who, "date": when}
+                out[e.version] = m
+        return out
 
     # -- register ----------------------------------------------------------------------
     def register(
@@ -380,7 +403,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             if pre:
                 raise UserError(f"the manifest for {name} {ver} would be invalid: {pre[0]}",
                                 "fix the metadata you gave")
-            change = Change(self.store, name)
+            change = Change(self.store, name, actor)
             change.track_dir(vdir)
             change.extra_paths.append(DVC_YAML)
             if model is None or _model_updates(model, info):
@@ -471,6 +494,14 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                     found[version] = commits[-1]
         return found
 
+    def _backed_approvers(self, name: str, manifests: Mapping[str, dict], version: str, stage: str,
+                          signed: bool) -> set[str]:
+        from gitreg import provenance
+
+        prov = provenance.read(self.git, [name], signatures=signed)
+        return provenance.backed_approvers(ev.model_events(manifests.values()), prov, name, version,
+                                           stage, signed=signed)
+
     def _version(self, name: str, version: str) -> tuple[str, dict[str, dict]]:
         ver = str(parse_version(version))
         manifests, _ = self._model(name)
@@ -535,7 +566,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             else:
                 m["approval"] = approval
         extra = self._extra_validator()
-        change = Change(self.store, name)
+        change = Change(self.store, name, actor)
         for ver, m in changed.items():
             problems = schema.errors(schema.MANIFEST, m, extra)
             if problems:
@@ -584,9 +615,12 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
 
     def promote(self, name: str, version: str, stage: str, *, reason: str | None = None,
                 keep_existing: bool = False, push: bool = False, sign: bool = False,
-                approved_by: list[str] | None = None, _publishing: bool = False,
                 _attempt: int = 0) -> Result:
-        """Move a version to a stage (checks transitions and the stage's policy)."""
+        """Move a version to a stage (checks transitions and the stage's policy).
+
+        There is no way to pass approvers in: an approval counts only as gitreg's own
+        `approve` commit by the approver (or a pull request's reviews and merge).
+        """
         check_name(name)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
@@ -596,15 +630,14 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             if current == target:
                 raise UserError(f"{name} {ver} is already in {target}", "nothing to do")
             pol = lifecycle.policy(target)
-            if pol.via_pull_request and not _publishing:
+            if pol.via_pull_request:
                 raise PolicyError(
                     f"{target} is changed only through a reviewed pull request (via_pull_request in gitreg.yaml)",
                     f"run `gitreg promote {name} {ver} {target} --via-pr`")
             require_signature(lifecycle, target, sign)
             violations = policy.promotion_violations(
                 lifecycle, current, target, manifests[ver].get("metrics") or {},
-                approvers=list(approved_by or []), requester=actor if not approved_by else None,
-                check_gates=target != NONE_STAGE)
+                approvers=[], requester=actor, check_gates=target != NONE_STAGE)
             if violations:
                 hint = "fix what is listed, or change the policy in gitreg.yaml"
                 if any("approval" in v for v in violations):
@@ -613,11 +646,13 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                 raise PolicyError(f"cannot promote {name} {ver} to {target}: " + "; ".join(violations),
                                   hint, violations)
             steps = self._promotion_steps(lifecycle, manifests, ver, target, keep_existing, reason,
-                                          approved_by)
+                                          None)
             approval = manifests[ver].get("approval")
             approvals = None
             if approval and approval.get("status") == "pending" and approval.get("stage") == target:
-                approvals = {ver: {**approval, "status": "approved", "approver": (approved_by or [actor])[-1],
+                # a direct promotion into a stage with no approvals policy settles the request
+                # as the promoter's own approval; that promote commit is authored by them
+                approvals = {ver: {**approval, "status": "approved", "approver": actor,
                                    "date": rfc3339(self.clock())}}
             result = self._commit_moves(name, manifests, steps, action="promote", version=ver,
                                         source=current, target=target, reason=reason, actor=actor,
@@ -636,8 +671,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                         raise
                     _backoff(_attempt)
                     return self.promote(name, version, stage, reason=reason, keep_existing=keep_existing,
-                                        push=True, sign=sign, approved_by=approved_by,
-                                        _publishing=_publishing, _attempt=_attempt + 1)
+                                        push=True, sign=sign, _attempt=_attempt + 1)
             return result
 
     def request(self, name: str, version: str, stage: str, *, reason: str,
@@ -696,14 +730,17 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             if actor == requester and pol.approvals:
                 raise PolicyError(f"{actor} requested this change and cannot approve it too",
                                   "another person (a different git user.email) must approve")
-            if actor in approval.get("approvers", []):
-                raise UserError(f"{actor} has already approved this request",
-                                "another person must approve")
             if pol.via_pull_request:
                 raise PolicyError(
                     f"{target} is changed only through a reviewed pull request (via_pull_request in gitreg.yaml)",
                     f"run `gitreg request {name} {ver} {target} --via-pr`")
-            approvers = list(approval.get("approvers", [])) + [actor]
+            # only approvals gitreg recorded in the approvers' own commits count; names
+            # written into the approval block by hand are dropped here (validate reports them)
+            backed = self._backed_approvers(name, manifests, ver, target, pol.require_signed)
+            if actor in backed:
+                raise UserError(f"{actor} has already approved this request",
+                                "another person must approve")
+            approvers = [a for a in approval.get("approvers", []) if a in backed] + [actor]
             current = manifests[ver].get("stage") or NONE_STAGE
             enough = len({a for a in approvers if a != requester or not pol.approvals}) >= max(pol.approvals, 1)
             steps: list[dict[str, Any]] = [{"version": ver, "action": ev.APPROVE, "from": current,
@@ -1018,6 +1055,21 @@ def _epoch(clock: Callable[[], datetime]) -> Callable[[], float]:
 def _versions_text(manifests: Mapping[str, Any]) -> str:
     versions = sorted(manifests, key=parse_version)
     return ", ".join(versions[-8:]) if versions else "none"
+
+
+def _published_approvals(name: str, events: Sequence[ev.Event],
+                         tags: Mapping[str, Mapping[str, str]]) -> dict[int, tuple[str, str | None]]:
+    """seq -> (approver, approved_at) of moves that `ci publish` tagged after their merge."""
+    out: dict[int, tuple[str, str | None]] = {}
+    for e in events:
+        if e.action not in ev.MOVES:
+            continue
+        fields = tags.get(_event_tag(name, e) or "", {})
+        # Approved-At is written only when the merge is the approval (no approve commits)
+        if fields.get("Gitreg-Published-By") and fields.get("Gitreg-Approved-At"):
+            out[e.seq] = (fields.get("Gitreg-Approved-By") or fields["Gitreg-Published-By"],
+                          fields["Gitreg-Approved-At"])
+    return out
 
 
 def _event_tag(name: str, e: ev.Event) -> str | None:

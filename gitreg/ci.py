@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,6 +214,7 @@ class CIVerbs:
     git: Git
     root: Path
     env: Mapping[str, str] | None
+    _reviews: Any = None
 
     # ci check ----------------------------------------------------------------------------
     def ci_check(self, base: str, *, summary_file: str | Path | None = None) -> CheckReport:
@@ -248,6 +250,7 @@ class CIVerbs:
             for p in files:
                 report.violations.append(f"{p}:1:1: deleted since {base}: registered versions are never deleted")
         models = sorted({p.split("/")[1] for p in files if p.count("/") >= 2})
+        self._reviews = None  # read from GitHub once, when a gated stage change needs them
         for name in models:
             self._check_model(name, base_rev, base, lifecycle, report)
         report.summary = check_summary(report)
@@ -299,6 +302,7 @@ class CIVerbs:
                 if isinstance(h, dict) and isinstance(h.get("seq"), int) and h["seq"] not in old_seqs:
                     events.append(ev.Event(h["seq"], version, str(h.get("action")), h))
         events.sort(key=lambda e: e.seq)
+        _file_approvals(name, events, old, new, report)
         for e in events:
             if e.seq <= base_max:
                 report.violations.append(
@@ -369,25 +373,39 @@ class CIVerbs:
                     f"{name} {e.version} -> {dst}: {dst} is changed only through a pull request made "
                     f"with `gitreg promote {name} {e.version} {dst} --via-pr` (via_pull_request in gitreg.yaml)")
             if pol.approvals and dst != NONE_STAGE:
-                if via_pr:
-                    change.gates.append({
-                        "gate": f"{pol.approvals} approval(s)", "ok": True,
-                        "detail": f"needs {pol.approvals} approving review(s) of this pull request by "
-                                  "someone other than its author; enforce it with branch protection "
-                                  "and `gitreg codeowners`"})
-                else:
-                    given = e.data.get("approved_by") or []
-                    given = [given] if isinstance(given, str) else list(given)
-                    requester = e.data.get("requested_by") or (approval.get("requested_by") if given else e.data.get("by"))
-                    distinct = {a for a in given if a and a != requester}
-                    ok = len(distinct) >= pol.approvals
-                    change.gates.append({"gate": f"{pol.approvals} approval(s)", "ok": ok,
-                                         "detail": f"approved by {', '.join(sorted(distinct)) or 'nobody'}"})
-                    if not ok:
-                        report.violations.append(
-                            f"{name} {e.version} -> {dst}: needs {pol.approvals} approval(s) from someone "
-                            f"other than the requester; it has {len(distinct)}")
+                change.gates.append(self._review_gate(name, e.version, dst, pol.approvals, report))
         return change
+
+    def _review_gate(self, name: str, version: str, dst: str, need: int,
+                     report: CheckReport) -> dict[str, Any]:
+        """The approvals gate on a pull request: its reviews, never names written into files."""
+        from gitreg import github
+
+        if getattr(self, "_reviews", None) is None:
+            self._reviews = github.read_reviews(self.env or {})
+        reviews = self._reviews
+        gate = f"{need} approval(s)"
+        if reviews.unavailable is not None:
+            if reviews.pull is not None:  # a pull request whose reviews could not be read
+                report.violations.append(f"{name} {version} -> {dst}: cannot check its {need} approval(s): "
+                                         f"{reviews.unavailable}; re-run the check")
+                return {"gate": gate, "ok": False, "detail": reviews.unavailable}
+            report.notes.append(f"{name} {version} -> {dst}: the pull request's reviews were not read "
+                                f"({reviews.unavailable}); the merge is the approval, recorded by "
+                                "`gitreg ci publish`")
+            return {"gate": gate, "ok": True,
+                    "detail": f"needs {need} approving review(s) by someone other than the pull "
+                              "request's author; enforce it with branch protection and `gitreg codeowners`"}
+        author = reviews.pull.author if reviews.pull else "the author"
+        ok = len(reviews.approvers) >= need and not reviews.blocking
+        detail = (f"approving reviews by {', '.join(reviews.approvers) or 'nobody'}"
+                  + (f"; changes requested by {', '.join(reviews.blocking)}" if reviews.blocking else ""))
+        if not ok:
+            report.violations.append(
+                f"{name} {version} -> {dst}: needs {need} approving review(s) of this pull request by "
+                f"someone other than its author ({author}); it has {len(reviews.approvers)}"
+                + (f" and changes requested by {', '.join(reviews.blocking)}" if reviews.blocking else ""))
+        return {"gate": gate, "ok": ok, "detail": detail}
 
     # ci publish --------------------------------------------------------------------------
     def ci_publish(self, *, release: bool = False, actor: str | None = None,
@@ -422,7 +440,6 @@ class CIVerbs:
             expected = doctor.expected_tags(self)  # type: ignore[arg-type]
             local = {r.name for r in self.store.tags()}
             missing = [e for e in expected if e.tag not in local]
-            commits: dict[str, dict[int, str]] = {}
             by_model: dict[str, list[Any]] = {}
             for e in missing:
                 if not e.target:
@@ -431,14 +448,30 @@ class CIVerbs:
                     continue
                 by_model.setdefault(e.model, []).append(e)
             try:
+                from gitreg import provenance
+
+                # the commit that added each entry, and the commit on the branch's own line
+                # that landed it (a pull request's merge: its time is the approval's time)
+                recorded = provenance.read(self.git, sorted(by_model))
+                landed = provenance.read(self.git, sorted(by_model), first_parent=True)
                 for model, items in sorted(by_model.items()):
                     items.sort(key=lambda x: x.seq)
-                    if model not in commits:
-                        commits[model] = self._event_commits(model)  # type: ignore[attr-defined]
                     when = Change(self.store, model)._first_tag_time(lambda: self.clock().timestamp())  # type: ignore[attr-defined]
+                    events = ev.model_events(self.store.model_manifests(model)[0].values())
                     for i, e in enumerate(items):
-                        self.git.create_tag(e.tag, e.target, _publish_message(e, who, commits[model].get(e.seq)),
-                                            when + i)
+                        merge = landed.commit_of(model, e.seq)
+                        approved_at = rfc3339_utc(merge.time) if merge else None
+                        # approvers written into the file count only when gitreg's approve
+                        # commits back them; otherwise the merger approved it
+                        backed = provenance.backed_approvers(events, recorded, model, e.version,
+                                                             str(e.entry.get("to")), e.seq + 1)
+                        approvers = [a for a in provenance.people(e.entry.get("approved_by"))
+                                     if a in backed]
+                        message = _publish_message(e, who, recorded.recorded.get((model, e.seq)),
+                                                   approved_at, approvers)
+                        by = e.entry.get("by")
+                        self.git.create_tag(e.tag, e.target, message, when + i,
+                                            actor=by if isinstance(by, str) and by else None)
                         report.created.append(e.tag)
                 if push:
                     wanted = [e.tag for e in expected if e.tag not in remote_tags
@@ -556,16 +589,51 @@ def _codeowner(owner: str) -> str:
     return "@" + owner
 
 
-def _publish_message(e: Any, approver: str, commit: str | None) -> str:
+def _file_approvals(name: str, events: Sequence[ev.Event], old: Mapping[str, Mapping[str, Any]],
+                    new: Mapping[str, Mapping[str, Any]], report: CheckReport) -> None:
+    """On a pull request, approvals written into its files never count: name each one."""
+    from gitreg.provenance import people
+
+    why = ("approvals written into files never count on a pull request; its reviews and merge "
+           "approve it (`gitreg promote --via-pr` opens one)")
+    for e in events:
+        if e.action == ev.APPROVE:
+            report.violations.append(f"{name} {e.version}: history seq {e.seq} records an approval by "
+                                     f"{e.data.get('by')}: {why}")
+        elif people(e.data.get("approved_by")):
+            report.violations.append(f"{name} {e.version}: history seq {e.seq} names "
+                                     f"{', '.join(people(e.data.get('approved_by')))} as approver: {why}")
+    for version, m in new.items():
+        before = (old.get(version) or {}).get("approval") or {}
+        after = m.get("approval") or {}
+        if not isinstance(after, dict) or not isinstance(before, dict):
+            continue
+        added = set(people(after.get("approvers"))) - set(people(before.get("approvers")))
+        if after.get("approver") and after.get("approver") != before.get("approver"):
+            added.add(str(after["approver"]))
+        if added:
+            report.violations.append(f"{name} {version}: its approval lists {', '.join(sorted(added))}: {why}")
+
+
+def rfc3339_utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _publish_message(e: Any, approver: str, commit: str | None, approved_at: str | None = None,
+                     backed: Sequence[str] = ()) -> str:
     from gitreg.api import _tag_message
 
     src = e.entry.get("from", NONE_STAGE)
     summary = (f"register {e.model} {e.version}" if e.action == ev.REGISTER
                else f"{e.model} {e.version}: {src} -> {e.entry.get('to')} ({e.action})")
-    approved = e.entry.get("approved_by") or approver
+    # approvals recorded by gitreg's own approve commits stay as they are; a change landed
+    # by a pull request is approved by its merger, at the merge
+    approved: Sequence[str] | str = list(backed) or approver
     text = _tag_message(summary, e.action, str(e.entry.get("by", "unknown")), e.seq,
                         e.entry.get("reason"), approved)
     text = text.replace("{commit}", commit) if commit else text.replace("Gitreg-Commit: {commit}\n", "")
+    if approved_at and not backed:
+        text += f"Gitreg-Approved-At: {approved_at}\n"
     return text + f"Gitreg-Published-By: {approver}\n"
 
 
@@ -573,7 +641,7 @@ def release_notes(e: Any, manifest: Mapping[str, Any], approver: str) -> str:
     entry = e.entry
     lines = [f"## {e.model} {e.version}: {entry.get('from', NONE_STAGE)} → {entry.get('to')}", "",
              f"- action: {e.action} (seq {e.seq})", f"- by: {entry.get('by')}",
-             f"- approved by: {entry.get('approved_by') or approver}"]
+             f"- approved by: {approver}"]
     if entry.get("reason"):
         lines.append(f"- reason: {' '.join(str(entry['reason']).split())}")
     if manifest.get("description"):

@@ -37,19 +37,20 @@ class DoctorReport:
     ignored: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     unfixable: list[str] = field(default_factory=list)
+    unbacked: list[str] = field(default_factory=list)  # entries/approvals no commit backs
     interrupted: list[str] = field(default_factory=list)  # a crashed change's journal is left
     recovered: list[str] = field(default_factory=list)  # what --fix did about it
 
     @property
     def clean(self) -> bool:
         return not (self.missing or self.wrong_commit or self.extra or self.lightweight
-                    or self.interrupted)
+                    or self.interrupted or self.unbacked)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "clean": self.clean, "missing": self.missing, "wrong_commit": self.wrong_commit,
             "extra": self.extra, "lightweight": self.lightweight, "ignored": self.ignored,
-            "fixed": self.fixed, "unfixable": self.unfixable,
+            "fixed": self.fixed, "unfixable": self.unfixable, "unbacked": self.unbacked,
             "interrupted": self.interrupted, "recovered": self.recovered,
         }
 
@@ -81,6 +82,22 @@ def expected_tags(reg: Registry) -> list[Expected]:
     return out
 
 
+def unbacked_entries(reg: Registry) -> list[str]:
+    """History entries and approvals of the committed registry that no commit backs."""
+    from gitreg import provenance
+
+    lifecycle = reg.store.lifecycle()
+    signed = [s for s in lifecycle.stages if lifecycle.policy(s).require_signed]
+    names = sorted(reg.store.model_tree())
+    prov = provenance.read(reg.git, names, signatures=bool(signed))
+    out = []
+    for name in names:
+        manifests, _ = reg.store.model_manifests(name)
+        for version, msg in provenance.problems(name, manifests, prov, signed):
+            out.append(f"{name} {version}: {msg}" if version else f"{name}: {msg}")
+    return out
+
+
 def diagnose(reg: Registry, fix: bool = False) -> DoctorReport:
     report = DoctorReport()
     expected = expected_tags(reg)
@@ -106,6 +123,7 @@ def diagnose(reg: Registry, fix: bool = False) -> DoctorReport:
                 report.ignored.append(f"{name}: no model {parsed.name} in models/, ignored")
         elif exp.target and ref.target != exp.target:
             report.wrong_commit.append({"tag": name, "commit": ref.target, "expected": exp.target})
+    report.unbacked = unbacked_entries(reg)
     missing = [e for e in expected if e.tag not in refs]
     report.missing = [{"tag": e.tag, "model": e.model, "version": e.version, "seq": e.seq,
                        "commit": e.target} for e in missing]
@@ -137,5 +155,7 @@ def _fix(reg: Registry, missing: list[Expected], report: DoctorReport) -> None:
                 msg = _tag_message(summary + " [recreated by gitreg doctor --fix]", e.action,
                                    str(e.entry.get("by", "unknown")), e.seq, e.entry.get("reason"),
                                    e.entry.get("approved_by")).replace("Gitreg-Commit: {commit}\n", "")
-                reg.git.create_tag(e.tag, e.target, msg, when + i)
+                by = e.entry.get("by")
+                reg.git.create_tag(e.tag, e.target, msg, when + i,
+                                   actor=by if isinstance(by, str) and by else None)
                 report.fixed.append(e.tag)

@@ -459,7 +459,7 @@ class Store:
             for i, tag in enumerate(todo):
                 self.git.create_tag(tag["name"], tag.get("target") or commit,
                                     tag["message"].replace("{commit}", commit), when + i,
-                                    sign=bool(journal.get("sign")))
+                                    sign=bool(journal.get("sign")), actor=journal.get("actor"))
             self.clear_journal()
             made = f"; created tag(s) {', '.join(t['name'] for t in todo)}" if todo else ""
             return f"finished the interrupted change: {what} (it was committed{made})"
@@ -507,10 +507,12 @@ class Change:
     work tree and tags are put back as they were.
     """
 
-    def __init__(self, store: Store, model: str):
+    def __init__(self, store: Store, model: str, actor: str | None = None):
         self.store = store
         self.git = store.git
         self.model = model
+        # who the change's history entries record: the commit's author and the tags' tagger
+        self.actor = actor
         self.files: dict[str, str] = {}
         self.new_dirs: list[Path] = []
         self.extra_paths: list[str] = []
@@ -533,6 +535,7 @@ class Change:
         journal: dict[str, Any] = {
             "pid": os.getpid(), "model": self.model, "message": message, "old_head": old_head,
             "describe": message.split("\n")[0].removeprefix("gitreg: "), "sign": sign,
+            "actor": self.actor,
             "files": {rel: (root / rel).exists() for rel in self.files},
             "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
             "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
@@ -550,13 +553,14 @@ class Change:
                 yamlio.write_atomic(root / rel, text)
             paths = sorted(set(self.files) | set(self.extra_paths) | set(journal["new_dirs"]))
             self.git.add(paths)
-            commit = self.git.commit(message, paths, sign=sign)
+            commit = self.git.commit(message, paths, sign=sign, actor=self.actor)
             journal["commit"] = commit
             self.store.write_journal(journal)
             when = self._first_tag_time(now)
             for i, tag in enumerate(self.tags):
                 self.git.create_tag(tag.name, tag.target or commit,
-                                    tag.message.replace("{commit}", commit), when + i, sign=sign)
+                                    tag.message.replace("{commit}", commit), when + i, sign=sign,
+                                    actor=self.actor)
                 made_tags.append(tag.name)
             self.store.clear_journal()
             return commit, made_tags

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from gitreg import schema, yamlio
 from gitreg.core import manifest as mf
@@ -18,6 +18,7 @@ class Report:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.checked = 0
+        self.manifests: list[str] = []  # repo-relative paths of the manifests checked
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -90,11 +91,42 @@ def validate(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (
                            f"name {data.get('name')!r} does not match the directory {parts[1]!r}")
             continue
         _check_manifest(store, lifecycle, rel, data, marks, report, seen_versions, seqs, extra)
+        report.manifests.append(rel)
         if base_rev and isinstance(data, dict):
             _check_against_base(store, base_rev, base, rel, data, marks, report)
     if base_rev:
         _check_deleted(store, base_rev, base or "", report)
+    models = {Path(rel).parts[1] for rel in report.manifests if len(Path(rel).parts) == 4}
+    if models:
+        check_trust(store, lifecycle, sorted(models), report)
     return report
+
+
+def check_trust(store: Store, lifecycle: Lifecycle | None, models: Sequence[str], report: Report) -> None:
+    """Every history entry backed by its actor's own commit, every approval by an approve commit."""
+    from gitreg import provenance
+
+    signed = [s for s in lifecycle.stages if lifecycle.policy(s).require_signed] if lifecycle else []
+    prov = provenance.read(store.git, models, signatures=bool(signed))
+    for name in models:
+        work: dict[str, dict] = {}
+        for path in sorted((store.root / MODELS_DIR / name).glob(f"*/{MANIFEST_FILE}")):
+            try:
+                data = yamlio.load_file(path, str(path.relative_to(store.root)))
+            except UserError:
+                continue  # reported by the schema checks above
+            if isinstance(data, dict) and isinstance(data.get("history"), list):
+                work[path.parent.name] = data
+        try:
+            head, _ = store.model_manifests(name)
+        except UserError:
+            head = {}
+        committed = {v: {h["seq"] for h in (m.get("history") or [])
+                         if isinstance(h, dict) and isinstance(h.get("seq"), int)}
+                     for v, m in head.items()}
+        for version, msg in provenance.problems(name, work, prov, signed, committed):
+            where = f"{MODELS_DIR}/{name}/{version}/{MANIFEST_FILE}" if version else f"{MODELS_DIR}/{name}"
+            report.add(f"{where}:1:1", msg)
 
 
 def _check_manifest(store: Store, lifecycle: Lifecycle | None, rel: str, data: Any,

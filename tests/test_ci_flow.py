@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ALICE, BOB, GTO, _base_env, as_user, git, gitreg_exe, snapshot
+from github_standin import github_api  # noqa: F401 - a fixture
 from gitreg import Registry, VersionInfo, yamlio
 from gitreg import pr as prmod
 from gitreg.core.tags import parse_tag
@@ -271,11 +272,51 @@ def test_check_fails_two_stage_changes_and_edits_without_history(seeded, cli):
     assert "churn 1.2.0: stage is archived but its history leaves it in staging" in out
 
 
-def test_check_counts_approvals_for_changes_not_made_as_pull_requests(seeded, cli):
-    branch_with(seeded, "unapproved", lambda: hand_move(seeded, "1.1.0", "staging", "production"))
-    code, out, _ = check(seeded, cli)
-    assert code == 3
-    assert "needs 1 approval(s) from someone other than the requester; it has 0" in out
+def pr_clone(seeded: Path, tmp_path: Path) -> Path:
+    """CI's checkout of `gitreg promote churn 1.1.0 production --via-pr`'s branch."""
+    prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="better auc")
+    return clone(tmp_path / "remote.git", tmp_path / "ci", "gitreg/churn-1.1.0-production")
+
+
+def test_check_counts_the_pull_requests_reviews_not_the_files(seeded, cli, github_api, tmp_path):
+    seeded = pr_clone(seeded, tmp_path)
+    env = github_api.env(tmp_path, author="alice-gh")
+    res = cli(seeded, "ci", "check", "--base", "origin/main", env=env)
+    assert res.exit_code == 3
+    assert ("needs 1 approving review(s) of this pull request by someone other than its author "
+            "(alice-gh); it has 0") in res.stdout
+    assert github_api.requests == [("/repos/acme/models/pulls/7/reviews?per_page=100&page=1",
+                                     "Bearer test-token")]
+    github_api.review("alice-gh")  # the author's own approval never counts
+    assert cli(seeded, "ci", "check", "--base", "origin/main", env=env).exit_code == 3
+    github_api.review("bob-gh")
+    res = cli(seeded, "ci", "check", "--base", "origin/main", env=env)
+    assert res.exit_code == 0, res.stdout
+    assert "approving reviews by bob-gh" in res.stdout
+    github_api.review("carol-gh", "CHANGES_REQUESTED")
+    res = cli(seeded, "ci", "check", "--base", "origin/main", env=env)
+    assert res.exit_code == 3 and "changes requested by carol-gh" in res.stdout
+    github_api.status = 500  # GitHub failing is not a pass
+    res = cli(seeded, "ci", "check", "--base", "origin/main", env=env)
+    assert res.exit_code == 3 and "cannot check its 1 approval(s): reading the reviews failed" in res.stdout
+
+
+def test_check_outside_a_pull_request_leaves_the_approval_to_the_merge(seeded, cli, tmp_path):
+    code, out, _ = check(pr_clone(seeded, tmp_path), cli)
+    assert code == 0, out
+    assert "the pull request's reviews were not read" in out and "the merge is the approval" in out
+
+
+def test_check_refuses_approvals_written_into_the_files(seeded, cli, github_api, tmp_path):
+    # the forged approval of issue 11: a promote naming bob as approver, no approve by bob
+    branch_with(seeded, "forged", lambda: hand_move(seeded, "1.1.0", "staging", "production",
+                                                   approved_by=[BOB]))
+    github_api.review("bob-gh")
+    res = cli(seeded, "ci", "check", "--base", "origin/main", env=github_api.env(tmp_path))
+    assert res.exit_code == 3
+    assert f"names {BOB} as approver: approvals written into files never count" in res.stdout
+    assert f"no approval by {BOB} backs it" in res.stdout  # validate --base says it too
+    assert "1 approval(s) (approved by" not in res.stdout
 
 
 def test_check_judges_by_the_base_policy_not_the_one_in_the_pull_request(seeded, cli):
@@ -332,10 +373,12 @@ def test_installed_command_exits_3_with_every_violation_and_no_traceback(seeded)
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("  - ")]
-    assert len(lines) == 3 and "metrics changed since origin/main" in lines[0]
-    assert "metric auc = 0.8 fails the gate auc >= 0.85" in lines[1]  # the registered value
-    assert "production is exclusive but 1.0.0, 1.2.0 all hold it" in lines[2]
-    assert proc.stderr.splitlines()[-1].startswith("error: 3 violation(s)")
+    assert len(lines) == 5 and "metrics changed since origin/main" in lines[0]
+    assert f"names {BOB} as approver, but no approval by {BOB} backs it" in lines[1]
+    assert f"names {BOB} as approver: approvals written into files never count" in lines[2]
+    assert "metric auc = 0.8 fails the gate auc >= 0.85" in lines[3]  # the registered value
+    assert "production is exclusive but 1.0.0, 1.2.0 all hold it" in lines[4]
+    assert proc.stderr.splitlines()[-1].startswith("error: 5 violation(s)")
 
 
 # -- ci publish ------------------------------------------------------------------------------

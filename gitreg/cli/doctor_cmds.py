@@ -34,8 +34,14 @@ def doctor_cmd(
         message(f"lightweight: {t} is not annotated, so GTO ignores it")
     for u in report.unfixable:
         message(f"cannot fix: {u}")
+    for u in report.unbacked:
+        message(f"unbacked: {u}")
     remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
                  + len(report.extra) + len(report.lightweight) + len(report.interrupted))
+    if report.unbacked and not remaining:
+        raise UserError(f"{len(report.unbacked)} history entr(ies) or approval(s) that no commit backs",
+                        "someone wrote them into the files by hand: find the commit with `git log -p "
+                        "models/NAME`, revert it, and record the change with gitreg")
     if remaining:
         raise UserError(f"{remaining} problem(s) between manifests and tags",
                         "run `gitreg doctor --fix` to recreate missing tags; wrong or extra tags "
