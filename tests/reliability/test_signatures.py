@@ -122,3 +122,35 @@ def test_gpg_signed_register_verifies_and_an_unknown_gpg_key_fails(repo, gnupg, 
     assert bad.returncode == 3
     assert "FAIL  tag m@v0.2.0: signed by an unknown key" in bad.stderr
     assert "ok  tag m@v0.1.0" in bad.stderr
+
+
+def test_require_signed_binds_an_approval_to_the_approvers_own_key(repo, signing, tmp_path, make_artifact):
+    """With require_signed, an approve commit counts only when the allowed-signers file maps
+    its signing key to the approver (issue 11): bob signing with alice's key is not bob."""
+    from conftest import BOB, as_user
+
+    bob_key, bob_pub = _keypair(tmp_path / "keys", "bob")
+    allowed = tmp_path / "keys" / "allowed_signers"
+    allowed.write_text(allowed.read_text() + f'{BOB} namespaces="git" {bob_pub}\n')
+    open_lifecycle(repo, production={"approvals": 1, "require_signed": True})
+    bob = {**os.environ, **as_user(BOB)}
+    for version in ("0.1.0", "0.2.0"):
+        assert run_gitreg(repo, "register", "m", str(make_artifact()), "--sign").returncode == 0
+        r = run_gitreg(repo, "request", "m", version, "production", "--reason", "r", "--sign")
+        assert r.returncode == 0, r.stderr
+    # 0.1.0: bob approves with his own key
+    git(repo, "config", "user.signingkey", str(bob_key))
+    r = run_gitreg(repo, "approve", "m", "0.1.0", "production", "--sign", env=bob)
+    assert r.returncode == 0, r.stderr
+    assert run_gitreg(repo, "validate").returncode == 0
+    # 0.2.0: "bob" approves with alice's key
+    git(repo, "config", "user.signingkey", str(signing["trusted"]))
+    r = run_gitreg(repo, "approve", "m", "0.2.0", "production", "--sign", env=bob)
+    assert r.returncode == 0, r.stderr
+    bad = run_gitreg(repo, "validate")
+    assert bad.returncode == 1
+    out = bad.stdout + bad.stderr
+    assert f"names {BOB} as approver, but no approval by {BOB} backs it (a signed `gitreg approve` " \
+           f"commit by {BOB})" in out
+    assert "m 0.1.0" not in out and "models/m/0.1.0" not in out
+    assert run_gitreg(repo, "doctor").returncode == 1
