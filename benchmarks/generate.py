@@ -83,11 +83,13 @@ class _Stream:
         self.out.write(b"\n")
 
     def commit(self, ref: str, parent: str | None, when: int, message: str,
-               files: Mapping[str, str]) -> int:
+               files: Mapping[str, str], actor: str = ACTORS[0]) -> int:
+        # gitreg's commits are authored by the actor their history entries record
         self.mark += 1
+        name = actor.split("@")[0].title()
         self.write(f"commit {ref}\nmark :{self.mark}\n"
-                   f"author Alice <{ACTORS[0]}> {when} +0000\n"
-                   f"committer Alice <{ACTORS[0]}> {when} +0000\n")
+                   f"author {name} <{actor}> {when} +0000\n"
+                   f"committer {name} <{actor}> {when} +0000\n")
         self.data(message)
         if parent:
             self.write(f"from {parent}\n")
@@ -139,8 +141,8 @@ class Generator:
         self.counts = {"commits": 0, "tags": 0, "promotions": 0, "rollbacks": 0}
 
     # -- events ------------------------------------------------------------------------
-    def _commit(self, message: str, files: Mapping[str, str]) -> int:
-        mark = self.s.commit("refs/heads/main", self.parent, self.clock.tick(), message, files)
+    def _commit(self, message: str, files: Mapping[str, str], actor: str = ACTORS[0]) -> int:
+        mark = self.s.commit("refs/heads/main", self.parent, self.clock.tick(), message, files, actor)
         self.parent = f":{mark}"
         self.counts["commits"] += 1
         return mark
@@ -188,7 +190,7 @@ class Generator:
             "  " + line + "\n" for line in yamlio.dump({m.name: entry}).splitlines())
         files["dvc.yaml"] = self._dvc_yaml()
         message = _commit_message("register", m.name, ver, None, None, [seq], info.description)
-        mark = self._commit(message, files)
+        mark = self._commit(message, files, actor)
         m.reg_mark[ver] = mark
         m.events.append(ev.Event(seq, ver, ev.REGISTER, manifest["history"][0]))
         tag_msg = _tag_message(f"register {m.name} {ver}", "register", actor, seq, reason=info.description)
@@ -214,11 +216,12 @@ class Generator:
             changed[ver] = man
             entry: dict[str, Any] = {"seq": m.seq, "action": step["action"], "from": step["from"],
                                      "to": step["to"], "at": now, "by": actor}
-            for key in ("reason", "approved_by", "replaced_by"):
+            for key in ("reason", "approved_by", "replaced_by", "requested_by"):
                 if step.get(key):
                     entry[key] = step[key]
             man["history"].append(entry)
-            man["stage"] = step["to"]
+            if step["action"] in ev.MOVES:
+                man["stage"] = step["to"]
             e = ev.Event(m.seq, ver, step["action"], entry)
             m.events.append(e)
             summary = f"{m.name} {ver}: {step['from']} -> {step['to']} ({step['action']})"
@@ -226,7 +229,8 @@ class Generator:
                 pending_tags.append((tag, ver, _tag_message(summary, step["action"], actor, m.seq,
                                                             step.get("reason"), step.get("approved_by"))))
         files = {f"models/{m.name}/{v}/manifest.yaml": yamlio.dump(mf.ordered(man)) for v, man in changed.items()}
-        mark = self._commit(_commit_message(action, m.name, version, source, target, seqs, reason), files)
+        mark = self._commit(_commit_message(action, m.name, version, source, target, seqs, reason), files,
+                            actor)
         for tag, ver, msg in pending_tags:
             m.tags.append((tag, ver, mark, msg))
 
@@ -240,7 +244,16 @@ class Generator:
                               "reason": f"replaced by {ver}: {reason}", "replaced_by": ver})
         steps.append({"version": ver, "action": ev.PROMOTE, "from": current, "to": target,
                       "reason": reason, "approved_by": [approver] if approver else None})
-        self.moves(m, steps, "promote", ver, current, target, reason, actor)
+        if approver:
+            # as `gitreg request` then `gitreg approve` by another person: the approval, the
+            # archive and the promotion are the approver's own commit (issue 11)
+            self.moves(m, [{"version": ver, "action": ev.REQUEST, "from": current, "to": target,
+                            "reason": reason}], "request", ver, current, target, reason, actor)
+            steps.insert(0, {"version": ver, "action": ev.APPROVE, "from": current, "to": target,
+                             "requested_by": actor})
+            self.moves(m, steps, "approve", ver, current, target, reason, approver)
+        else:
+            self.moves(m, steps, "promote", ver, current, target, reason, actor)
         self.counts["promotions"] += 1
 
     def rollback(self, m: _Model, actor: str) -> bool:
