@@ -399,15 +399,20 @@ def test_rebuild_into_the_same_directory_replaces_the_old_site(demo: dict[str, A
     first = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
     # the marker lists a page this build will not write: a rebuild removes it (and only it)
     marker = json.loads((site / MARKER).read_text())
-    marker["files"].append("models/gone/index.html")
+    marker["files"] += ["models/gone/index.html", "listed.txt"]
     (site / "models" / "gone").mkdir()
-    (site / "models" / "gone" / "index.html").write_text("old")
+    (site / "models" / "gone" / "index.html").write_text(
+        (site / "models" / "churn" / "index.html").read_text())  # a page gitreg wrote
     (site / "mine.txt").write_text("not written by gitreg")
+    # the marker is untrusted: a file it lists that gitreg did not write stays
+    (site / "listed.txt").write_text("not a page of gitreg's, though the marker lists it")
     (site / MARKER).write_text(json.dumps(marker))
     demo["reg"].site(site)
     assert not (site / "models" / "gone" / "index.html").exists()
     assert (site / "mine.txt").read_text() == "not written by gitreg"
-    second = {p: p.read_bytes() for p in site.rglob("*") if p.is_file() and p.name != "mine.txt"}
+    assert (site / "listed.txt").read_text().startswith("not a page")
+    second = {p: p.read_bytes() for p in site.rglob("*")
+              if p.is_file() and p.name not in ("mine.txt", "listed.txt")}
     assert second == first  # same registry, same clock: byte-identical pages
 
 
@@ -449,16 +454,16 @@ def test_a_failed_write_is_a_user_error_naming_the_file(repo: Path, tmp_path: Pa
 
     from gitreg import site as site_mod
 
-    real = site_mod._write
+    real = site_mod._write_at
     calls = {"n": 0}
 
-    def full_disk(path: Path, text: str) -> None:  # fault injection: the disk fills up
+    def full_disk(top: int, rel: str, text: str) -> None:  # fault injection: the disk fills up
         calls["n"] += 1
         if calls["n"] == 2:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, text)
+            raise OSError(errno.ENOSPC, "No space left on device", rel)
+        real(top, rel, text)
 
-    monkeypatch.setattr(site_mod, "_write", full_disk)
+    monkeypatch.setattr(site_mod, "_write_at", full_disk)
     before = snapshot(repo)
     with pytest.raises(UserError, match="cannot write the site to .*No space left on device") as info:
         Registry(repo).site(tmp_path / "site")
