@@ -450,7 +450,9 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                             "give a path inside the repository")
         raw = yamlio.load_file(path, extra)
         try:
-            return schema.validator_for(raw)
+            return schema.validator_for(raw, path, self.root)  # $refs: files in the repo only
+        except UserError:
+            raise
         except Exception as exc:  # jsonschema.SchemaError
             raise UserError(f"{extra}: not a valid JSON Schema ({str(exc).splitlines()[0]})",
                             "fix the schema file named by extra_schema") from None

@@ -214,10 +214,10 @@ def _outside_schema(tmp_path: Path) -> Path:
 
 
 REFUSED_REFS = {
-    "file-url-outside": lambda tmp: (secret := _outside_schema(tmp)).as_uri(),
+    "file-url-outside": lambda tmp: _outside_schema(tmp).as_uri(),
     "absolute-path-outside": lambda tmp: str(_outside_schema(tmp)),
     "dotdot-outside": lambda tmp: (_outside_schema(tmp), "../../outside/secret.json")[1],
-    "https": lambda tmp: "https://json.example.invalid/team.json",
+    "https": lambda tmp: "https://127.0.0.1:9/team.json",  # loopback only, never reached
 }
 
 
