@@ -37,8 +37,10 @@ _VERBS = {
 class SiteVerbs:
     """Mixed into Registry; methods use self.store, self.git, self.env, self.clock."""
 
-    def site(self, out_dir: str | Path) -> dict[str, Any]:
-        """Write the static dashboard into out_dir; returns what was written."""
+    def site(self, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
+        """Write the static dashboard into out_dir; returns what was written.
+
+        title names the registry on its pages (default: the repository directory's name)."""
         reg: Any = self
         out = Path(out_dir).absolute()
         previous = _check_out_dir(out, Path(reg.root))
@@ -47,7 +49,7 @@ class SiteVerbs:
         built = reg.clock().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         head = reg.git.head()
         meta = {
-            "title": Path(reg.root).name,
+            "title": " ".join((title or "").split()) or Path(reg.root).resolve().name,
             "built": built,
             "commit": (head or "")[:10],
             "branch": lifecycle.branch,
@@ -408,6 +410,14 @@ def change_text(ev: Mapping[str, Any]) -> str:
     return f"{verb} {ev.get('version')}{move}"
 
 
+def heading(title: str) -> str:
+    """The index's <h1>: "Model registry NAME", or just NAME when it already says registry
+    (a repository called `registry` or `model-registry` must not read "registry registry")."""
+    if "registry" in title.lower():
+        return f"<h1>{e(title)}</h1>"
+    return f'<h1>Model registry <span class="muted">{e(title)}</span></h1>'
+
+
 # -- the index --------------------------------------------------------------------------
 def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Sequence[Mapping[str, Any]]]],
                  lifecycle: Any, meta: Mapping[str, str]) -> str:
@@ -465,8 +475,8 @@ def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Se
     activity = (f'<section id="activity"><h2>Recent activity</h2>'
                 f"{timeline(recent, stages, link_versions=True, from_root=True)}</section>"
                 if recent else "")
-    body = (f'<h1>Model registry <span class="muted">{e(meta["title"])}</span></h1>'
-            f'<div class="cards">{"".join(cards)}</div>'
+    body = (heading(meta["title"])
+            + f'<div class="cards">{"".join(cards)}</div>'
             f'<section><h2>Models</h2><div class="scroll">{table}</div></section>' + activity)
     return page(f"{meta['title']} · gitreg", body, meta, 0, [("models", "")])
 
