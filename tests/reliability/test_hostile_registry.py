@@ -206,6 +206,28 @@ def test_extra_schema_http_ref_is_never_fetched(seeded: Path, http_server, comma
     assert snapshot(seeded) == before
 
 
+@pytest.mark.parametrize("command", ["register", "ci-check"])
+def test_extra_schema_http_ref_is_never_fetched_by_register_or_ci_check(
+        seeded: Path, http_server, tmp_path: Path, command: str) -> None:
+    url, hits = http_server
+    _use_extra_schema(seeded, {"schemas/extra.json": {"$ref": f"{url}/team.json"}})
+    before = snapshot(seeded)
+    art = tmp_path / "model.pkl"
+    art.write_bytes(b"weights")
+    if command == "register":
+        args: tuple[str, ...] = ("register", "m", str(art), "--version", "3.0.0")
+    else:
+        model_yaml = seeded / "models" / "m" / "model.yaml"  # a pull request editing the model
+        model_yaml.write_text(model_yaml.read_text() + "description: edited in a PR\n")
+        git(seeded, "commit", "-qam", "test: a PR's change")
+        before = snapshot(seeded)
+        args = ("ci", "check", "--base", "HEAD~1")
+    line = one_line_error(run_gitreg(seeded, *args))
+    assert hits == [], "gitreg fetched a $ref from the network"
+    assert "outside the repository" in line, line
+    assert snapshot(seeded) == before
+
+
 def _outside_schema(tmp_path: Path) -> Path:
     secret = tmp_path / "outside" / "secret.json"
     secret.parent.mkdir(exist_ok=True)
