@@ -156,7 +156,7 @@ def stage_label_positions(points: Sequence[Point], xs: Sequence[float],
         widths = [text_width(points[i].stage, STAGE_FONT) for i in idx]
         if sum(widths) + LABEL_GAP * (len(idx) + 1) > width:
             return None
-        lefts = []
+        lefts: list[float] = []
         for k, i in enumerate(idx):  # push right past the previous label
             left = max(xs[i] - widths[k] / 2, 2.0)
             if lefts:

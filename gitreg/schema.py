@@ -48,13 +48,13 @@ def validator_for(raw_schema: dict[str, Any], source: Path | None = None,
         return Draft202012Validator(raw_schema, format_checker=FormatChecker())
     from referencing import Resource
 
-    label = _label(source, root)
+    label = _label(source.resolve(), root.resolve())
     base = source.resolve().as_uri()
     if isinstance(raw_schema, dict) and "$id" not in raw_schema:
         raw_schema = {"$id": base, **raw_schema}  # relative refs resolve beside the file
-    registry = _local_registry(root.resolve())
     try:
-        resource = Resource.from_contents(raw_schema, default_specification=_DRAFT())
+        resource = Resource.from_contents(raw_schema, default_specification=_draft())
+        registry = _local_registry(root.resolve()).with_resource(base, resource)
         _check_refs(resource, registry.resolver(base), set())
     except _BadRef as bad:
         raise _ref_error(label, bad.__cause__ or bad, bad.ref) from None
@@ -73,7 +73,7 @@ class _BadRef(Exception):
         self.ref = ref
 
 
-def _DRAFT() -> Any:  # noqa: N802 - a constant, imported late
+def _draft() -> Any:  # imported late, like jsonschema itself
     from referencing.jsonschema import DRAFT202012
 
     return DRAFT202012
@@ -96,7 +96,7 @@ def _local_registry(root: Path) -> Any:
         if not real.is_file():
             raise FileNotFoundError(str(path))
         return Resource.from_contents(yamlio.load_file(real, str(path)),
-                                      default_specification=_DRAFT())
+                                      default_specification=_draft())
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
 
@@ -118,7 +118,7 @@ def _check_refs(resource: Any, resolver: Any, seen: set[int]) -> None:
                     resolved = resolver.lookup(ref)
                 except Unresolvable as exc:
                     raise _BadRef(ref) from exc
-                target = _DRAFT().create_resource(resolved.contents)
+                target = _draft().create_resource(resolved.contents)
                 _check_refs(target, resolved.resolver, seen)
     for sub in resource.subresources():
         _check_refs(sub, resolver, seen)
