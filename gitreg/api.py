@@ -51,7 +51,8 @@ def rfc3339(moment: datetime) -> str:
 class VersionInfo:
     """Metadata given at registration (everything optional)."""
 
-    description: str | None = None
+    description: str | None = None  # the version's (manifest); never copied to the model
+    model_description: str | None = None  # the model's (model.yaml), set or replaced when given
     framework: str | None = None
     algorithm: str | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
@@ -473,7 +474,9 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                             "give a path inside the repository")
         raw = yamlio.load_file(path, extra)
         try:
-            return schema.validator_for(raw)
+            return schema.validator_for(raw, path, self.root)  # $refs: files in the repo only
+        except UserError:
+            raise
         except Exception as exc:  # jsonschema.SchemaError
             raise UserError(f"{extra}: not a valid JSON Schema ({str(exc).splitlines()[0]})",
                             "fix the schema file named by extra_schema") from None
@@ -1145,7 +1148,8 @@ def _build_manifest(name: str, version: str, info: VersionInfo, actor: str, now:
 def _model_updates(model: Mapping[str, Any], info: VersionInfo) -> bool:
     return any(
         value and model.get(key) != value
-        for key, value in (("owner", info.owner), ("use_case", info.use_case))
+        for key, value in (("owner", info.owner), ("use_case", info.use_case),
+                           ("description", info.model_description))
     )
 
 
@@ -1153,8 +1157,8 @@ def _model_file(name: str, model: Mapping[str, Any] | None, info: VersionInfo, n
     out = dict(model or {})
     out.setdefault("schema_version", 1)
     out["name"] = name
-    if info.description and "description" not in out:
-        out["description"] = info.description
+    if info.model_description:  # a version's message is not the model's description (issue 14)
+        out["description"] = info.model_description
     if info.owner:
         out["owner"] = info.owner
     if info.use_case:

@@ -21,7 +21,9 @@ STAGE_COLORS: dict[str, str] = {
 _EXTRA_COLORS = ("#8250df", "#cf222e", "#1b7c83", "#bc4c00", "#6e7781")
 LINE_COLOR = "#0969da"
 MARKED_STAGES = ("production", "staging")  # stages drawn with a guide line and a label
-MAX_X_LABELS = 14
+X_FONT, STAGE_FONT, VALUE_FONT = 11, 10, 11  # font sizes of the chart's labels
+CHAR_EM = 0.62  # a label's width per character, in em: wider than system-ui's average glyph
+LABEL_GAP = 4.0  # pixels kept free between two labels
 
 
 def stage_color(stage: str | None, stages: Sequence[str] = ()) -> str:
@@ -100,6 +102,78 @@ def format_value(value: float) -> str:
     return f"{value:.4g}"
 
 
+def text_width(text: str, font_size: float) -> float:
+    """An upper estimate of a label's width: no font is measured at build time."""
+    return len(text) * font_size * CHAR_EM
+
+
+def label_box(x: float, y: float, text: str, font_size: float,
+              anchor: str = "middle") -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of an SVG <text> at baseline y with that text-anchor."""
+    w = text_width(text, font_size)
+    left = {"start": x, "middle": x - w / 2, "end": x - w}[anchor]
+    return left, y - font_size, left + w, y + font_size * 0.25
+
+
+def overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float],
+             gap: float = LABEL_GAP) -> bool:
+    return a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] and b[1] < a[3]
+
+
+def x_label_indices(points: Sequence[Point], xs: Sequence[float], width: float) -> list[int]:
+    """Which versions get an x-axis label: first and last always, then the production and
+    staging holders, then every k-th version, k chosen so even the widest label fits; any
+    label that would touch one already placed is skipped."""
+    n = len(points)
+    if n == 0:
+        return []
+    texts = [_clip(p.version, 16) for p in points]
+    spacing = (xs[-1] - xs[0]) / (n - 1) if n > 1 else float(width)
+    widest = max(text_width(t, X_FONT) for t in texts)
+    step = max(1, math.ceil((widest + LABEL_GAP) / max(spacing, 1e-9)))
+    marked = sorted((i for i, p in enumerate(points) if p.stage in MARKED_STAGES),
+                    key=lambda i: (points[i].stage != "production", -i))
+    chosen: list[int] = []
+    spans: list[tuple[float, float]] = []
+    for k, i in enumerate(dict.fromkeys([0, n - 1, *marked, *range(0, n, step)])):
+        w = text_width(texts[i], X_FONT)
+        span = (xs[i] - w / 2, xs[i] + w / 2)
+        if k >= 2 and any(span[0] < b + LABEL_GAP and a < span[1] + LABEL_GAP for a, b in spans):
+            continue  # (first and last are always kept)
+        chosen.append(i)
+        spans.append(span)
+    return sorted(chosen)
+
+
+def stage_label_positions(points: Sequence[Point], xs: Sequence[float],
+                          width: float) -> list[tuple[int, float]]:
+    """(index, left x) of a stage label under each production/staging point, nudged apart so
+    none overlap and all stay inside the chart; when they cannot all fit, one per stage (its
+    newest holder)."""
+    marked = [i for i, p in enumerate(points) if p.stage in MARKED_STAGES]
+
+    def layout(idx: list[int]) -> list[tuple[int, float]] | None:
+        widths = [text_width(points[i].stage, STAGE_FONT) for i in idx]
+        if sum(widths) + LABEL_GAP * (len(idx) + 1) > width:
+            return None
+        lefts: list[float] = []
+        for k, i in enumerate(idx):  # push right past the previous label
+            left = max(xs[i] - widths[k] / 2, 2.0)
+            if lefts:
+                left = max(left, lefts[-1] + widths[k - 1] + LABEL_GAP)
+            lefts.append(left)
+        for k in range(len(idx) - 1, -1, -1):  # then back left from the chart's right edge
+            limit = width - 2.0 if k == len(idx) - 1 else lefts[k + 1] - LABEL_GAP
+            lefts[k] = min(lefts[k], limit - widths[k])
+        return list(zip(idx, lefts))
+
+    placed = layout(marked)
+    if placed is None:
+        newest = {points[i].stage: i for i in marked}
+        placed = layout(sorted(newest.values())) or []
+    return placed
+
+
 def metric_chart(
     metric: str,
     points: Sequence[Point],
@@ -156,22 +230,23 @@ def metric_chart(
                      f'stroke="#d8dee4" stroke-width="1"/>')
         parts.append(f'<text x="{pad_l - 6}" y="{y + 4:.1f}" font-size="11" fill="#656d76" '
                      f'text-anchor="end">{escape(format_value(t))}</text>')
-    every = max(1, math.ceil(n / MAX_X_LABELS))
-    for i, p in enumerate(points):  # x labels
-        if i % every and i != n - 1:
-            continue
-        parts.append(f'<text x="{x_at(i):.1f}" y="{pad_t + plot_h + 18}" font-size="11" '
-                     f'fill="#424a53" text-anchor="middle">{escape(_clip(p.version, 16))}</text>')
-    for i, p in enumerate(points):  # guide lines for the stages people care about
-        if p.stage in MARKED_STAGES:
-            color = stage_color(p.stage, stages)
-            x = x_at(i)
-            parts.append(f'<line class="stage-mark" data-stage="{escape(p.stage)}" x1="{x:.1f}" '
-                         f'x2="{x:.1f}" y1="{pad_t}" y2="{pad_t + plot_h}" stroke="{color}" '
-                         f'stroke-width="1.5" stroke-dasharray="4 3"/>')
-            parts.append(f'<text x="{x:.1f}" y="{pad_t + plot_h + 33}" font-size="10" '
-                         f'font-weight="600" fill="{color}" text-anchor="middle">'
-                         f"{escape(p.stage)}</text>")
+    axis_y = pad_t + plot_h + 18
+    for i in x_label_indices(points, [x_at(i) for i in range(n)], width):  # thinned x labels
+        parts.append(f'<text class="x-label" x="{x_at(i):.1f}" y="{axis_y}" font-size="{X_FONT}" '
+                     f'fill="#424a53" text-anchor="middle">{escape(_clip(points[i].version, 16))}</text>')
+    marked = [i for i, p in enumerate(points) if p.stage in MARKED_STAGES]
+    for i in marked:  # guide lines for the stages people care about
+        color = stage_color(points[i].stage, stages)
+        x = x_at(i)
+        parts.append(f'<line class="stage-mark" data-stage="{escape(points[i].stage)}" x1="{x:.1f}" '
+                     f'x2="{x:.1f}" y1="{pad_t}" y2="{pad_t + plot_h}" stroke="{color}" '
+                     f'stroke-width="1.5" stroke-dasharray="4 3"/>')
+    for i, left in stage_label_positions(points, [x_at(i) for i in range(n)], width):
+        color = stage_color(points[i].stage, stages)
+        parts.append(f'<text class="stage-label" data-stage="{escape(points[i].stage)}" '
+                     f'x="{left:.1f}" y="{pad_t + plot_h + 33}" font-size="{STAGE_FONT}" '
+                     f'font-weight="600" fill="{color}" text-anchor="start">'
+                     f"{escape(points[i].stage)}</text>")
     segment: list[str] = []
     paths: list[str] = []
     for i, p in enumerate(points):  # the line, broken where a version lacks the metric
@@ -186,19 +261,33 @@ def metric_chart(
     for d in paths:
         parts.append(f'<path d="{d}" fill="none" stroke="{LINE_COLOR}" stroke-width="2" '
                      f'stroke-linejoin="round"/>')
+    # the value of what is live and of the candidate, readable without hovering; production
+    # first, each placed beside its point where it overlaps no other value label (else skipped:
+    # the point's tooltip still has it)
+    placed: list[tuple[float, float, float, float]] = []
+    order = sorted((i for i in marked if points[i].value is not None),
+                   key=lambda i: (points[i].stage != "production", i))
+    for i in order:
+        value = points[i].value
+        assert value is not None
+        text = format_value(value)
+        x, y = x_at(i), y_at(value)
+        for dx, dy, anchor in ((9, -7, "start"), (-9, -7, "end"), (9, 15, "start"), (-9, 15, "end")):
+            box = label_box(x + dx, y + dy, text, VALUE_FONT, anchor)
+            if (box[0] >= 0 and box[2] <= width and box[1] >= pad_t - 10 and box[3] <= pad_t + plot_h
+                    and not any(overlaps(box, other) for other in placed)):
+                placed.append(box)
+                parts.append(f'<text class="value" data-version="{escape(points[i].version)}" '
+                             f'x="{x + dx:.1f}" y="{y + dy:.1f}" font-size="{VALUE_FONT}" '
+                             f'font-weight="600" fill="{stage_color(points[i].stage, stages)}" '
+                             f'text-anchor="{anchor}" stroke="#ffffff" stroke-width="3" '
+                             f'paint-order="stroke">{escape(text)}</text>')
+                break
     for i, p in enumerate(points):  # points last, so they sit on top
         if p.value is None:
             continue
         color = stage_color(p.stage, stages)
         big = p.stage in MARKED_STAGES
-        if big:  # the value of what is live and of the candidate, readable without hovering
-            x, y = x_at(i), y_at(p.value)
-            anchor = "end" if n > 1 and i == n - 1 else "start"
-            dx = -9 if anchor == "end" else 9
-            parts.append(f'<text class="value" x="{x + dx:.1f}" y="{y - 7:.1f}" font-size="11" '
-                         f'font-weight="600" fill="{color}" text-anchor="{anchor}" stroke="#ffffff" '
-                         f'stroke-width="3" paint-order="stroke">'
-                         f"{escape(format_value(p.value))}</text>")
         parts.append(
             f'<circle class="point" data-version="{escape(p.version)}" data-stage="{escape(p.stage)}" '
             f'cx="{x_at(i):.1f}" cy="{y_at(p.value):.1f}" r="{6 if big else 4.5}" fill="{color}" '

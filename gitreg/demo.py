@@ -24,6 +24,8 @@ from gitreg.git import Git
 AUTHOR = ("Dana Scientist", "dana@demo.gitreg.dev")
 REVIEWER = ("Rui Reviewer", "rui@demo.gitreg.dev")
 MODEL = "churn"
+MODEL_DESCRIPTION = "Predicts which customers will cancel next month (logistic regression)"
+DEMO_TITLE = "gitreg demo"  # the registry's directory is just `registry`
 
 
 @dataclass
@@ -128,7 +130,8 @@ def run_demo(directory: Path | None, env: Mapping[str, str],
                            hyperparameters={"features": features, "epochs": epochs, "lr": lr},
                            metrics=metrics, dataset_version="synthetic-churn-v1",
                            training={"data_size": len(train_rows)}, tags=["churn", "demo"],
-                           owner=AUTHOR[1], use_case="customer retention")
+                           owner=AUTHOR[1], use_case="customer retention",
+                           model_description=MODEL_DESCRIPTION if i == 1 else None)
         reg = author.register(MODEL, [artifact], info, bump="minor" if i > 1 else None, push=True)
         result.versions.append({"version": reg.version, **metrics})
         say(f"registered {MODEL} {reg.version}: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
@@ -144,6 +147,6 @@ def run_demo(directory: Path | None, env: Mapping[str, str],
         say(done.message + f" (approved by {REVIEWER[1]})")
     result.production = best
     result.site = root / "site"
-    author.site(result.site)
+    author.site(result.site, title=DEMO_TITLE)
     say(f"dashboard: {result.site / 'index.html'}")
     return result

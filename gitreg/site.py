@@ -9,6 +9,8 @@ history, lifecycle); every piece of user text goes through html.escape.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -21,6 +23,7 @@ from gitreg.core.version import parse_version
 from gitreg.errors import UserError
 
 MARKER = ".gitreg-site"  # lists the files a build wrote; lets a rebuild reuse the directory
+GENERATOR = '<meta name="generator" content="gitreg site">'  # in every page: what a rebuild may remove
 STYLE_FILE = "style.css"
 RECENT_EVENTS = 8  # the index's activity feed, across models (ordered by time, then seq)
 
@@ -34,8 +37,10 @@ _VERBS = {
 class SiteVerbs:
     """Mixed into Registry; methods use self.store, self.git, self.env, self.clock."""
 
-    def site(self, out_dir: str | Path) -> dict[str, Any]:
-        """Write the static dashboard into out_dir; returns what was written."""
+    def site(self, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
+        """Write the static dashboard into out_dir; returns what was written.
+
+        title names the registry on its pages (default: the repository directory's name)."""
         reg: Any = self
         out = Path(out_dir).absolute()
         previous = _check_out_dir(out, Path(reg.root))
@@ -44,7 +49,7 @@ class SiteVerbs:
         built = reg.clock().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         head = reg.git.head()
         meta = {
-            "title": Path(reg.root).name,
+            "title": " ".join((title or "").split()) or Path(reg.root).resolve().name,
             "built": built,
             "commit": (head or "")[:10],
             "branch": lifecycle.branch,
@@ -98,6 +103,17 @@ class SiteVerbs:
 
 
 # -- the output directory ---------------------------------------------------------------
+# A committed output directory is untrusted input (pages.yml runs `gitreg site -o _site` on
+# whatever a push contains, issue 11): links in it are never followed, the marker only names
+# candidates, and a stale file is removed only if it is a regular file that carries GENERATOR.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted as a page never blocks the build
+MAX_MARKER_BYTES = 1024 * 1024
+_LINK_HINT = ("remove the link; gitreg site never writes through links in its output "
+              "directory (a committed site directory is untrusted), or give a new directory")
+
+
 def _check_out_dir(out: Path, root: Path) -> list[str]:
     """Refuse directories gitreg did not write; return the files the previous build wrote."""
     resolved = out.resolve()
@@ -107,21 +123,57 @@ def _check_out_dir(out: Path, root: Path) -> list[str]:
     if resolved == root.resolve() or resolved in root.resolve().parents:
         raise UserError(f"{out} contains the registry itself",
                         "write the site into a new directory, e.g. -o _site")
+    _refuse_links_in_repo(out, root)
     if not out.exists():
         return []
     if not out.is_dir():
         raise UserError(f"{out} is a file", "give a directory for the site, e.g. -o _site")
-    marker = out / MARKER
-    if marker.is_file():
-        try:
-            files = json.loads(marker.read_text(encoding="utf-8")).get("files", [])
-        except (ValueError, OSError, AttributeError):
-            files = []
-        return [f for f in files if isinstance(f, str)]
+    files = _read_marker(out)
+    if files is not None:
+        return files
     if any(out.iterdir()):
         raise UserError(f"{out} is not empty and was not written by `gitreg site`",
                         "give a new or empty directory, so none of your files are overwritten")
     return []
+
+
+def _refuse_links_in_repo(out: Path, root: Path) -> None:
+    """Inside the repository, the output directory and every directory above it up to the
+    root must be real directories: a committed `_site -> ~` is the repository's doing.
+    Outside it, the path is the user's own, and a link they typed is theirs to follow."""
+    target = Path(os.path.abspath(out))
+    for top in dict.fromkeys((Path(os.path.abspath(root)), root.resolve())):
+        try:
+            rel = target.relative_to(top)
+        except ValueError:
+            continue
+        cur = top
+        for part in rel.parts:
+            cur = cur / part
+            if cur.is_symlink():
+                raise UserError(f"{cur} is a symbolic link inside the repository; refusing to "
+                                "write the site through it", _LINK_HINT)
+        return
+
+
+def _read_marker(out: Path) -> list[str] | None:
+    """The previous build's file list, or None when there is no (regular, small) marker."""
+    try:
+        fd = os.open(out / MARKER, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    except OSError:
+        return None  # missing, a link, or unreadable: not a site gitreg built
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MARKER_BYTES:
+            return None
+        raw = os.read(fd, MAX_MARKER_BYTES)
+    finally:
+        os.close(fd)
+    try:
+        files = json.loads(raw.decode("utf-8")).get("files", [])
+    except (ValueError, AttributeError):
+        files = []
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
 
 
 def _write_site(out: Path, pages: Mapping[str, str], previous: Sequence[str]) -> None:
@@ -129,19 +181,108 @@ def _write_site(out: Path, pages: Mapping[str, str], previous: Sequence[str]) ->
         if not _relative_inside(rel):
             raise UserError(f"refusing to write {rel!r} outside the site directory",
                             "run `gitreg validate` and fix the manifest named there")
+    rel = ""
     try:
-        for rel, text in pages.items():
-            _write(out / rel, text)
-        for rel in previous:  # pages of a previous build that this one did not write
-            stale = (out / rel)
-            if rel not in pages and _relative_inside(rel) and stale.is_file():
-                stale.unlink()
-        _write(out / MARKER, json.dumps({"generator": "gitreg site",
-                                         "files": sorted(pages)}, indent=1) + "\n")
+        out.mkdir(parents=True, exist_ok=True)
+        top = os.open(out, os.O_RDONLY | _DIRECTORY)  # vetted by _check_out_dir
     except OSError as exc:
-        where = exc.filename or out
+        raise UserError(f"cannot write the site to {out}: {exc.strerror or exc}",
+                        "check the directory's permissions and free space") from None
+    try:
+        _refuse_links_on_the_way(out, [*pages, MARKER])  # before anything is written
+        for rel, text in pages.items():
+            _write_at(top, rel, text)
+        for rel in previous:  # pages of a previous build that this one did not write
+            if rel not in pages and _relative_inside(rel):
+                _remove_stale(top, rel)
+        rel = MARKER
+        _write_at(top, MARKER, json.dumps({"generator": "gitreg site",
+                                           "files": sorted(pages)}, indent=1) + "\n")
+    except OSError as exc:
+        where = out / rel if rel else out
         raise UserError(f"cannot write the site to {where}: {exc.strerror or exc}",
                         "check the directory's permissions and free space") from None
+    finally:
+        os.close(top)
+
+
+def _refuse_links_on_the_way(out: Path, rels: Iterable[str]) -> None:
+    """One clear refusal for a link (or a file where a directory goes) in the output tree."""
+    for rel in rels:
+        cur = out
+        parts = rel.split("/")
+        for i, part in enumerate(parts):
+            cur = cur / part
+            try:
+                mode = os.lstat(cur).st_mode
+            except FileNotFoundError:
+                break
+            if stat.S_ISLNK(mode):
+                raise UserError(f"{cur} is a symbolic link; refusing to write the site through it",
+                                _LINK_HINT)
+            last = i == len(parts) - 1
+            if not last and not stat.S_ISDIR(mode):
+                raise UserError(f"{cur} is in the way of the site's {rel}: not a directory",
+                                "remove it, or give a new directory for the site")
+            if last and not stat.S_ISREG(mode):
+                raise UserError(f"{cur} is in the way of the site's {rel}: not a regular file",
+                                "remove it, or give a new directory for the site")
+
+
+def _open_parent(top: int, rel: str, create: bool) -> tuple[int, str]:
+    """(an fd of rel's directory, rel's last name), walking down without following links."""
+    parts = rel.split("/")
+    fd = os.dup(top)
+    try:
+        for part in parts[:-1]:
+            if create:
+                try:
+                    os.mkdir(part, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            inner = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, parts[-1]
+
+
+def _write_at(top: int, rel: str, text: str) -> None:
+    fd, name = _open_parent(top, rel, create=True)
+    try:
+        yamlio.write_atomic_at(fd, name, text)  # temp file + os.replace, readable like any new file
+    finally:
+        os.close(fd)
+
+
+def _remove_stale(top: int, rel: str) -> None:
+    """Remove rel only if it is a regular file, really inside the site, that gitreg wrote."""
+    try:
+        fd, name = _open_parent(top, rel, create=False)
+    except OSError:
+        return  # a link, a file or nothing on the way: not a page of ours
+    try:
+        if _is_our_page(fd, name):
+            os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _is_our_page(dir_fd: int, name: str) -> bool:
+    try:
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        return GENERATOR.encode() in os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
 def _relative_inside(rel: str) -> bool:
@@ -237,7 +378,7 @@ def page(title: str, body: str, meta: Mapping[str, str], depth: int, crumbs: Seq
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="gitreg site">
+{GENERATOR}
 <title>{e(title)}</title>
 <link rel="stylesheet" href="{up}{STYLE_FILE}">
 </head>
@@ -267,6 +408,14 @@ def change_text(ev: Mapping[str, Any]) -> str:
     if ev.get("to") and ev.get("action") != "register":
         move = f" → {ev['to']}"
     return f"{verb} {ev.get('version')}{move}"
+
+
+def heading(title: str) -> str:
+    """The index's <h1>: "Model registry NAME", or just NAME when it already says registry
+    (a repository called `registry` or `model-registry` must not read "registry registry")."""
+    if "registry" in title.lower():
+        return f"<h1>{e(title)}</h1>"
+    return f'<h1>Model registry <span class="muted">{e(title)}</span></h1>'
 
 
 # -- the index --------------------------------------------------------------------------
@@ -326,8 +475,8 @@ def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Se
     activity = (f'<section id="activity"><h2>Recent activity</h2>'
                 f"{timeline(recent, stages, link_versions=True, from_root=True)}</section>"
                 if recent else "")
-    body = (f'<h1>Model registry <span class="muted">{e(meta["title"])}</span></h1>'
-            f'<div class="cards">{"".join(cards)}</div>'
+    body = (heading(meta["title"])
+            + f'<div class="cards">{"".join(cards)}</div>'
             f'<section><h2>Models</h2><div class="scroll">{table}</div></section>' + activity)
     return page(f"{meta['title']} · gitreg", body, meta, 0, [("models", "")])
 

@@ -33,6 +33,12 @@ def test_demo_registers_promotes_pushes_and_writes_the_dashboard(tmp_path, isola
     assert "churn#production#" in git(remote, "tag")
     assert any((target / "dvc-remote").rglob("*"))
     assert (target / "site" / "index.html").read_text().count("churn") > 1
+    index = (target / "site" / "index.html").read_text()
+    assert "<h1>Model registry <span class=\"muted\">gitreg demo</span></h1>" in index
+    assert "registry registry" not in index.lower()
+    model_page = (target / "site" / "models" / "churn" / "index.html").read_text()
+    assert '<p class="lead">Predicts which customers will cancel next month' in model_page
+    assert '<p class="lead">baseline: tenure and charges' not in model_page  # a version's message
     out = subprocess.run([GTO, "show", "--json"], cwd=target / "registry", capture_output=True,
                          text=True)
     assert json.loads(out.stdout)["churn"]["stage"]["production"] == "v0.3.0"

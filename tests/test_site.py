@@ -391,6 +391,74 @@ def test_user_text_is_escaped_everywhere(demo: dict[str, Any]) -> None:
     assert HOSTILE_DESC in squash(parse(demo["site"] / "models" / "churn" / "2.0.0.html").text)
 
 
+# -- the title and the descriptions -------------------------------------------------------
+@pytest.mark.parametrize("title, h1", [
+    ("registry", "registry"),                      # `gitreg demo`'s directory: not "registry registry"
+    ("model-registry", "model-registry"),
+    ("Acme ML Registry", "Acme ML Registry"),
+    ("ml-models", "Model registry ml-models"),
+    ("<b>x</b>", "Model registry <b>x</b>"),       # escaped, shown as text
+])
+def test_index_heading_never_repeats_registry(title: str, h1: str) -> None:
+    from gitreg.site import heading
+
+    doc = TreeBuilder()
+    doc.feed(heading(title))
+    assert squash(doc.root.find("h1").text) == h1
+    assert "registry registry" not in squash(doc.root.text).lower()
+
+
+def test_site_title_defaults_to_the_directory_and_can_be_given(reg: Registry, tmp_path: Path) -> None:
+    assert reg.root.name == "registry"
+    reg.site(tmp_path / "plain")
+    doc = parse(tmp_path / "plain" / "index.html")
+    assert squash(doc.find("h1").text) == "registry"
+    reg.site(tmp_path / "named", title="  Acme   models ")
+    doc = parse(tmp_path / "named" / "index.html")
+    assert squash(doc.find("h1").text) == "Model registry Acme models"
+    assert squash(doc.find("title").text) == "Acme models · gitreg"
+
+
+def test_a_versions_message_is_not_the_models_description(reg: Registry, make_artifact: Callable[..., Path],
+                                                         tmp_path: Path) -> None:
+    reg.register("churn", [make_artifact()], VersionInfo(description="first run: baseline"),
+                 version="1.0.0")
+    model_yaml = yamlio.loads((reg.root / "models" / "churn" / "model.yaml").read_text(), "model.yaml")
+    assert "description" not in model_yaml  # register -m describes the version only
+    reg.site(tmp_path / "site")
+    page = parse(tmp_path / "site" / "models" / "churn" / "index.html")
+    assert not [p for p in page.find_all("p") if p.has_class("lead")]  # no model description shown
+    row = page.find("tr", data_version="1.0.0")
+    assert "first run: baseline" in squash(row.text)  # the version's own row keeps its message
+    index_row = parse(tmp_path / "site" / "index.html").find("tr", data_model="churn")
+    assert "first run" not in squash(index_row.text)
+    version_page = parse(tmp_path / "site" / "models" / "churn" / "1.0.0.html")
+    assert squash(version_page.find("p", **{"class": "lead"}).text) == "first run: baseline"
+
+
+def test_model_description_comes_from_the_model_level_option(cli: Callable[..., Any], repo: Path,
+                                                            make_artifact: Callable[..., Path],
+                                                            tmp_path: Path) -> None:
+    first = cli(repo, "register", "churn", str(make_artifact()), "-m", "baseline",
+                "--model-description", "Predicts churn next month")
+    assert first.exit_code == 0, first.output
+    second = cli(repo, "register", "churn", str(make_artifact()), "-m", "adds support calls")
+    assert second.exit_code == 0, second.output
+    model_yaml = yamlio.loads((repo / "models" / "churn" / "model.yaml").read_text(), "model.yaml")
+    assert model_yaml["description"] == "Predicts churn next month"
+    assert cli(repo, "site", "-o", str(tmp_path / "site")).exit_code == 0
+    page = parse(tmp_path / "site" / "models" / "churn" / "index.html")
+    assert squash(page.find("p", **{"class": "lead"}).text) == "Predicts churn next month"
+    rows = {r.attrs["data-version"]: squash(r.text) for r in page.find_all("tr") if "data-version" in r.attrs}
+    assert "baseline" in rows["0.1.0"] and "adds support calls" in rows["0.2.0"]
+    index_row = parse(tmp_path / "site" / "index.html").find("tr", data_model="churn")
+    assert "Predicts churn next month" in squash(index_row.text)
+    # given again, it replaces the model's description (one register commit, in history)
+    third = cli(repo, "register", "churn", str(make_artifact()), "--model-description", "Churn v2")
+    assert third.exit_code == 0, third.output
+    assert Registry(repo).show("churn")["description"] == "Churn v2"
+
+
 # -- the output directory -----------------------------------------------------------------
 def test_rebuild_into_the_same_directory_replaces_the_old_site(demo: dict[str, Any],
                                                                tmp_path: Path) -> None:
@@ -399,15 +467,20 @@ def test_rebuild_into_the_same_directory_replaces_the_old_site(demo: dict[str, A
     first = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
     # the marker lists a page this build will not write: a rebuild removes it (and only it)
     marker = json.loads((site / MARKER).read_text())
-    marker["files"].append("models/gone/index.html")
+    marker["files"] += ["models/gone/index.html", "listed.txt"]
     (site / "models" / "gone").mkdir()
-    (site / "models" / "gone" / "index.html").write_text("old")
+    (site / "models" / "gone" / "index.html").write_text(
+        (site / "models" / "churn" / "index.html").read_text())  # a page gitreg wrote
     (site / "mine.txt").write_text("not written by gitreg")
+    # the marker is untrusted: a file it lists that gitreg did not write stays
+    (site / "listed.txt").write_text("not a page of gitreg's, though the marker lists it")
     (site / MARKER).write_text(json.dumps(marker))
     demo["reg"].site(site)
     assert not (site / "models" / "gone" / "index.html").exists()
     assert (site / "mine.txt").read_text() == "not written by gitreg"
-    second = {p: p.read_bytes() for p in site.rglob("*") if p.is_file() and p.name != "mine.txt"}
+    assert (site / "listed.txt").read_text().startswith("not a page")
+    second = {p: p.read_bytes() for p in site.rglob("*")
+              if p.is_file() and p.name not in ("mine.txt", "listed.txt")}
     assert second == first  # same registry, same clock: byte-identical pages
 
 
@@ -449,16 +522,16 @@ def test_a_failed_write_is_a_user_error_naming_the_file(repo: Path, tmp_path: Pa
 
     from gitreg import site as site_mod
 
-    real = site_mod._write
+    real = site_mod._write_at
     calls = {"n": 0}
 
-    def full_disk(path: Path, text: str) -> None:  # fault injection: the disk fills up
+    def full_disk(top: int, rel: str, text: str) -> None:  # fault injection: the disk fills up
         calls["n"] += 1
         if calls["n"] == 2:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, text)
+            raise OSError(errno.ENOSPC, "No space left on device", rel)
+        real(top, rel, text)
 
-    monkeypatch.setattr(site_mod, "_write", full_disk)
+    monkeypatch.setattr(site_mod, "_write_at", full_disk)
     before = snapshot(repo)
     with pytest.raises(UserError, match="cannot write the site to .*No space left on device") as info:
         Registry(repo).site(tmp_path / "site")

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gitreg.charts import (
-    STAGE_COLORS, Point, format_value, metric_chart, metrics_figure, nice_ticks, points_for,
-    sparkline, stage_color,
+    STAGE_COLORS, STAGE_FONT, VALUE_FONT, X_FONT, Point, format_value, label_box, metric_chart,
+    metrics_figure, nice_ticks, overlaps, points_for, sparkline, stage_color,
 )
 
 NS = {"s": "http://www.w3.org/2000/svg"}
@@ -128,6 +128,47 @@ def test_edge_cases_still_make_a_valid_svg(pts: list[Point]) -> None:
     labels = [t.text for t in root.findall(".//s:text", NS)]
     if len(pts) == 60:  # long histories thin their x labels but keep the last one
         assert "1.59.0" in labels and len([t for t in labels if t and t.startswith("1.")]) <= 16
+
+
+def _boxes(root: ET.Element, cls: str, font: float) -> list[tuple[str, tuple[float, ...]]]:
+    out = []
+    for t in root.findall(".//s:text", NS):
+        if t.get("class") == cls:
+            assert float(t.get("font-size")) == font
+            out.append((t.text or "", label_box(float(t.get("x")), float(t.get("y")), t.text or "",
+                                                font, t.get("text-anchor") or "start")))
+    return out
+
+
+def _assert_apart(boxes: list[tuple[str, tuple[float, ...]]], width: float) -> None:
+    for k, (text, box) in enumerate(boxes):
+        assert 0 <= box[0] and box[2] <= width, (text, box)
+        for other, obox in boxes[k + 1:]:
+            assert not overlaps(box, obox, gap=0), (text, other)
+
+
+@pytest.mark.parametrize("n", [12, 30, 100])
+@pytest.mark.parametrize("layout", ["spread", "adjacent", "at-the-ends"])
+@pytest.mark.parametrize("width", [360, 412])  # the model page's chart, compare --plot's cell
+def test_labels_never_overlap_at_any_count(n: int, layout: str, width: int) -> None:
+    stages = {"spread": {n // 3: "production", 2 * n // 3: "staging", n - 1: "staging"},
+              "adjacent": {n - 3: "staging", n - 2: "production", n - 1: "staging"},
+              "at-the-ends": {0: "production", 1: "staging", n - 1: "staging"}}[layout]
+    pts = [Point(f"1.{i}.0", 0.80 + 0.001 * (i % 5), stages.get(i, "archived")) for i in range(n)]
+    root = svg(metric_chart("accuracy", pts, width=width))
+    xs = _boxes(root, "x-label", X_FONT)
+    labelled = [text for text, _ in xs]
+    assert labelled[0] == "1.0.0" and labelled[-1] == f"1.{n - 1}.0"  # first and last, always
+    assert len(labelled) >= 4  # thinned, not emptied
+    _assert_apart(xs, width)
+    marks = _boxes(root, "stage-label", STAGE_FONT)
+    assert sorted(t for t, _ in marks) == sorted(stages.values())  # every holder keeps its label
+    _assert_apart(marks, width)
+    values = _boxes(root, "value", VALUE_FONT)
+    _assert_apart(values, width)
+    prod = next(i for i, s in stages.items() if s == "production")
+    assert any(t.get("data-version") == f"1.{prod}.0" for t in root.findall(".//s:text", NS)
+               if t.get("class") == "value")  # what is live always shows its value
 
 
 def test_user_text_is_escaped_in_svg() -> None:

@@ -71,6 +71,7 @@ def register_cmd(
     framework: Optional[str] = typer.Option(None, "--framework", help="sklearn, pytorch, xgboost, ..."),
     algorithm: Optional[str] = typer.Option(None, "--algorithm", help="e.g. RandomForestClassifier."),
     description: Optional[str] = typer.Option(None, "--description", "-m", help="What this version is."),
+    model_description: Optional[str] = typer.Option(None, "--model-description", help="What the model is (models/NAME/model.yaml; replaces the old one)."),
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Training data version."),
     tag: List[str] = typer.Option([], "--tag", help="A label (repeatable)."),
     owner: Optional[str] = typer.Option(None, "--owner", help="Model owner (e-mail or team)."),
@@ -85,7 +86,8 @@ def register_cmd(
     from gitreg.api import VersionInfo, load_mapping_file, load_metrics_file
     from gitreg.core.manifest import parse_key_values
 
-    info = VersionInfo(description=description, framework=framework, algorithm=algorithm,
+    info = VersionInfo(description=description, model_description=model_description,
+                       framework=framework, algorithm=algorithm,
                        dataset_version=dataset_version, tags=list(tag), owner=owner, use_case=use_case)
     warnings: list[str] = []
     if metrics:
