@@ -72,6 +72,10 @@ def validate(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (
             continue
         report.checked += 1
         try:
+            size = path.stat().st_size
+            if size > yamlio.MAX_YAML_BYTES:  # never read a huge file whole to learn that
+                report.add(f"{rel}:1:1", f"file is {size} bytes; the limit is {yamlio.MAX_YAML_BYTES}")
+                continue
             text = path.read_bytes().decode("utf-8")
             data, marks, dup = yamlio.load_with_marks(text, rel)
         except UnicodeDecodeError as exc:

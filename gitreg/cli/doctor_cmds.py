@@ -34,8 +34,14 @@ def doctor_cmd(
         message(f"lightweight: {t} is not annotated, so GTO ignores it")
     for u in report.unfixable:
         message(f"cannot fix: {u}")
+    for t in report.temp_files:
+        message(f"removed: {t} (a temp file left by a killed gitreg write)" if t in report.removed else
+                f"temp file: {t} was left by a killed gitreg write; `gitreg doctor --fix` removes it")
+    for bad in report.unreadable:
+        message(f"unreadable: {bad}")
     remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
-                 + len(report.extra) + len(report.lightweight) + len(report.interrupted))
+                 + len(report.extra) + len(report.lightweight) + len(report.interrupted)
+                 + len(report.unreadable) + len(set(report.temp_files) - set(report.removed)))
     if remaining:
         raise UserError(f"{remaining} problem(s) between manifests and tags",
                         "run `gitreg doctor --fix` to recreate missing tags; wrong or extra tags "
