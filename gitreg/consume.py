@@ -305,6 +305,8 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
     if artifacts is not None:
         _check_targets(out_dir, artifacts)
     total = sum(int(a.get("size", 0)) for a in artifacts) if artifacts else 0
+    if local_git is not None:
+        _refuse_symlinks(local_git, rev, vpath)
     try:
         staging = Path(tempfile.mkdtemp(prefix=".gitreg-get-", dir=anchor))
     except OSError as exc:
@@ -368,6 +370,15 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
         "artifacts": [{"path": str(out_dir / a["path"]), "md5": a["md5"], "size": int(a.get("size", 0))}
                       for a in artifacts],
     }
+
+
+def _refuse_symlinks(git: Git, rev: str | None, vpath: str) -> None:
+    """A registry is untrusted: a symlink in a version directory (a .dvc file pointing at
+    /etc/passwd or outside the repository) is refused before DVC reads anything."""
+    for entry in git.ls_tree(rev or "HEAD", vpath):
+        if entry.mode == "120000":
+            raise UserError(f"{entry.path} is a symbolic link in the registry; gitreg never follows one",
+                            "the registry has been tampered with: run `gitreg validate` there")
 
 
 def _rmdir(path: Path) -> None:

@@ -57,6 +57,13 @@ def _translate(stderr: str, action: str) -> GitregError:
         return UserError(f"{action}: the artifact data is not in the DVC remote ({text})",
                          "push it from the machine that registered it (`dvc push` there), and "
                          "check the registry's .dvc/config names a default remote")
+    if "failed to load directory" in low and ("errno 2" in low or "no such file" in low):
+        # a directory artifact whose .dir object is in neither the cache nor the remote
+        return UserError(f"{action}: the artifact data is not in the DVC remote ({text})",
+                         "push it from the machine that registered it (`dvc push` there)")
+    if "validation failed in revision" in low or "expected a dictionary" in low:
+        return UserError(f"{action}: the registry's .dvc file is not valid ({text})",
+                         "run `gitreg validate` in that registry")
     if "missing" in low or "failed to pull" in low or "failed to fetch" in low \
             or "not found" in low and "remote" in low:
         return UserError(f"{action}: artifact data is missing from the DVC remote ({text})",
