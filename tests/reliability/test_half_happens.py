@@ -375,3 +375,21 @@ def test_a_big_manifest_blob_is_refused_before_it_is_read(seeded, cli, monkeypat
     r = cli(seeded, "validate")
     assert r.exit_code == 1 and f"{len(big)} bytes" in r.stdout
 
+
+
+@pytest.mark.parametrize("url,ok", [
+    ("/srv/registry", True), ("registry", True), ("../registry.git", True), ("file:///srv/r.git", True),
+    ("ssh://git@host/r.git", True), ("git://host/r.git", True), ("https://host/r.git", True),
+    ("http://host:8080/r.git", True), ("git@github.com:org/r.git", True), ("host:r.git", True),
+    ("fd::3", False), ("ext::sh -c id", False), ("foo::bar", False), ("-oProxyCommand=id", False),
+    ("ftp://host/r.git", False), ("a@b@c:d", False), ("", False), ("host:r\n.git", False),
+])
+def test_repo_url_table(url, ok):
+    from gitreg.errors import UserError
+    from gitreg.git import check_repo_url
+
+    if ok:
+        check_repo_url(url, local_exists=False)
+    else:
+        with pytest.raises(UserError, match="--repo"):
+            check_repo_url(url, local_exists=False)
