@@ -253,6 +253,10 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         check_name(name)
         manifests, model = self.store.model_manifests(name)
         if not manifests:
+            broken = self.store.broken_files(name)
+            if broken:
+                raise UserError(f"cannot read {name}: {broken[0]}",
+                                "fix or restore that file (`gitreg validate` lists every problem)")
             known = list(self.store.model_tree().keys())
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "run `gitreg list` to see registered models"
@@ -281,6 +285,10 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         manifests, model = self._model(name)
         manifests = self._with_published_approvals(name, manifests)
         if version is not None:
+            bad = [b for b in self.store.broken_files(name) if b.startswith(manifest_path(name, version))]
+            if version not in manifests and bad:
+                raise UserError(f"cannot read {name} {version}: {bad[0]}",
+                                "fix or restore that file (`gitreg validate` lists every problem)")
             if version not in manifests:
                 raise NotFoundError(f"{name} has no version {version}",
                                     f"registered versions: {_versions_text(manifests)}")
@@ -374,6 +382,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                 raise UserError(f"invalid tag {tag!r}", "tags are short non-empty strings")
         lifecycle = self.lifecycle()
         actor = info.created_by or self.actor()
+        if push:
+            self._require_remote()
         with self.store.locked():
             self.store.require_branch(lifecycle)
             self.store.require_clean(model=name)
@@ -444,7 +454,13 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                                    reason=info.description)
             change.tags.append(PlannedTag(register_tag(name, ver), None, tag_msg))
             message = _commit_message("register", name, ver, None, None, [seq], info.description)
-            commit, tags = change.run(message, prepare, sign=sign, now=_epoch(self.clock))
+            cache_before = dvc.cache_listing(self.root)
+            try:
+                commit, tags = change.run(message, prepare, sign=sign, now=_epoch(self.clock))
+            except BaseException:
+                # nothing refers to the objects this failed register put into the DVC cache
+                dvc.remove_new_objects(self.root, cache_before)
+                raise
             result = Result("register", name, ver, commit, tags, [seq],
                             f"registered {name} {ver} ({_size_text(manifest['artifacts'])})")
             if push:
@@ -625,6 +641,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         `approve` commit by the approver (or a pull request's reviews and merge).
         """
         check_name(name)
+        if push:
+            self._require_remote()
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage, allow_none=True)
@@ -683,6 +701,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         check_name(name)
         if not reason or not reason.strip():
             raise UserError("a request needs --reason", "say why this version should move")
+        if push:
+            self._require_remote()
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -720,6 +740,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                 push: bool = False, sign: bool = False) -> Result:
         """Approve a pending request; with enough approvals the promotion is made."""
         check_name(name)
+        if push:
+            self._require_remote()
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -782,6 +804,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         check_name(name)
         if not reason or not reason.strip():
             raise UserError("a rejection needs --reason", "say why the request is rejected")
+        if push:
+            self._require_remote()
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -836,6 +860,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         check_name(name)
         if not reason or not reason.strip():
             raise UserError("a rollback needs --reason", "say why, e.g. --reason 'error rate doubled'")
+        if push:
+            self._require_remote()
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             stage = lifecycle.rollback_stage
@@ -876,13 +902,20 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         from gitreg import doctor
 
         recovered = None
+        removed: list[str] = []
         if fix:
             with self.store.locked(recovering=True):
                 recovered = self.store.recover_interrupted()
+                # under the lock no gitreg write is under way here: these are a dead one's
+                for rel in self.store.temp_files():
+                    (self.root / rel).unlink(missing_ok=True)
+                    removed.append(rel)
         interrupted = self.store.interrupted_change()
         report = doctor.diagnose(self, fix=fix)
         report.interrupted = [interrupted] if interrupted else []
         report.recovered = [recovered] if recovered else []
+        report.temp_files = removed or self.store.temp_files()
+        report.removed = removed
         return report
 
     def verify(self, name: str) -> dict[str, Any]:
@@ -931,6 +964,12 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         return v.validate(self.store, lifecycle, paths, base=base, extra=extra)
 
     # -- push --------------------------------------------------------------------------
+    def _require_remote(self, remote: str = "origin") -> None:
+        """--push is checked before anything is done: without a remote nothing changes."""
+        if self.git.remote_url(remote) is None:
+            raise UserError(f"--push needs a git remote '{remote}', and this clone has none; nothing was changed",
+                            f"add one with `git remote add {remote} URL`, or leave out --push")
+
     def _push(self, result: Result, artifacts: Sequence[Path] = ()) -> None:
         """Push the change's commit and tags; a lost race undoes them and raises PushRaceLost."""
         remote = "origin"
@@ -1188,9 +1227,20 @@ def _check_sources(paths: Sequence[str | Path], root: Path) -> list[Path]:
             raise UserError(f"artifact path {p} is inside .git", "give a model file outside .git")
         sources.append(resolved)
     names = [s.name for s in sources]
+    if len(sources) == 1 and sources[0].is_file() and _reserved_name(names[0]):
+        # it would sit beside the manifest: DVC's .gitignore would hide gitreg's own file
+        raise UserError(f"artifact file name {names[0]!r} collides with gitreg's or DVC's own files "
+                        "in the version directory (manifest.yaml, .gitignore, *.dvc)",
+                        "rename the file, or register its directory instead")
     if len(sources) > 1 and len(set(names)) != len(names):
         raise UserError("two artifacts have the same file name", "rename one, or register a directory")
     return sources
+
+
+def _reserved_name(name: str) -> bool:
+    low = name.lower()  # case-insensitive file systems make Manifest.YAML the same file
+    return low in (MANIFEST_FILE, ".gitignore", ".dvcignore", "model.yaml") or low.endswith(".dvc") \
+        or low.startswith(f".{MANIFEST_FILE}.")
 
 
 def _copy_artifacts(sources: Sequence[Path], vdir: Path, progress: Progress | None) -> Path:

@@ -491,7 +491,7 @@ class CIVerbs:
         return report
 
     def _remote_tags(self) -> set[str]:
-        proc = self.git.run(["ls-remote", "--tags", "--refs", "origin"], check=False)
+        proc = self.git.run(["ls-remote", "--tags", "--refs", "origin"], check=False, network=True)
         if proc.returncode != 0:
             raise ConflictError("could not list the tags on origin: "
                                 + (proc.stderr.strip().splitlines() or ["failed"])[-1],

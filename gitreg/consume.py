@@ -27,7 +27,7 @@ from gitreg.core.names import NONE_STAGE, check_stage
 from gitreg.core.tags import ASSIGN, DEREGISTER, REGISTER, UNASSIGN, assign_tag, parse_tag, register_tag
 from gitreg.core.version import parse_version
 from gitreg.errors import GitregError, NotFoundError, UserError
-from gitreg.git import Git
+from gitreg.git import Git, check_repo_url, network_timeout
 
 Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes; 0 = unknown)
 PROGRESS_POLL = 0.25  # seconds between looks at the bytes DVC has written so far
@@ -207,6 +207,8 @@ def get_from_repo(ref: str, out_dir: str | Path, repo_url: str, env: Mapping[str
     if stage is not None:
         stage = check_stage(stage)
     local = Path(repo_url).expanduser()
+    check_repo_url(repo_url, local.exists())
+    network_timeout(env)  # a bad GITREG_NETWORK_TIMEOUT is named before anything runs
     source = str(local.resolve()) if local.exists() else repo_url
     version = resolve_from_tags(name, version, stage, _remote_tags(source, name, env), source)
     return _download(source, name, version, register_tag(name, version), Path(out_dir), env=env,
@@ -217,8 +219,8 @@ def get_from_repo(ref: str, out_dir: str | Path, repo_url: str, env: Mapping[str
 def _remote_tags(source: str, name: str, env: Mapping[str, str] | None) -> dict[str, str]:
     """{tag name: commit it points at (peeled)} of one model, from one `git ls-remote`."""
     git = Git(Path.cwd(), env)
-    proc = git.run(["ls-remote", "--tags", source, f"refs/tags/{name}@*", f"refs/tags/{name}#*"],
-                   check=False)
+    proc = git.run(["ls-remote", "--tags", "--", source, f"refs/tags/{name}@*", f"refs/tags/{name}#*"],
+                   check=False, network=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["git ls-remote failed"])[-1]
         raise UserError(f"cannot read the registry repository {source}: {last}",
@@ -303,6 +305,8 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
     if artifacts is not None:
         _check_targets(out_dir, artifacts)
     total = sum(int(a.get("size", 0)) for a in artifacts) if artifacts else 0
+    if local_git is not None:
+        _refuse_symlinks(local_git, rev, vpath)
     try:
         staging = Path(tempfile.mkdtemp(prefix=".gitreg-get-", dir=anchor))
     except OSError as exc:
@@ -366,6 +370,15 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
         "artifacts": [{"path": str(out_dir / a["path"]), "md5": a["md5"], "size": int(a.get("size", 0))}
                       for a in artifacts],
     }
+
+
+def _refuse_symlinks(git: Git, rev: str | None, vpath: str) -> None:
+    """A registry is untrusted: a symlink in a version directory (a .dvc file pointing at
+    /etc/passwd or outside the repository) is refused before DVC reads anything."""
+    for entry in git.ls_tree(rev or "HEAD", vpath):
+        if entry.mode == "120000":
+            raise UserError(f"{entry.path} is a symbolic link in the registry; gitreg never follows one",
+                            "the registry has been tampered with: run `gitreg validate` there")
 
 
 def _rmdir(path: Path) -> None:

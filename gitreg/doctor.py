@@ -40,11 +40,15 @@ class DoctorReport:
     unbacked: list[str] = field(default_factory=list)  # entries/approvals no commit backs
     interrupted: list[str] = field(default_factory=list)  # a crashed change's journal is left
     recovered: list[str] = field(default_factory=list)  # what --fix did about it
+    unreadable: list[str] = field(default_factory=list)  # committed files that cannot be read
+    temp_files: list[str] = field(default_factory=list)  # leftovers of killed atomic writes
+    removed: list[str] = field(default_factory=list)  # the temp files --fix removed
 
     @property
     def clean(self) -> bool:
         return not (self.missing or self.wrong_commit or self.extra or self.lightweight
-                    or self.interrupted or self.unbacked)
+                    or self.interrupted or self.unreadable or self.unbacked
+                    or set(self.temp_files) - set(self.removed))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +56,7 @@ class DoctorReport:
             "extra": self.extra, "lightweight": self.lightweight, "ignored": self.ignored,
             "fixed": self.fixed, "unfixable": self.unfixable, "unbacked": self.unbacked,
             "interrupted": self.interrupted, "recovered": self.recovered,
+            "unreadable": self.unreadable, "temp_files": self.temp_files, "removed": self.removed,
         }
 
 
@@ -104,11 +109,17 @@ def diagnose(reg: Registry, fix: bool = False) -> DoctorReport:
     want = {e.tag: e for e in expected}
     models = {e.model for e in expected}
     refs = {r.name: r for r in reg.store.tags()}
+    # a model with an unreadable manifest: its tags cannot be judged, only the file named
+    broken = {model for (rev, model), files in reg.store.broken.items() if rev == "HEAD" and files}
+    report.unreadable = [f for (rev, _), files in sorted(reg.store.broken.items()) if rev == "HEAD"
+                         for f in files]
     for name, ref in sorted(refs.items()):
         parsed = parse_tag(name)
         if parsed is None:
             if "@" in name or "#" in name:
                 report.ignored.append(f"{name}: not in GTO's tag grammar, ignored")
+            continue
+        if parsed.name in broken:
             continue
         if parsed.kind not in (REGISTER, ASSIGN, UNASSIGN):
             report.ignored.append(f"{name}: {parsed.kind} tags are not written by gitreg, ignored")

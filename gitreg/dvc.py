@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 from gitreg import yamlio
 from gitreg.errors import ConflictError, GitregError, InternalError, UserError
+from gitreg.git import network_timeout, run_with_timeout, timed_out
 
 DEFAULT_REMOTE = "storage"
 
@@ -56,6 +57,13 @@ def _translate(stderr: str, action: str) -> GitregError:
         return UserError(f"{action}: the artifact data is not in the DVC remote ({text})",
                          "push it from the machine that registered it (`dvc push` there), and "
                          "check the registry's .dvc/config names a default remote")
+    if "failed to load directory" in low and ("errno 2" in low or "no such file" in low):
+        # a directory artifact whose .dir object is in neither the cache nor the remote
+        return UserError(f"{action}: the artifact data is not in the DVC remote ({text})",
+                         "push it from the machine that registered it (`dvc push` there)")
+    if "validation failed in revision" in low or "expected a dictionary" in low:
+        return UserError(f"{action}: the registry's .dvc file is not valid ({text})",
+                         "run `gitreg validate` in that registry")
     if "missing" in low or "failed to pull" in low or "failed to fetch" in low \
             or "not found" in low and "remote" in low:
         return UserError(f"{action}: artifact data is missing from the DVC remote ({text})",
@@ -66,6 +74,12 @@ def _translate(stderr: str, action: str) -> GitregError:
     if "lock" in low and "unable to acquire" in low:
         return ConflictError(f"{action}: another DVC process holds the repository lock",
                              "wait for it to finish and retry")
+    if "no space left on device" in low or "disk quota exceeded" in low:
+        return UserError(f"{action}: no space left on device ({text})",
+                         "free some disk space (the DVC cache is .dvc/cache) and retry")
+    if "read-only file system" in low or "permission denied" in low:
+        return UserError(f"{action}: cannot write ({text})",
+                         "check that the repository and its .dvc/cache are writable")
     if "no module named dvc" in low:
         return UserError("dvc is not installed in this environment", "pip install dvc")
     return InternalError(f"{action} failed: {text}",
@@ -73,16 +87,23 @@ def _translate(stderr: str, action: str) -> GitregError:
 
 
 def run(root: Path, args: Sequence[str], env: Mapping[str, str] | None = None,
-        action: str | None = None, show_progress: bool = False, module: str = "dvc") -> str:
-    """Run `dvc ARGS` in root; stdout is returned, failures raise translated errors."""
+        action: str | None = None, show_progress: bool = False, module: str = "dvc",
+        network: bool = False) -> str:
+    """Run `dvc ARGS` in root; stdout is returned, failures raise translated errors.
+
+    network=True (get, push, pull talk to remotes) puts GITREG_NETWORK_TIMEOUT on the call."""
     cmd = [sys.executable, "-m", module, *args]
+    kwargs: dict = dict(cwd=root, env=dvc_env(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=None if show_progress else subprocess.PIPE, text=True)
     try:
-        proc = subprocess.run(
-            cmd, cwd=root, env=dvc_env(env), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=None if show_progress else subprocess.PIPE,
-            text=True, check=False,
-        )
+        if network:
+            limit = network_timeout(env)
+            try:
+                proc = run_with_timeout(cmd, limit, **kwargs)
+            except subprocess.TimeoutExpired:
+                raise timed_out(action or f"dvc {args[0]}", limit) from None
+        else:
+            proc = subprocess.run(cmd, check=False, **kwargs)
     except OSError as exc:
         raise InternalError(f"could not start dvc: {exc}", "check the Python environment") from None
     if proc.returncode != 0:
@@ -161,13 +182,13 @@ def push(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = No
          show_progress: bool = False) -> None:
     # no -q: with it DVC exits 255 without its ERROR line (e.g. "Unable to locate credentials")
     run(root, ["push", "--", *[str(t.relative_to(root)) for t in targets]], env,
-        action="dvc push", show_progress=show_progress)
+        action="dvc push", show_progress=show_progress, network=True)
 
 
 def pull(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,
          show_progress: bool = False) -> None:
     run(root, ["pull", "--", *[str(t.relative_to(root)) for t in targets]], env,
-        action="dvc pull", show_progress=show_progress)
+        action="dvc pull", show_progress=show_progress, network=True)
 
 
 def get(source: str, path: str, out: Path, rev: str | None = None,
@@ -178,7 +199,51 @@ def get(source: str, path: str, out: Path, rev: str | None = None,
         raise UserError(f"invalid source {source!r} or path {path!r}", "give a repository URL or path")
     # no -q: with it DVC drops its ERROR line too, and the error could not be translated
     args = ["get", "-o", str(out)] + (["--rev", rev] if rev else []) + ["--", source, path]
-    run(out.parent, args, env, action="dvc get")
+    run(out.parent, args, env, action="dvc get", network=True)
+
+
+def _object_dir(root: Path) -> Path:
+    return root / ".dvc" / "cache" / "files" / "md5"
+
+
+def cache_listing(root: Path) -> dict[str, set[str]] | None:
+    """{2-letter dir: entry names} of the repository's DVC cache (names only, one listdir per
+    directory): what a failed register compares against to remove only what it added."""
+    base = _object_dir(root)
+    try:
+        subdirs = os.listdir(base)
+    except OSError:
+        return None if base.exists() else {}
+    out: dict[str, set[str]] = {}
+    for sub in subdirs:
+        try:
+            out[sub] = set(os.listdir(base / sub))
+        except OSError:
+            continue
+    return out
+
+
+def remove_new_objects(root: Path, before: dict[str, set[str]] | None) -> list[str]:
+    """Delete the cache entries that are not in `before` (a failed register's orphans); never
+    anything that was there before. Returns what was removed."""
+    if before is None:
+        return []
+    base = _object_dir(root)
+    removed: list[str] = []
+    after = cache_listing(root) or {}
+    for sub, names in after.items():
+        for name in sorted(names - before.get(sub, set())):
+            try:
+                os.unlink(base / sub / name)
+                removed.append(f"{sub}/{name}")
+            except OSError:
+                pass
+        if sub not in before:
+            try:
+                (base / sub).rmdir()
+            except OSError:
+                pass
+    return removed
 
 
 def has_default_remote(config_texts: Sequence[str]) -> bool:

@@ -7,6 +7,8 @@ GitPython is not used on purpose: its tag reads rescan packed-refs for every tag
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,100 @@ class GitCommandError(GitregError):
         self.args_ = list(args)
         self.returncode = returncode
         self.stderr = stderr
+
+
+NETWORK_TIMEOUT_VAR = "GITREG_NETWORK_TIMEOUT"
+DEFAULT_NETWORK_TIMEOUT = 600.0  # seconds; a hung host must not hang gitreg (and CI) forever
+
+
+def network_timeout(env: Mapping[str, str] | None) -> float:
+    """The limit on one git/DVC call that talks to a remote, from GITREG_NETWORK_TIMEOUT."""
+    raw = (dict(os.environ) if env is None else env).get(NETWORK_TIMEOUT_VAR)
+    if raw is None or not raw.strip():
+        return DEFAULT_NETWORK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise UserError(f"{NETWORK_TIMEOUT_VAR}={raw!r} is not a number of seconds",
+                        f"set it to a positive number, e.g. {NETWORK_TIMEOUT_VAR}=600")
+    return value
+
+
+def timed_out(what: str, seconds: float) -> ConflictError:
+    return ConflictError(f"{what} timed out after {seconds:g} s",
+                         f"check the remote is reachable; {NETWORK_TIMEOUT_VAR}=SECONDS sets the limit "
+                         f"(default {DEFAULT_NETWORK_TIMEOUT:g})")
+
+
+# What `--repo` / a remote may be: a local path, or a URL git reaches by itself. Transport
+# helpers (`ext::CMD`, `fd::N`, `<helper>::<address>`) run programs or wait on a descriptor.
+_URL_SCHEMES = ("file", "ssh", "git", "http", "https", "git+ssh", "ssh+git")
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCP_RE = re.compile(r"(?:[^@/:\s]+@)?[^@/:\s]+:(?!:)")
+
+
+def check_repo_url(url: str, local_exists: bool) -> None:
+    """Refuse anything but a local path, file/ssh/git/http(s) URLs and scp-style user@host:path."""
+    bad = UserError(f"--repo {url!r} is not a repository path or a file://, ssh://, git://, "
+                    "http(s):// or user@host:path URL",
+                    "give the registry's path or clone URL (transport helpers like ext:: are refused)")
+    if not url or url.startswith("-") or any(c in url for c in "\x00\n\r"):
+        raise bad
+    if local_exists:
+        return
+    if "::" in url:
+        raise bad
+    m = _SCHEME_RE.match(url)
+    if m:
+        if m.group(1).lower() not in _URL_SCHEMES:
+            raise bad
+        return
+    if ":" in url.split("/", 1)[0] and not _SCP_RE.match(url):
+        raise bad  # git would read "x:y" as host x over ssh only in this shape
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below pid (Linux /proc); [] where /proc is not there."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def run_with_timeout(cmd: Sequence[str], timeout: float, **kwargs: object) -> subprocess.CompletedProcess:
+    """subprocess.run with a timeout that also ends the command's children (git's ssh, DVC's
+    workers): killing only git would leave ssh holding our pipes, and reading them would hang."""
+    input_ = kwargs.pop("input", None)
+    with subprocess.Popen(cmd, **kwargs) as proc:  # type: ignore[call-overload]
+        try:
+            out, err = proc.communicate(input_, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for pid in [*_descendants(proc.pid), proc.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def git_env(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -92,15 +188,27 @@ class Git:
         extra_env: Mapping[str, str] | None = None,
         check: bool = True,
         text: bool = True,
+        network: bool = False,
     ) -> subprocess.CompletedProcess:
+        """Run git; network=True (it talks to a remote) puts GITREG_NETWORK_TIMEOUT on it."""
         env = self.env if not extra_env else {**self.env, **extra_env}
         if any("\x00" in a for a in args):  # no process argument can carry one
             raise UserError("an argument contains a NUL byte", "remove control characters from it")
         try:
-            proc = subprocess.run(
-                ["git", *args], cwd=self.root, env=env, input=input,
-                capture_output=True, text=text, check=False,
-            )
+            if network:
+                limit = network_timeout(self.env)
+                try:
+                    proc = run_with_timeout(
+                        ["git", *args], limit, cwd=self.root, env=env, input=input,
+                        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text)
+                except subprocess.TimeoutExpired:
+                    raise timed_out(f"git {args[0]}", limit) from None
+            else:
+                proc = subprocess.run(
+                    ["git", *args], cwd=self.root, env=env, input=input,
+                    capture_output=True, text=text, check=False,
+                )
         except FileNotFoundError:
             raise UserError("git is not installed", "install git and try again") from None
         if check and proc.returncode != 0:
@@ -208,6 +316,18 @@ class Git:
             entries.append(TreeEntry(mode, kind, sha, p))
         return entries
 
+    def blob_sizes(self, shas: Sequence[str]) -> dict[str, int]:
+        """{sha: size} from one `git cat-file --batch-check`: sizes without reading contents."""
+        if not shas:
+            return {}
+        proc = self.run(["cat-file", "--batch-check"], input="\n".join(shas) + "\n")
+        out: dict[str, int] = {}
+        for line in proc.stdout.splitlines():
+            parts = line.split(" ")
+            if len(parts) == 3 and parts[2].isdigit():
+                out[parts[0]] = int(parts[2])
+        return out
+
     def cat_blobs(self, shas: Sequence[str]) -> dict[str, bytes]:
         """Read many blobs in one `git cat-file --batch` process."""
         if not shas:
@@ -314,12 +434,12 @@ class Git:
 
     def push(self, remote: str, refspecs: Sequence[str], atomic: bool = True) -> subprocess.CompletedProcess:
         args = ["push", "--porcelain"] + (["--atomic"] if atomic else []) + [remote, *refspecs]
-        return self.run(args, check=False)
+        return self.run(args, check=False, network=True)
 
     def fetch(self, remote: str, refspecs: Sequence[str] = (), tags: bool = True) -> None:
         args = ["fetch", "-q"] + (["--tags"] if tags else []) + [remote, *refspecs]
         try:
-            self.run(args)
+            self.run(args, network=True)
         except GitCommandError as exc:
             raise ConflictError(
                 f"could not fetch from {remote}: {exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else exc}",

@@ -112,6 +112,8 @@ class Store:
         self.git = git
         self._common_dir: Path | None = None
         self._lock_depth = 0
+        self.warnings: list[str] = []  # unreadable committed files, for the CLI to show on stderr
+        self.broken: dict[tuple[str, str], list[str]] = {}  # (rev, model) -> its unreadable files
 
     # -- locations ---------------------------------------------------------------------
     @property
@@ -187,22 +189,68 @@ class Store:
                 models.setdefault(parts[1], ModelFiles(parts[1])).model_file = entry.sha
         return models
 
-    def parse_blobs(self, shas: Sequence[str], source: Callable[[str], str]) -> dict[str, Any]:
-        raw = self.git.cat_blobs(list(shas))
-        return {sha: yamlio.loads(data, source(sha)) for sha, data in raw.items()}
+    def note_broken(self, path: str, exc: UserError, rev: str = "HEAD") -> None:
+        """Remember a committed file that cannot be read: reads warn and go on without it,
+        mutations of its model are refused (Change.run) with its path named (issue 11)."""
+        parts = path.split("/")
+        model = parts[1] if len(parts) > 2 and parts[0] == MODELS_DIR else ""
+        text = str(exc) if exc.message.startswith(path) else f"{path}: {exc}"
+        problems = self.broken.setdefault((rev, model), [])
+        if text not in problems:
+            problems.append(text)
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def broken_files(self, model: str, rev: str = "HEAD") -> list[str]:
+        return list(self.broken.get((rev, model), []))
+
+    def read_blobs(self, paths: Mapping[str, str], rev: str = "HEAD") -> dict[str, bytes]:
+        """{sha: bytes} of small blobs ({sha: path}); a blob over the size limit is never read
+        (its size comes from one `cat-file --batch-check`) and is noted as broken instead."""
+        sizes = self.git.blob_sizes(list(paths))
+        small = []
+        for sha, path in paths.items():
+            size = sizes.get(sha, 0)
+            if size > yamlio.MAX_YAML_BYTES:
+                self.note_broken(path, UserError(
+                    f"{path}: file is {size} bytes; the limit is {yamlio.MAX_YAML_BYTES}",
+                    "manifests are small; check what wrote this file"), rev)
+            else:
+                small.append(sha)
+        return self.git.cat_blobs(small)
+
+    def parse_blobs(self, shas: Sequence[str], source: Callable[[str], str], rev: str = "HEAD") -> dict[str, Any]:
+        """{sha: parsed YAML}; a blob that does not parse is left out and noted as broken."""
+        out: dict[str, Any] = {}
+        for sha, data in self.read_blobs({sha: source(sha) for sha in shas}, rev).items():
+            try:
+                out[sha] = yamlio.loads(data, source(sha))
+            except UserError as exc:
+                self.note_broken(source(sha), exc, rev)
+        return out
 
     def model_manifests(self, name: str, rev: str = "HEAD") -> tuple[dict[str, dict], dict | None]:
-        """({version: manifest}, model.yaml) of one model at rev."""
+        """({version: manifest}, model.yaml) of one model at rev.
+
+        A manifest that cannot be read (bad YAML, too big, wrong shape) is left out and noted
+        (`broken_files`): one hostile file must not take every command down with it."""
         files = self.model_tree(rev, name).get(name)
         if files is None:
             return {}, None
         paths = {sha: manifest_path(name, v) for v, sha in files.manifests.items()}
         if files.model_file:
             paths[files.model_file] = model_file_path(name)
-        parsed = self.parse_blobs(list(paths), lambda sha: paths[sha])
-        for sha in files.manifests.values():
-            if isinstance(parsed.get(sha), dict):  # (a non-mapping is skipped, as in summaries)
-                check_shape(parsed[sha], paths[sha])
+        parsed = self.parse_blobs(list(paths), lambda sha: paths[sha], rev)
+        for sha in set(files.manifests.values()):
+            if sha in parsed:
+                problem = _shape_problem(parsed[sha])
+                if problem:
+                    for v, s in files.manifests.items():
+                        if s == sha:
+                            self.note_broken(manifest_path(name, v), UserError(
+                                f"{manifest_path(name, v)}: not a valid manifest ({problem})",
+                                "run `gitreg validate` to see every problem, and fix the file"), rev)
+                    del parsed[sha]
         manifests = {v: parsed[sha] for v, sha in files.manifests.items() if isinstance(parsed.get(sha), dict)}
         model = parsed.get(files.model_file) if files.model_file else None
         return manifests, model if isinstance(model, dict) else None
@@ -261,16 +309,22 @@ class Store:
         out: dict[str, dict] = {}
         shas = list(paths)
         for i in range(0, len(shas), 2000):
-            for sha, raw in self.git.cat_blobs(shas[i:i + 2000]).items():
+            for sha, raw in self.read_blobs({s: paths[s] for s in shas[i:i + 2000]}).items():
                 fields = None
-                if len(raw) <= yamlio.MAX_YAML_BYTES:
-                    try:
-                        fields = fastscan.scan(raw.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        pass
-                data = fields if fields is not None else yamlio.loads(raw, paths[sha])
-                if isinstance(data, dict) and _shape_problem(data) is None:  # else skipped, never cached
+                try:
+                    fields = fastscan.scan(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    pass
+                try:
+                    data = fields if fields is not None else yamlio.loads(raw, paths[sha])
+                except UserError as exc:  # warned about and skipped, never cached
+                    self.note_broken(paths[sha], exc)
+                    continue
+                problem = _shape_problem(data) if isinstance(data, dict) else "not a mapping"
+                if problem is None:
                     out[sha] = summarize(data)
+                else:
+                    self.note_broken(paths[sha], UserError(f"{paths[sha]}: not a valid manifest ({problem})"))
         return out
 
     def _model_files(self, rev: str, names: Sequence[str]) -> dict[str, ModelFiles]:
@@ -337,7 +391,10 @@ class Store:
             # Only what this change writes: scanning all of models/ (20,000 version dirs,
             # each with its .gitignore) cost seconds per mutation at scale (issue 6).
             paths = (f"{MODELS_DIR}/{model}", DVC_YAML, CONFIG_FILE)
-        dirty = self.git.status_porcelain(list(paths))
+        # gitreg's own temp files (a write killed before its rename) are never committed:
+        # they must not wedge every later change; `gitreg doctor --fix` removes them
+        dirty = [d for d in self.git.status_porcelain(list(paths))
+                 if not (d.startswith("?? ") and is_temp_file(d[3:]))]
         if dirty:
             first = dirty[0][3:]
             more = f" and {len(dirty) - 1} more" if len(dirty) > 1 else ""
@@ -345,6 +402,23 @@ class Store:
                 f"uncommitted changes in the registry: {first}{more}",
                 "commit or stash them first (git status shows them)",
             )
+
+    def temp_files(self) -> list[str]:
+        """Leftover temp files of gitreg's atomic writes in the registry's files (untracked)."""
+        proc = self.git.run(["ls-files", "-z", "--others", "--exclude-standard", "--",
+                             MODELS_DIR, DVC_YAML, CONFIG_FILE, f".{DVC_YAML}.*", f".{CONFIG_FILE}.*"],
+                            check=False)
+        return sorted(p for p in proc.stdout.split("\x00") if p and is_temp_file(p))
+
+    def require_no_index_lock(self) -> None:
+        """A stale .git/index.lock makes every git write fail halfway: refuse up front."""
+        rel = self.git.out("rev-parse", "--git-path", "index.lock")
+        path = Path(rel) if Path(rel).is_absolute() else self.root / rel
+        if path.exists():
+            shown = rel if not Path(rel).is_absolute() else str(path)
+            raise ConflictError(
+                f"git's index is locked ({shown} exists), so nothing was changed",
+                f"if no git process is running in this repository, remove {shown} and retry")
 
     def require_branch(self, lifecycle: Lifecycle) -> str:
         branch = self.git.current_branch()
@@ -378,9 +452,14 @@ class Store:
             finally:
                 self._lock_depth -= 1
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.state_dir / "lock"
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as exc:
+            raise UserError(f"cannot write to {path}: {exc.strerror}",
+                            "gitreg changes the repository: make its .git directory writable "
+                            "(read commands work without)") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -395,6 +474,7 @@ class Store:
                 ) from None
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
+            self.require_no_index_lock()
             if not recovering:
                 interrupted = self.interrupted_change()
                 if interrupted is not None:
@@ -478,6 +558,13 @@ class Store:
                 and body.strip() == str(journal.get("message", "")).strip())
 
 
+def is_temp_file(rel: str) -> bool:
+    """Is this path one of write_atomic's temp files of a registry file gitreg writes?"""
+    base = rel.rsplit("/", 1)[-1]
+    m = yamlio.TEMP_NAME_RE.fullmatch(base)
+    return m is not None and m.group("name") in (MANIFEST_FILE, MODEL_FILE, DVC_YAML, CONFIG_FILE)
+
+
 def _lock_holder(path: Path) -> int | None:
     try:
         return int(path.read_text().strip() or "0") or None
@@ -527,6 +614,12 @@ class Change:
     def run(self, message: str, prepare: Callable[[], None] | None = None, sign: bool = False,
             now: Callable[[], float] = time.time) -> tuple[str, list[str]]:
         root = self.store.root
+        broken = self.store.broken_files(self.model)
+        if broken:
+            raise UserError(f"cannot change {self.model}: {broken[0]}",
+                            "fix or restore that file first (`gitreg validate` lists every problem)")
+        if sign and self.git.config_get("gpg.format") == "ssh" and not self.git.config_get("user.signingkey"):
+            raise UserError("--sign with gpg.format ssh needs user.signingkey; nothing was changed", SIGN_HINT)
         old_head = self.git.head()
         planned = [t.name for t in self.tags]
         # A journal under .git records what this change touches before anything is touched:
@@ -544,7 +637,12 @@ class Change:
             if planned else [],
             "commit": None,
         }
-        self.store.write_journal(journal)
+        # what the files were, to put back even where git cannot (a read-only or full disk)
+        originals = {rel: _read_or_none(root / rel) for rel in [*self.files, *self.extra_paths]}
+        try:
+            self.store.write_journal(journal)
+        except OSError as exc:
+            raise _os_error(exc) from None
         made_tags: list[str] = []
         try:
             if prepare:
@@ -564,9 +662,13 @@ class Change:
                 made_tags.append(tag.name)
             self.store.clear_journal()
             return commit, made_tags
-        except BaseException:
+        except BaseException as exc:
             undo_change(self.store, journal)
+            _put_back(root, originals)
             self.store.clear_journal()
+            translated = _translate_failure(exc, sign)
+            if translated is not None:
+                raise translated from None
             raise
 
     def _first_tag_time(self, now: Callable[[], float]) -> int:
@@ -575,6 +677,63 @@ class Change:
         # order GTO sees is the order of seq.
         last = max((r.tagger_time or 0 for r in self.store.tags(self.model)), default=0)
         return max(int(now()), last + 1)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _put_back(root: Path, originals: Mapping[str, bytes | None]) -> None:
+    """After undo_change: restore any file git could not (best effort, never raises)."""
+    for rel, data in originals.items():
+        path = root / rel
+        try:
+            if data is None:
+                if path.is_file():
+                    path.unlink()
+            elif _read_or_none(path) != data:
+                yamlio.write_atomic(path, data.decode("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            pass
+
+
+def _os_error(exc: OSError) -> UserError:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(f"{exc.strerror}{where}; nothing was changed", "free some disk space and retry")
+    return UserError(f"cannot write: {exc.strerror}{where}; nothing was changed",
+                     "check that the repository (and its .git directory) is writable")
+
+
+_SIGN_FAILURES = ("gpg failed to sign", "cannot run gpg", "no secret key", "signing failed",
+                  "secret key not available", "user.signingkey", "ssh-keygen", "no signing key",
+                  "couldn't load public key", "error: load key")
+_WRITE_FAILURES = ("read-only file system", "permission denied", "insufficient permission",
+                   "no space left on device", "disk quota exceeded", "unable to create")
+
+
+def _translate_failure(exc: BaseException, sign: bool) -> UserError | None:
+    """A change that failed and was undone: say why in one line when it is the environment."""
+    if isinstance(exc, OSError):
+        return _os_error(exc)
+    if not isinstance(exc, GitCommandError):
+        return None
+    low = exc.stderr.lower()
+    last = (exc.stderr.strip().splitlines() or [str(exc)])[-1].strip()
+    if sign and exc.args_ and exc.args_[0] in ("commit", "commit-tree", "tag") \
+            and any(s in low for s in _SIGN_FAILURES):
+        return UserError(f"git could not sign ({last}); nothing was changed", SIGN_HINT)
+    if any(s in low for s in _WRITE_FAILURES):
+        return UserError(f"git could not write: {last}; nothing was changed",
+                         "check that the repository's .git directory is writable and the disk has room")
+    return None
+
+
+SIGN_HINT = ("set up signing: `git config user.signingkey KEY` (and `git config gpg.format ssh` "
+             "for an SSH key), or leave out --sign")
 
 
 def undo_change(store: Store, journal: Mapping[str, Any]) -> None:

@@ -45,10 +45,21 @@ def collect(root: Path, paths: Iterable[str]) -> list[Path]:
         if not path.exists():
             raise UserError(f"{p}: no such file or directory", "give manifest files or model directories")
         if path.is_dir():
-            targets += sorted(path.rglob(MANIFEST_FILE)) + sorted(path.rglob(MODEL_FILE))
+            # only where gitreg keeps them: a file of that name inside an artifact directory
+            # (models/N/V/model/manifest.yaml) is payload, not a manifest
+            targets += [p for p in sorted(path.rglob(MANIFEST_FILE)) + sorted(path.rglob(MODEL_FILE))
+                        if _registry_file(root, p)]
         else:
             targets.append(path)
     return targets
+
+
+def _registry_file(root: Path, path: Path) -> bool:
+    try:
+        parts = path.resolve().relative_to(root.resolve()).parts
+    except ValueError:
+        return True  # reported as outside the registry
+    return parts[:1] != (MODELS_DIR,) or len(parts) == (4 if parts[-1] == MANIFEST_FILE else 3)
 
 
 def validate(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (),
@@ -73,6 +84,10 @@ def validate(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (
             continue
         report.checked += 1
         try:
+            size = path.stat().st_size
+            if size > yamlio.MAX_YAML_BYTES:  # never read a huge file whole to learn that
+                report.add(f"{rel}:1:1", f"file is {size} bytes; the limit is {yamlio.MAX_YAML_BYTES}")
+                continue
             text = path.read_bytes().decode("utf-8")
             data, marks, dup = yamlio.load_with_marks(text, rel)
         except UnicodeDecodeError as exc:

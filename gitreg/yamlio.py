@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -17,6 +18,8 @@ from gitreg.errors import UserError
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 MAX_YAML_BYTES = 5 * 1024 * 1024  # a manifest is a few KB; refuse absurd files early
+# write_atomic's temp files: ".<name>.<8 mkstemp characters>.tmp" beside the file replaced
+TEMP_NAME_RE = re.compile(r"\.(?P<name>[^/]+)\.[a-z0-9_]{8}\.tmp")
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
@@ -45,10 +48,22 @@ def loads(text: str | bytes, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{where}: invalid YAML: {problem}", "fix the syntax and try again") from None
+        raise _yaml_error(exc, source) from None
+    except RecursionError:
+        raise _too_deep(source) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, source: str) -> UserError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else f"{source}:1:1"
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return UserError(f"{where}: invalid YAML: {problem}", "fix the syntax and try again")
+
+
+def _too_deep(source: str) -> UserError:
+    # 10,000 nested brackets exhaust Python's recursion limit in PyYAML's composer
+    return UserError(f"{source}:1:1: invalid YAML: nested too deeply",
+                     "manifests are a few levels deep; check what wrote this file")
 
 
 def _refuse_aliases(text: str, source: str) -> None:
@@ -61,7 +76,7 @@ def _refuse_aliases(text: str, source: str) -> None:
                     f"{source}:{m.line + 1}:{m.column + 1}: YAML anchors and aliases are not allowed",
                     "write the values out in full",
                 )
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return  # the real parse reports syntax errors with their position
 
 
@@ -171,11 +186,12 @@ def load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, Mark], lis
         _refuse_aliases(text, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # composing accepts any tag; constructing is where `!!python/...` is refused
+        data = yaml.load(text, Loader=_Loader) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{where}: invalid YAML: {problem}", "fix the syntax and try again") from None
+        raise _yaml_error(exc, source) from None
+    except RecursionError:
+        raise _too_deep(source) from None
     marks: dict[tuple, Mark] = {}
     problems: list[str] = []
 
@@ -199,6 +215,8 @@ def load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, Mark], lis
                 walk(item, path + (i,))
 
     if node is not None:
-        walk(node, ())
-    data = yaml.load(text, Loader=_Loader) if node is not None else None
+        try:
+            walk(node, ())
+        except RecursionError:
+            raise _too_deep(source) from None
     return data, marks, problems

@@ -62,7 +62,10 @@ def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                show_warnings()
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except GitregError as exc:
@@ -88,6 +91,13 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def show_warnings() -> None:
+    """Committed files the command skipped because they cannot be read (issue 11), once each."""
+    for reg in STATE.pop("registries", []):
+        for text in getattr(reg.store, "warnings", []):
+            message(f"warning: skipped {text}")
+
+
 def command(name: str | None = None, parent: typer.Typer | None = None, **kwargs: Any) -> Callable[[F], F]:
     target = parent or app
 
@@ -100,7 +110,9 @@ def command(name: str | None = None, parent: typer.Typer | None = None, **kwargs
 def registry() -> Any:
     from gitreg.api import Registry
 
-    return Registry(STATE["path"] or Path("."), env=dict(os.environ))
+    reg = Registry(STATE["path"] or Path("."), env=dict(os.environ))
+    STATE.setdefault("registries", []).append(reg)  # its warnings are shown when the command ends
+    return reg
 
 
 # Shared option declarations.

@@ -34,10 +34,16 @@ def doctor_cmd(
         message(f"lightweight: {t} is not annotated, so GTO ignores it")
     for u in report.unfixable:
         message(f"cannot fix: {u}")
+    for t in report.temp_files:
+        message(f"removed: {t} (a temp file left by a killed gitreg write)" if t in report.removed else
+                f"temp file: {t} was left by a killed gitreg write; `gitreg doctor --fix` removes it")
+    for bad in report.unreadable:
+        message(f"unreadable: {bad}")
+    remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
+                 + len(report.extra) + len(report.lightweight) + len(report.interrupted)
+                 + len(report.unreadable) + len(set(report.temp_files) - set(report.removed)))
     for u in report.unbacked:
         message(f"unbacked: {u}")
-    remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
-                 + len(report.extra) + len(report.lightweight) + len(report.interrupted))
     if report.unbacked and not remaining:
         raise UserError(f"{len(report.unbacked)} history entr(ies) or approval(s) that no commit backs",
                         "someone wrote them into the files by hand: find the commit with `git log -p "

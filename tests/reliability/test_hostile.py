@@ -41,6 +41,15 @@ def _clear_error(r) -> None:
     assert lines, "an error must say something"
 
 
+def _clear_error_or_warning(r) -> None:
+    """A read over many files skips an unreadable one with a warning naming it (issue 11)."""
+    if r.exit_code == 0:
+        assert "warning: skipped models/" in r.stderr, r.output
+        assert "Traceback" not in r.output and "internal error" not in r.output
+        return
+    _clear_error(r)
+
+
 @pytest.fixture
 def hostile_repo(seeded, tmp_path, make_artifact):
     art = make_artifact()
@@ -94,7 +103,7 @@ def test_yaml_bombs_are_refused_everywhere(seeded, cli, tmp_path, make_artifact)
     _commit_file(seeded, "models/m/2.0.0/manifest.yaml", BOMB.encode())
     for args in (("validate",), ("list",), ("show", "m"), ("history", "m"), ("doctor",)):
         r = cli(seeded, *args)
-        _clear_error(r)
+        _clear_error_or_warning(r)
         assert "anchors and aliases are not allowed" in r.output
     _commit_file(seeded, "gitreg.yaml", BOMB.encode())
     for args in (("list",), ("promote", "m", "1.0.0", "archived")):
@@ -112,9 +121,9 @@ def test_duplicate_keys_and_non_utf8_are_named(seeded, cli):
     _commit_file(seeded, "models/m/2.0.0/manifest.yaml", b"name: m\ndescription: \xff\xfe\n")
     r = cli(seeded, "validate")
     assert r.exit_code == 1 and "not valid UTF-8" in r.stdout
-    for args in (("list",), ("show", "m"), ("history", "m")):
+    for args in (("list",), ("show", "m"), ("history", "m"), ("show", "m@2.0.0")):
         r = cli(seeded, *args)
-        _clear_error(r)
+        _clear_error_or_warning(r)
         assert "not valid UTF-8" in r.stderr
 
 
@@ -123,7 +132,7 @@ def test_a_50_mb_manifest_is_refused_quickly(seeded, cli):
     _commit_file(seeded, "models/m/2.0.0/manifest.yaml", big)
     for args in (("validate",), ("list",), ("show", "m@2.0.0"), ("doctor",)):
         r = cli(seeded, *args)
-        _clear_error(r)
+        _clear_error_or_warning(r)
         assert "the limit is" in r.output
 
 
