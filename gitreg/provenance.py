@@ -132,9 +132,9 @@ def _histories(git: Git, shas: Sequence[str]) -> dict[str, dict[int, Any]]:
     out: dict[str, dict[int, Any]] = {}
     if not shas:
         return out
-    for sha, data in git.cat_blobs(list(shas)).items():
-        if len(data) > _MAX_BLOB:
-            continue
+    sizes = git.blob_sizes(list(shas))  # never read a blob too big to be a manifest
+    small = [sha for sha in shas if 0 <= sizes.get(sha, -1) <= _MAX_BLOB]
+    for sha, data in git.cat_blobs(small).items():
         try:
             doc = yamlio.loads(data, sha)
         except UserError:
