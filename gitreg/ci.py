@@ -421,7 +421,7 @@ class CIVerbs:
                 remote_tags = self._remote_tags()
             expected = doctor.expected_tags(self)  # type: ignore[arg-type]
             local = {r.name for r in self.store.tags()}
-            missing = [e for e in expected if e.tag not in local]
+            missing = [e for e in expected if e.tag not in local and not e.optional]
             commits: dict[str, dict[int, str]] = {}
             by_model: dict[str, list[Any]] = {}
             for e in missing:
@@ -487,8 +487,8 @@ class CIVerbs:
             if parsed is None or parsed.kind != ASSIGN or tag not in by_tag:
                 continue
             e = by_tag[tag]
-            if e.entry.get("replaced_by"):
-                continue  # the old holder archived by this promotion: part of its release
+            if e.entry.get("replaced_by") or e.kind == ev.REASSERT:
+                continue  # the old holder archived by this promotion, or one left in place
             manifests, _ = self.store.model_manifests(e.model)
             m = manifests.get(e.version, {})
             title = f"{e.model} {e.version} → {e.entry.get('to')}"
@@ -559,9 +559,7 @@ def _codeowner(owner: str) -> str:
 def _publish_message(e: Any, approver: str, commit: str | None) -> str:
     from gitreg.api import _tag_message
 
-    src = e.entry.get("from", NONE_STAGE)
-    summary = (f"register {e.model} {e.version}" if e.action == ev.REGISTER
-               else f"{e.model} {e.version}: {src} -> {e.entry.get('to')} ({e.action})")
+    summary = e.summary
     approved = e.entry.get("approved_by") or approver
     text = _tag_message(summary, e.action, str(e.entry.get("by", "unknown")), e.seq,
                         e.entry.get("reason"), approved)
