@@ -7,7 +7,8 @@ on the same commit) with the `Gitreg-*` trailers; manifests, `.dvc` pointers (fa
 valid md5s, consistent with the manifest), a `.gitignore` per version directory,
 `dvc.yaml` artifacts and `models/N/model.yaml`; GTO tags (`N@vX.Y.Z` on the
 registration commit, `N#stage!#seq` then `N#stage#seq` on the version's registration
-commit), tagger times strictly increasing, one second apart.
+commit, and the re-assertion of a stage's remaining holder), tagger times strictly
+increasing, one second apart.
 
 History per model (seeded): versions registered one after another (patch/minor/major
 bumps); some go to staging, some from staging to production (archiving the previous
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitreg import Registry, yamlio
-from gitreg.api import VersionInfo, _build_manifest, _commit_message, _tag_message, rfc3339
+from gitreg.api import VersionInfo, _build_manifest, _commit_message, _tag_message, rfc3339, tag_summary
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core.version import parse_version
@@ -222,12 +223,13 @@ class Generator:
             man["history"].append(entry)
             if step["action"] in ev.MOVES:
                 man["stage"] = step["to"]
-            e = ev.Event(m.seq, ver, step["action"], entry)
-            m.events.append(e)
-            summary = f"{m.name} {ver}: {step['from']} -> {step['to']} ({step['action']})"
-            for tag in ev.event_tags(m.name, e):
-                pending_tags.append((tag, ver, _tag_message(summary, step["action"], actor, m.seq,
-                                                            step.get("reason"), step.get("approved_by"))))
+            m.events.append(ev.Event(m.seq, ver, step["action"], entry))
+        # replayed like gitreg does: a departure from a stage that keeps holders re-asserts one
+        for t in ev.model_tags(m.name, m.events):
+            if t.seq in seqs and t.kind != ev.REGISTER:
+                pending_tags.append((t.tag, t.version, _tag_message(
+                    tag_summary(m.name, t), t.event.action, actor, t.seq, t.event.data.get("reason"),
+                    t.event.data.get("approved_by"))))
         files = {f"models/{m.name}/{v}/manifest.yaml": yamlio.dump(mf.ordered(man)) for v, man in changed.items()}
         mark = self._commit(_commit_message(action, m.name, version, source, target, seqs, reason), files,
                             actor)

@@ -552,8 +552,6 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         changed: dict[str, dict] = {}
         planned: list[PlannedTag] = []
         seqs: list[int] = []
-        moves = [st for st in steps if st["action"] in ev.MOVES]
-        reg_commits = self._registration_commits(name, sorted({st["version"] for st in moves}))
         for step in steps:
             seq += 1
             seqs.append(seq)
@@ -571,13 +569,17 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             m.setdefault("history", []).append(entry)
             if step["action"] in ev.MOVES:
                 m["stage"] = step["to"]
-                summary = f"{name} {ver}: {step.get('from', NONE_STAGE)} -> {step['to']} ({step['action']})"
-                for tag in ev.event_tags(name, ev.Event(seq, ver, step["action"], entry)):
-                    if ver not in reg_commits:
-                        raise ConflictError(f"cannot find the registration commit of {name} {ver}",
-                                            "run `gitreg doctor` to inspect the registry")
-                    planned.append(PlannedTag(tag, reg_commits[ver], _tag_message(
-                        summary, step["action"], actor, seq, step.get("reason"), step.get("approved_by"))))
+        # the tags come from replaying the whole model: a re-assertion names the holder left behind
+        new_tags = [t for t in ev.model_tags(name, ev.model_events({**manifests, **changed}.values()))
+                    if t.seq in seqs and t.kind != ev.REGISTER]
+        reg_commits = self._registration_commits(name, sorted({t.version for t in new_tags}))
+        for t in new_tags:
+            if t.version not in reg_commits:
+                raise ConflictError(f"cannot find the registration commit of {name} {t.version}",
+                                    "run `gitreg doctor` to inspect the registry")
+            planned.append(PlannedTag(t.tag, reg_commits[t.version], _tag_message(
+                tag_summary(name, t), t.event.action, actor, t.seq, t.event.data.get("reason"),
+                t.event.data.get("approved_by"))))
         for ver, approval in (approvals or {}).items():
             m = changed.setdefault(ver, json.loads(json.dumps(manifests[ver])))
             if approval is None:
@@ -1118,6 +1120,14 @@ def _event_tag(name: str, e: ev.Event) -> str | None:
     """The event's main tag (the assignment, else the unassignment) for history."""
     tags = ev.event_tags(name, e)
     return tags[-1] if tags else None
+
+
+def tag_summary(name: str, t: ev.EventTag) -> str:
+    """The first line of a stage tag's message."""
+    e = t.event
+    if t.kind == ev.REASSERT:
+        return f"{name} {t.version}: still holds {e.source} after {e.version} left it ({e.action})"
+    return f"{name} {e.version}: {e.source or NONE_STAGE} -> {e.target} ({e.action})"
 
 
 def _commit_message(action: str, name: str, version: str, source: str | None, target: str | None,

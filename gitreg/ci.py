@@ -439,7 +439,7 @@ class CIVerbs:
                 remote_tags = self._remote_tags()
             expected = doctor.expected_tags(self)  # type: ignore[arg-type]
             local = {r.name for r in self.store.tags()}
-            missing = [e for e in expected if e.tag not in local]
+            missing = [e for e in expected if e.tag not in local and not e.optional]
             by_model: dict[str, list[Any]] = {}
             for e in missing:
                 if not e.target:
@@ -520,8 +520,8 @@ class CIVerbs:
             if parsed is None or parsed.kind != ASSIGN or tag not in by_tag:
                 continue
             e = by_tag[tag]
-            if e.entry.get("replaced_by"):
-                continue  # the old holder archived by this promotion: part of its release
+            if e.entry.get("replaced_by") or e.kind == ev.REASSERT:
+                continue  # the old holder archived by this promotion, or one left in place
             manifests, _ = self.store.model_manifests(e.model)
             m = manifests.get(e.version, {})
             title = f"{e.model} {e.version} → {e.entry.get('to')}"
@@ -623,9 +623,7 @@ def _publish_message(e: Any, approver: str, commit: str | None, approved_at: str
                      backed: Sequence[str] = ()) -> str:
     from gitreg.api import _tag_message
 
-    src = e.entry.get("from", NONE_STAGE)
-    summary = (f"register {e.model} {e.version}" if e.action == ev.REGISTER
-               else f"{e.model} {e.version}: {src} -> {e.entry.get('to')} ({e.action})")
+    summary = e.summary
     # approvals recorded by gitreg's own approve commits stay as they are; a change landed
     # by a pull request is approved by its merger, at the merge
     approved: Sequence[str] | str = list(backed) or approver

@@ -189,8 +189,11 @@ def test_promotion_goes_from_laptop_to_production_tag_without_gitreg_on_main(see
     report = json.loads(res.stdout)
     seq = max(h["seq"] for h in Registry(runner).show("churn@1.1.0")["history"])
     new = ["churn#production!#{}".format(seq - 1), "churn#archived#{}".format(seq - 1),
-           f"churn#staging!#{seq}", f"churn#production#{seq}"]
+           f"churn#staging!#{seq}", f"churn#staging#{seq}", f"churn#production#{seq}"]
     assert report["created"] == new and report["pushed"] == new
+    # 1.2.0 is still in staging: re-asserted, so `dvc artifacts get --stage staging` finds it
+    assert git(runner, "rev-parse", f"churn#staging#{seq}^{{commit}}") == \
+        git(runner, "rev-parse", "churn@v1.2.0^{commit}")
     after = remote_tags(remote)
     assert set(after) == set(tags_before) | set(new)
     reg_commit = git(runner, "rev-parse", "churn@v1.1.0^{commit}").strip()
@@ -447,13 +450,13 @@ def test_publish_refused_push_leaves_the_clone_as_it_was(seeded, tmp_path, cli):
     assert snapshot(runner)["refs"] == before["refs"]
     hook.unlink()
     res = cli(runner, "ci", "publish", env={"GITHUB_ACTOR": "bob-gh"})
-    assert res.exit_code == 0 and "published 4 new tag(s) with approver bob-gh" in res.stderr
+    assert res.exit_code == 0 and "published 5 new tag(s) with approver bob-gh" in res.stderr
 
 
 def test_publish_pushes_tags_a_previous_local_run_left_behind(seeded, tmp_path):
     runner = merged(seeded, tmp_path)
     local = Registry(runner, env={**os.environ, "GITHUB_ACTOR": "ci"}).ci_publish(push=False)
-    assert len(local.created) == 4 and local.pushed == []
+    assert len(local.created) == 5 and local.pushed == []  # incl. 1.2.0 re-asserted in staging
     again = Registry(runner, env={**os.environ, "GITHUB_ACTOR": "ci"}).ci_publish()
     assert again.created == [] and sorted(again.pushed) == sorted(local.created)
     assert set(local.created) <= set(remote_tags(tmp_path / "remote.git"))

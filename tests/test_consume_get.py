@@ -104,6 +104,9 @@ def test_stage_resolution_from_tags_matches_the_manifests(published):
     # seq order, not name order: #10 is after #9
     ({"m@v1.0.0": "c1", "m@v2.0.0": "c2", "m#prod#9": "c2", "m#prod#10": "c1", "m#prod!#10": "c2"},
      "prod", "1.0.0"),
+    # 2 leaves a shared stage; 1 is re-asserted with the same seq (issue 11): 1 holds
+    ({"m@v1.0.0": "c1", "m@v2.0.0": "c2", "m#s#3": "c1", "m#s#4": "c2", "m#s!#5": "c2", "m#s#5": "c1"},
+     "s", "1.0.0"),
     # a deregistered version is never the answer
     ({"m@v1.0.0": "c1", "m@v2.0.0": "c2", "m@v2.0.0!": "c2", "m#prod#2": "c1", "m#prod#3": "c2"},
      "prod", "1.0.0"),

@@ -8,33 +8,12 @@ import sys
 
 import pytest
 
-from conftest import ALICE, BOB, CAROL, GTO, as_user, git, registry_as, snapshot
+from agree import assert_tools_agree, gitreg_state, gto_state
+from conftest import ALICE, BOB, CAROL, as_user, git, registry_as, snapshot
 from gitreg import Registry, VersionInfo
 from gitreg import yamlio
 
 MODEL = "ChurnPredictionModel"
-
-
-def gto_state(repo) -> dict:
-    assert GTO, "the real gto is not installed (pip install gto); .ci/run installs it"
-    proc = subprocess.run([GTO, "show", "--json"], cwd=repo, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout or "{}")
-    return {name: {"latest": (v["version"] or "").removeprefix("v"),
-                   "stages": {s: ver.removeprefix("v") for s, ver in v["stage"].items() if ver}}
-            for name, v in data.items()}
-
-
-def gitreg_state(cli, repo) -> dict:
-    r = cli(repo, "list", "--json")
-    assert r.exit_code == 0, r.output
-    return {m["name"]: {"latest": m["latest"], "stages": m["stages"]} for m in json.loads(r.stdout)["models"]}
-
-
-def agree(cli, repo) -> dict:
-    mine = gitreg_state(cli, repo)
-    assert gto_state(repo) == mine
-    return mine
 
 
 def ok(result):
@@ -43,47 +22,53 @@ def ok(result):
 
 
 def test_seed_scenario_end_to_end(cli, repo, make_artifact):
+    def step(*args: str, env: dict | None = None):
+        """One mutation, then gitreg, gto, DVC and doctor must agree."""
+        result = ok(cli(repo, *args, env=env))
+        step.state = assert_tools_agree(repo)[MODEL]["stages"]
+        return result
+
     for i, (acc, auc) in enumerate([(0.90, 0.91), (0.92, 0.93), (0.94, 0.95)], start=1):
-        ok(cli(repo, "register", MODEL, str(make_artifact()), "--version", f"{i}.0.0",
-               "--metric", f"accuracy={acc}", "--metric", f"auc={auc}", "--framework", "sklearn",
-               "--algorithm", "RandomForestClassifier", "-m", f"v{i}"))
-    assert agree(cli, repo) == {MODEL: {"latest": "3.0.0", "stages": {}}}
+        step("register", MODEL, str(make_artifact()), "--version", f"{i}.0.0",
+             "--metric", f"accuracy={acc}", "--metric", f"auc={auc}", "--framework", "sklearn",
+             "--algorithm", "RandomForestClassifier", "-m", f"v{i}")
+    assert gitreg_state(repo) == {MODEL: {"latest": "3.0.0", "stages": {}}}
 
     # 1.0.0: request -> approve to staging, then production with validation results
-    ok(cli(repo, "request", MODEL, "1.0.0", "staging", "--reason", "first candidate"))
-    ok(cli(repo, "approve", MODEL, "1.0.0", "staging", env=as_user(BOB)))
-    assert agree(cli, repo)[MODEL]["stages"] == {"staging": "1.0.0"}
-    ok(cli(repo, "request", MODEL, "1.0.0", "production", "--reason", "passed validation",
-           "--result", "accuracy=0.90", "--result", "suite=passed"))
+    step("request", MODEL, "1.0.0", "staging", "--reason", "first candidate")
+    step("approve", MODEL, "1.0.0", "staging", env=as_user(BOB))
+    assert step.state == {"staging": "1.0.0"}
+    step("request", MODEL, "1.0.0", "production", "--reason", "passed validation",
+         "--result", "accuracy=0.90", "--result", "suite=passed")
     pending = Registry(repo).show(f"{MODEL}@1.0.0")["approval"]
     assert pending["status"] == "pending" and pending["results"] == {"accuracy": 0.9, "suite": "passed"}
-    ok(cli(repo, "approve", MODEL, "1.0.0", "production", env=as_user(BOB)))
-    assert agree(cli, repo)[MODEL]["stages"] == {"production": "1.0.0"}
+    step("approve", MODEL, "1.0.0", "production", env=as_user(BOB))
+    assert step.state == {"production": "1.0.0"}
 
     # 2.0.0 and 3.0.0 to production in turn: each archives the old holder in the same commit
     for v in ("2.0.0", "3.0.0"):
-        ok(cli(repo, "request", MODEL, v, "staging", "--reason", f"{v} candidate"))
-        ok(cli(repo, "approve", MODEL, v, "staging", env=as_user(CAROL)))
-        ok(cli(repo, "request", MODEL, v, "production", "--reason", f"{v} is better"))
+        step("request", MODEL, v, "staging", "--reason", f"{v} candidate")
+        step("approve", MODEL, v, "staging", env=as_user(CAROL))
+        step("request", MODEL, v, "production", "--reason", f"{v} is better")
         head = git(repo, "rev-parse", "HEAD")
-        r = ok(cli(repo, "approve", MODEL, v, "production", env=as_user(BOB)))
+        r = step("approve", MODEL, v, "production", env=as_user(BOB))
         assert "archived" in r.stderr
         assert int(git(repo, "rev-list", "--count", f"{head.strip()}..HEAD")) == 1
-    assert agree(cli, repo)[MODEL]["stages"] == {"production": "3.0.0", "archived": "2.0.0"}
+    assert step.state == {"production": "3.0.0", "archived": "2.0.0"}
 
     # rollback to previous: 3.0.0 -> 2.0.0, then again to 1.0.0, then nothing left
-    ok(cli(repo, "rollback", MODEL, "--reason", "latency regression"))
-    assert agree(cli, repo)[MODEL]["stages"] == {"production": "2.0.0", "archived": "3.0.0"}
-    ok(cli(repo, "rollback", MODEL, "--reason", "still bad", env=as_user(CAROL)))
-    assert agree(cli, repo)[MODEL]["stages"] == {"production": "1.0.0", "archived": "2.0.0"}
+    step("rollback", MODEL, "--reason", "latency regression")
+    assert step.state == {"production": "2.0.0", "archived": "3.0.0"}
+    step("rollback", MODEL, "--reason", "still bad", env=as_user(CAROL))
+    assert step.state == {"production": "1.0.0", "archived": "2.0.0"}
     before = snapshot(repo)
     r = cli(repo, "rollback", MODEL, "--reason", "again")
     assert r.exit_code == 1 and "nothing to roll back to" in r.stderr
     assert snapshot(repo) == before
 
     # rollback to a specific version
-    ok(cli(repo, "rollback", MODEL, "--to", "3.0.0", "--reason", "fixed upstream"))
-    assert agree(cli, repo)[MODEL]["stages"] == {"production": "3.0.0", "archived": "1.0.0"}
+    step("rollback", MODEL, "--to", "3.0.0", "--reason", "fixed upstream")
+    assert step.state == {"production": "3.0.0", "archived": "1.0.0"}
     r = cli(repo, "rollback", MODEL, "--to", "3.0.0", "--reason", "x")
     assert r.exit_code == 1 and "already holds production" in r.stderr
 
@@ -217,7 +202,7 @@ def test_doctor_finds_and_fixes_missing_tags_ignores_foreign(cli, repo, three):
     assert git(repo, "cat-file", "-t", "m@v1.0.0").strip() == "tag"
     assert git(repo, "rev-parse", "m#staging#4^{commit}") == git(repo, "rev-parse", "m@v2.0.0^{commit}")
     assert ok(cli(repo, "doctor")).exit_code == 0
-    assert gto_state(repo) == gitreg_state(cli, repo)
+    assert gto_state(repo) == gitreg_state(repo)
     git(repo, "tag", "-f", "-a", "-m", "moved", "m@v3.0.0", "HEAD")
     r = cli(repo, "doctor")
     assert r.exit_code == 1 and "wrong commit: m@v3.0.0" in r.stderr

@@ -142,6 +142,21 @@ def test_rollback_with_nothing_to_roll_back_to_still_exits_3(prod, tmp_path, cli
     assert production(Registry(prod)) == "1.0.0"
 
 
+def test_rollback_after_a_rollback_to_restores_the_version_it_displaced(prod, tmp_path, cli):
+    """rollback (1.0.0 holds), rollback --to 2.0.0: 1.0.0 stays on the stack, so the monitor's
+    automatic rollback lands on it (it found 'nothing to roll back to' before issue 11)."""
+    reg = Registry(prod)
+    reg.rollback(NAME, reason="manual")
+    reg.rollback(NAME, to="2.0.0", reason="fixed")
+    assert production(reg) == "2.0.0"
+    live = write_metrics(tmp_path / "live.json", {"accuracy": 0.5})
+    res = cli(prod, "monitor", NAME, "--check", "accuracy>0.85", "--metrics", str(live), "--rollback", "--json")
+    assert res.exit_code == 3, res.output
+    report = json.loads(res.stdout)
+    assert report["rollback"]["from"] == "2.0.0" and report["rollback"]["to"] == "1.0.0"
+    assert production(Registry(prod)) == "1.0.0"
+
+
 @pytest.mark.parametrize("case", ["missing-file", "bad-json", "not-object", "unknown-metric",
                                   "non-number", "cmd-fails", "cmd-not-json", "cmd-missing"])
 def test_unreadable_metrics_are_errors_and_never_roll_back(prod, tmp_path, cli, case):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from gitreg.core.names import NONE_STAGE
-from gitreg.core.tags import assign_tag, register_tag, unassign_tag
+from gitreg.core.tags import ASSIGN, UNASSIGN, assign_tag, register_tag, unassign_tag
 from gitreg.core.version import parse_version
 
 REGISTER = "register"
@@ -78,8 +78,10 @@ def holder_stack(events: Iterable[Event], stage: str) -> list[str]:
     """The versions that held `stage`, as a stack: promotions push, rollbacks pop.
 
     A rollback to a version still on the stack pops down to it; a rollback to one
-    already popped pushes it again. A holder leaving the stage with no replacement
-    (a manual archive) is popped, so the one below becomes the rollback target.
+    already popped pushes it again. A holder displaced by another version (`replaced_by`:
+    an exclusive promotion or a rollback) stays on the stack below the new holder; one
+    leaving the stage with no replacement (a manual archive) is popped, so the one below
+    becomes the rollback target.
     """
     stack: list[str] = []
     for e in events:
@@ -91,8 +93,10 @@ def holder_stack(events: Iterable[Event], stage: str) -> list[str]:
                     stack.pop()
             else:
                 stack.append(e.version)
-        elif e.source == stage and e.action == ARCHIVE and e.data.get("replaced_by"):
-            continue  # archived because another version took the stage: it stays below
+        elif e.source == stage and e.data.get("replaced_by"):
+            # displaced by another version (a promotion archived it, or a rollback pushed
+            # over it): it stays below, so a later rollback can restore it
+            continue
         elif e.source == stage and stack and stack[-1] == e.version:
             stack.pop()
         elif e.source == stage and e.version in stack:
@@ -124,3 +128,61 @@ def event_tags(name: str, e: Event) -> list[str]:
     if e.target and e.target != NONE_STAGE:
         tags.append(assign_tag(name, e.target, e.seq))
     return tags
+
+
+REASSERT = "reassert"
+
+
+@dataclass(frozen=True)
+class EventTag:
+    """One tag a model's history calls for: `version` is the version it points at."""
+
+    tag: str
+    version: str
+    seq: int
+    kind: str  # register | unassign | reassert | assign
+    event: Event  # the event that writes it (for a reassert: the departure)
+
+
+def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
+    """Every tag of one model's history, replayed in seq order, in the order they are written.
+
+    A move writes the unassignment of its source stage, then (if the source still has
+    holders) a re-assertion `NAME#SOURCE#N` of the holder gitreg shows there (the most
+    recently assigned, as stage_holders ranks them), then the assignment of its target.
+    `dvc artifacts get --stage S` takes the newest tag matching `NAME#S` of any kind, so
+    without the re-assertion it would resolve the version that just left S.
+    """
+    held: dict[str, tuple[str, int]] = {}  # version -> (stage, seq of its assignment)
+    out: list[EventTag] = []
+    for e in sorted(events, key=lambda x: x.seq):
+        if e.action == REGISTER:
+            out.append(EventTag(register_tag(name, e.version), e.version, e.seq, REGISTER, e))
+            continue
+        if e.action not in MOVES:
+            continue
+        source, target = e.source, e.target
+        held[e.version] = (target or NONE_STAGE, e.seq)
+        if source and source != NONE_STAGE:
+            out.append(EventTag(unassign_tag(name, source, e.seq), e.version, e.seq, UNASSIGN, e))
+            rest = [(seq, parse_version(v), v) for v, (st, seq) in held.items() if st == source]
+            if rest:
+                out.append(EventTag(assign_tag(name, source, e.seq), max(rest)[2], e.seq, REASSERT, e))
+        if target and target != NONE_STAGE:
+            out.append(EventTag(assign_tag(name, target, e.seq), e.version, e.seq, ASSIGN, e))
+    return out
+
+
+def superseded_reassertions(tags: Iterable[EventTag]) -> set[str]:
+    """Re-assertion tags followed by a later event on the same stage.
+
+    Such a tag only mattered until that later event; written now (with a new tagger
+    time, after every later tag) it would make GTO and DVC see a stale holder.
+    """
+    tags = list(tags)
+    last: dict[str, int] = {}
+    for t in tags:
+        for stage in (t.event.source, t.event.target):
+            if stage and stage != NONE_STAGE and t.kind != REGISTER:
+                last[stage] = max(last.get(stage, 0), t.seq)
+    return {t.tag for t in tags if t.kind == REASSERT and last.get(t.event.source or "", 0) > t.seq}
