@@ -180,7 +180,12 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         remote: str | None = None,
         github: bool = False,
         env: Mapping[str, str] | None = None,
+        github_package: str | None = None,
     ) -> InitResult:
+        from gitreg import templates
+
+        # what the workflows install: checked before anything is touched
+        package = templates.check_package_spec(github_package) if github_package is not None else None
         root = Path(path).resolve()
         if root.exists() and not root.is_dir():
             raise UserError(f"{root} is a file", "give a directory for the registry")
@@ -221,9 +226,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                         git.run(["remote", "set-url", "--", "origin", remote])
                     changed.append(f"git remote origin {remote}")
             if github:
-                from gitreg import templates
-
-                changed += templates.write_github(root)
+                changed += templates.write_github(root, package)
             commit = None
             paths = [p for p in (CONFIG_FILE, DVC_YAML, ".dvc", ".dvcignore", f"{MODELS_DIR}/.gitkeep",
                                  ".github") if (root / p).exists()]
