@@ -98,3 +98,80 @@ def test_a_wide_terminal_gets_one_table_row_per_version(wide_registry):
     rows = [ln for ln in out.splitlines() if ln.split() and ln.split()[0] in VERSIONS]
     assert len(rows) == len(VERSIONS), out
     assert all(not ln.endswith(" ") for ln in out.splitlines())
+
+
+# -- --help: commands in panels --------------------------------------------------------------
+HELP_PANELS = {
+    "Registry": ["init", "register", "validate"],
+    "Stages": ["request", "approve", "reject", "promote", "rollback"],
+    "Read": ["list", "show", "history", "compare", "best", "resolve", "get"],
+    "Automation": ["monitor", "ci", "codeowners", "site"],
+    "Maintenance": ["doctor", "verify", "demo"],
+}
+
+
+def test_help_groups_the_commands_in_panels_in_order(tmp_path):
+    res = piped(tmp_path, "--help")
+    assert res.returncode == 0 and res.stderr == ""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in res.stdout.splitlines():
+        assert len(line) <= 80, line
+        if line and not line.startswith(" ") and line.endswith(":"):
+            current = line[:-1]
+            sections[current] = []
+        elif current and line.startswith("  ") and line.strip():
+            sections[current].append(line.split()[0])
+    sections.pop("Options")
+    assert sections == HELP_PANELS  # dict equality ignores order: check it too
+    assert list(sections) == list(HELP_PANELS)
+    from gitreg.cli.common import PANELS, app
+    from typer.main import get_command
+
+    registered = set(get_command(app).commands)  # type: ignore[attr-defined]
+    assert registered == {n for names in PANELS.values() for n in names}
+
+
+# -- messages: said once, one line, no stray blank line ------------------------------------
+def test_a_mistyped_command_suggests_once(tmp_path):
+    res = piped(tmp_path, "regster")
+    assert res.returncode == 2
+    assert res.stderr.count("Did you mean") == 1, res.stderr
+    assert res.stderr.endswith("Error: No such command 'regster'. Did you mean 'register'?\n")
+    sub = piped(tmp_path, "ci", "chek")
+    assert sub.stderr.count("Did you mean") == 1
+    assert sub.stderr.endswith("Error: No such command 'chek'. Did you mean 'check'?\n")
+
+
+def test_a_policy_refusal_is_one_line(wide_registry):
+    before = snapshot(wide_registry)
+    res = piped(wide_registry, "promote", "churn", "10.20.31", "production")
+    assert res.returncode == 3
+    assert res.stderr == (
+        "error: cannot promote churn 10.20.31 to production: production needs 1 approval(s) from "
+        "someone other than the requester; it has 0 (hint: ask for approval: `gitreg request "
+        "churn 10.20.31 production --reason ...`, then another person runs `gitreg approve`)\n")
+    several = piped(wide_registry, "promote", "churn", "0.1.0", "production")
+    assert several.returncode == 3
+    lines = several.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot promote churn 0.1.0 to production: ")
+    assert "transition none -> production is not allowed" in lines[0]
+    assert "accepts versions only from staging" in lines[0] and "needs 1 approval(s)" in lines[0]
+    assert snapshot(wide_registry) == before
+
+
+def test_an_unknown_stage_suggests_the_close_one(wide_registry):
+    res = piped(wide_registry, "promote", "churn", "0.1.0", "prodution")
+    assert res.returncode == 1
+    assert res.stderr == ("error: unknown stage 'prodution' (hint: did you mean 'production'? "
+                          "stages in gitreg.yaml: staging, production, archived)\n")
+    far = piped(wide_registry, "list", "--stage", "zzz")
+    assert far.stderr == "error: unknown stage 'zzz' (hint: stages in gitreg.yaml: staging, production, archived)\n"
+
+
+def test_register_messages_start_on_the_first_line(repo, tmp_path):
+    art = tmp_path / "model.pkl"
+    art.write_bytes(b"x" * 64)
+    res = piped(repo, "register", "churn", str(art), "--metric", "auc=0.9")
+    assert res.returncode == 0, res.stderr
+    assert re.fullmatch(r"registered churn 0\.1\.0 \(64 B\) \[[0-9a-f]{10}\]\n", res.stderr), res.stderr

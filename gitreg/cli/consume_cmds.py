@@ -47,8 +47,11 @@ def _progress() -> Callable[[str, int, int], None]:
         if max(done, total) < LARGE and "bar" not in state:
             return
         if "bar" not in state:
+            console = err()
+            if not console.is_terminal:  # a bar in a log is noise (and leaves a blank line)
+                return
             bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                           TransferSpeedColumn(), transient=True, console=err())
+                           TransferSpeedColumn(), transient=True, console=console)
             bar.start()
             state["bar"] = bar
             state["task"] = bar.add_task(f"downloading {label}", total=total or None)

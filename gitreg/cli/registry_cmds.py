@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from gitreg.cli.common import (
-    JSON_OPTION, PUSH_OPTION, SIGN_OPTION, STATE, command, message, print_json, registry,
+    JSON_OPTION, PUSH_OPTION, SIGN_OPTION, STATE, command, err, message, print_json, registry,
 )
 from gitreg.errors import UsageError, UserError, ValidationError
 
@@ -48,9 +48,11 @@ def _progress_printer():  # type: ignore[no-untyped-def]
 
     def update(label: str, done: int, total: int) -> None:
         if "bar" not in state:
+            console = err()
+            if not console.is_terminal:  # a bar in a log is noise (and left a blank line)
+                return
             bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                           TransferSpeedColumn(), transient=True,
-                           console=__import__("gitreg.cli.common", fromlist=["err"]).err())
+                           TransferSpeedColumn(), transient=True, console=console)
             bar.start()
             state["bar"] = bar
             state["task"] = bar.add_task(f"copying {label}", total=total)
