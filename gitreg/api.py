@@ -118,8 +118,9 @@ def parse_ref(text: str) -> tuple[str, str | None, str | None]:
 
 
 def load_metrics_file(path: Path) -> tuple[dict[str, float], list[str]]:
-    data = yamlio.load_file(Path(path))
-    return mf.flatten_metrics(data, str(path))
+    from gitreg import metrics_file
+
+    return metrics_file.load(Path(path))
 
 
 def load_mapping_file(path: Path, what: str) -> dict[str, Any]:
@@ -267,7 +268,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                     stages[st] = max(holders)[2]
             if want and want not in stages:
                 continue
-            rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages})
+            rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
+                         "latest_tag": register_tag(name, latest)})  # what gto and dvc --rev take
         return {"models": rows}
 
     def show(self, ref: str) -> dict[str, Any]:

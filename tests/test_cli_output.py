@@ -175,3 +175,17 @@ def test_register_messages_start_on_the_first_line(repo, tmp_path):
     res = piped(repo, "register", "churn", str(art), "--metric", "auc=0.9")
     assert res.returncode == 0, res.stderr
     assert re.fullmatch(r"registered churn 0\.1\.0 \(64 B\) \[[0-9a-f]{10}\]\n", res.stderr), res.stderr
+
+
+# -- versions for other tools: the register tag beside the bare version ---------------------
+def test_list_json_gives_the_register_tag_other_tools_take(wide_registry):
+    import json
+
+    data = json.loads(piped(wide_registry, "list", "--json").stdout)
+    (row,) = data["models"]
+    assert set(row) == {"name", "latest", "versions", "stages", "latest_tag"}  # old keys kept
+    assert row["latest"] == "10.20.31" and row["latest_tag"] == "churn@v10.20.31"
+    tags = git(wide_registry, "tag", "-l").split()
+    assert row["latest_tag"] in tags
+    resolved = json.loads(piped(wide_registry, "resolve", "churn", "--json").stdout)
+    assert resolved["version"] == "10.20.31" and resolved["tag"] == row["latest_tag"]
