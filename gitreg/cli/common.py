@@ -39,7 +39,7 @@ class _Panels(TyperGroup):
     """Typer's documented hook (cls=): the order of the commands, and their panels in --help.
 
     The help stays Typer's plain (Click) help, one section per rich_help_panel: Typer's rich
-    help would import rich and render boxes, which made `gitreg --help` five times slower.
+    help imports rich and renders boxes: `gitreg --help` took 0.6 s instead of 0.13 s here.
     """
 
     def list_commands(self, ctx: Any) -> list[str]:
