@@ -119,8 +119,9 @@ def parse_ref(text: str) -> tuple[str, str | None, str | None]:
 
 
 def load_metrics_file(path: Path) -> tuple[dict[str, float], list[str]]:
-    data = yamlio.load_file(Path(path))
-    return mf.flatten_metrics(data, str(path))
+    from gitreg import metrics_file
+
+    return metrics_file.load(Path(path))
 
 
 def load_mapping_file(path: Path, what: str) -> dict[str, Any]:
@@ -182,7 +183,12 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         remote: str | None = None,
         github: bool = False,
         env: Mapping[str, str] | None = None,
+        github_package: str | None = None,
     ) -> InitResult:
+        from gitreg import templates
+
+        # what the workflows install: checked before anything is touched
+        package = templates.check_package_spec(github_package) if github_package is not None else None
         root = Path(path).resolve()
         if root.exists() and not root.is_dir():
             raise UserError(f"{root} is a file", "give a directory for the registry")
@@ -230,9 +236,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                         git.run(["remote", "set-url", "--", "origin", remote])
                     changed.append(f"git remote origin {remote}")
             if github:
-                from gitreg import templates
-
-                changed += templates.write_github(root)
+                changed += templates.write_github(root, package)
             commit = None
             paths = [p for p in (CONFIG_FILE, DVC_YAML, ".dvc", ".dvcignore", f"{MODELS_DIR}/.gitkeep",
                                  ".github") if (root / p).exists()]
@@ -277,7 +281,8 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                     stages[st] = max(holders)[2]
             if want and want not in stages:
                 continue
-            rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages})
+            rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
+                         "latest_tag": register_tag(name, latest)})  # what gto and dvc --rev take
         return {"models": rows}
 
     def show(self, ref: str) -> dict[str, Any]:

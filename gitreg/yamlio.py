@@ -82,19 +82,23 @@ def _refuse_aliases(text: str, source: str) -> None:
 
 def load_file(path: Path, source: str | None = None) -> Any:
     source = source or str(path)
+    return loads(read_bytes(path, source), source)
+
+
+def read_bytes(path: Path, source: str) -> bytes:
+    """A small input file's bytes; a missing, oversized or unreadable file is one UserError."""
     try:
         size = path.stat().st_size
         if size > MAX_YAML_BYTES:
             raise UserError(f"{source}: file is {size} bytes; the limit is {MAX_YAML_BYTES}",
                             "check you gave the right file")
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{source}: no such file", "check the path") from None
     except IsADirectoryError:
         raise UserError(f"{source}: is a directory, not a file", "give a file") from None
     except PermissionError:
         raise UserError(f"{source}: permission denied", "check the file's permissions") from None
-    return loads(data, source)
 
 
 def write_atomic(path: Path, text: str) -> None:

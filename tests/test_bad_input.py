@@ -91,12 +91,12 @@ def test_missing_artifact_path(cli, seeded, tmp_path):
     assert snapshot(seeded) == before
 
 
-@pytest.mark.parametrize("content,word", [
-    ("{not json", "invalid yaml"), ("[1, 2]", "mapping"), (b"\xff\xfe\x00bad", "utf-8"),
-    ("a: &x [1]\nb: *x\n", "aliases"),
+@pytest.mark.parametrize("content,word,suffix", [
+    ("{not json", "invalid json", ".json"), ("[1, 2]", "mapping", ".json"),
+    (b"\xff\xfe\x00bad", "utf-8", ".json"), ("a: &x [1]\nb: *x\n", "aliases", ".yaml"),
 ])
-def test_malformed_metrics_file(cli, seeded, make_artifact, tmp_path, content, word):
-    bad = tmp_path / "metrics.json"
+def test_malformed_metrics_file(cli, seeded, make_artifact, tmp_path, content, word, suffix):
+    bad = tmp_path / f"metrics{suffix}"
     bad.write_bytes(content.encode() if isinstance(content, str) else content)
     art = make_artifact()
     before = snapshot(seeded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -83,12 +84,12 @@ def test_compare_selected_metrics_stage_and_explicit_direction(three):
 def test_compare_cli_table_marks_best_and_missing(three, cli):
     res = cli(three.root, "compare", NAME, "--metrics", "accuracy,f1")
     assert res.exit_code == 0, res.output
-    lines = [ln for ln in res.stdout.splitlines() if ln.strip().startswith(("│", "|"))]
-    row = {ln.split("│")[1].strip(): ln for ln in lines if "│" in ln}
-    assert "0.93 *" in row["1.1.0"] and "0.8 " in row["1.0.0"]
-    assert "0.85 *" in row["2.0.0"]
-    cells = [c.strip() for c in row["2.0.0"].split("│")]
-    assert cells[4] == "-"  # 2.0.0 has no accuracy
+    # columns are separated by two or more spaces (values never contain two)
+    rows = {cells[0]: cells for cells in (re.split(r"\s{2,}", ln.strip()) for ln in res.stdout.splitlines())}
+    assert rows["version"] == ["version", "stage", "created", "accuracy", "f1"]
+    assert rows["1.1.0"][3] == "0.93 *" and rows["1.0.0"][4] == "0.8"
+    assert rows["2.0.0"][4] == "0.85 *"
+    assert rows["2.0.0"][3] == "-"  # 2.0.0 has no accuracy
     res = cli(three.root, "compare", NAME, "--json", "--stage", "staging")
     assert res.exit_code == 0
     data = json.loads(res.stdout)

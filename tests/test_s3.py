@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-import boto3  # CI installs boto3, moto[server] and dvc-s3 (gitreg[s3]); never skipped
+import boto3  # CI installs boto3, moto[server] and dvc-s3 (gitreg-registry[s3]); never skipped
 import moto.server as moto_server
 import pytest
 
@@ -22,7 +22,7 @@ def test_dvc_s3_plugin_is_installed():
     # without the plugin DVC cannot talk to s3:// at all; say so plainly
     import importlib.util
 
-    assert importlib.util.find_spec("dvc_s3") is not None, "pip install dvc-s3 (gitreg[s3])"
+    assert importlib.util.find_spec("dvc_s3") is not None, "pip install dvc-s3 (gitreg-registry[s3])"
 
 
 @pytest.fixture(scope="module")

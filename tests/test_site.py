@@ -616,7 +616,7 @@ def test_pages_workflow_builds_the_site_and_deploys_it() -> None:
     assert checkout["with"]["fetch-depth"] == 0
     assert any(s.get("uses", "").startswith("actions/setup-python@") for s in build)
     runs = [s["run"] for s in build if "run" in s]
-    assert "pip install gitreg" in runs and "gitreg site -o _site" in runs
+    assert 'python -m pip install "$GITREG_PACKAGE"' in runs and "gitreg site -o _site" in runs
     upload = next(s for s in build if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"] == "_site"
     deploy = wf["jobs"]["deploy"]

@@ -8,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from gitreg.cli.common import JSON_OPTION, app, command, message, print_json, registry
+from gitreg.cli.common import JSON_OPTION, _Panels, app, command, message, panel, print_json, registry
 from gitreg.errors import PolicyError
 
 ci_app = typer.Typer(name="ci", help="Commands for CI: check a pull request, publish tags after a merge.",
-                     no_args_is_help=True, add_completion=False, rich_markup_mode=None)
-app.add_typer(ci_app, name="ci")
+                     no_args_is_help=True, add_completion=False, rich_markup_mode=None, cls=_Panels)
+app.add_typer(ci_app, name="ci", rich_help_panel=panel("ci"))
 
 
 @command("check", parent=ci_app)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from gitreg.errors import GitregError, InternalError
 
@@ -18,7 +19,72 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# `gitreg --help` lists the commands in these panels, in this order: a new command is one
+# word in one of these tuples.
+PANELS: dict[str, tuple[str, ...]] = {
+    "Registry": ("init", "register", "validate"),
+    "Stages": ("request", "approve", "reject", "promote", "rollback"),
+    "Read": ("list", "show", "history", "compare", "best", "resolve", "get"),
+    "Automation": ("monitor", "ci", "codeowners", "site"),
+    "Maintenance": ("doctor", "verify", "demo"),
+}
+_ORDER = [name for names in PANELS.values() for name in names]
+
+
+def panel(name: str | None) -> str | None:
+    return next((title for title, names in PANELS.items() if name in names), None)
+
+
+class _Panels(TyperGroup):
+    """Typer's documented hook (cls=): the order of the commands, and their panels in --help.
+
+    The help stays Typer's plain (Click) help, one section per rich_help_panel: Typer's rich
+    help imports rich and renders boxes: `gitreg --help` took 0.6 s instead of 0.13 s here.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted(super().list_commands(ctx),
+                      key=lambda n: _ORDER.index(n) if n in _ORDER else len(_ORDER))
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        found = [(n, self.get_command(ctx, n)) for n in self.list_commands(ctx)]
+        commands = [(n, c) for n, c in found if c is not None and not c.hidden]
+        if not commands:
+            return
+        longest = max(len(n) for n, _ in commands)
+        limit = formatter.width - 6 - longest
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for name, cmd in commands:  # names padded: every section lines up the same
+            title = getattr(cmd, "rich_help_panel", None) or "Commands"
+            sections.setdefault(title, []).append((name.ljust(longest),
+                                                   cmd.get_short_help_str(limit)))
+        for title, rows in sections.items():
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+    # Click 8.4 added its own "Did you mean ...?" to unknown commands and Typer adds one too,
+    # so the message said it twice: Typer's only where Click has none (read on that error only).
+    @property  # type: ignore[override]
+    def suggest_commands(self) -> bool:
+        return not _click_suggests()
+
+    @suggest_commands.setter
+    def suggest_commands(self, value: bool) -> None:
+        pass
+
+
+def _click_suggests() -> bool:
+    from importlib import metadata
+
+    try:
+        major, minor = (int(p) for p in metadata.version("click").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (8, 4)
+
+
 app = typer.Typer(
+    cls=_Panels,
     name="gitreg",
     help="gitreg: a git-native model registry. Versions, stages, approvals and rollbacks "
     "are git commits and GTO-compatible tags; artifacts live in DVC.",
@@ -31,10 +97,112 @@ app = typer.Typer(
 STATE: dict[str, Any] = {"traceback": False, "path": None}
 
 
+PIPE_WIDTH = 80  # the layout width when stdout is not a terminal and COLUMNS is not set
+
+
+def output_width() -> int:
+    """COLUMNS when set, else the terminal's width, else 80: a pipe never depends on a guess.
+
+    (Rich alone would take the width of whichever of stdin/stdout/stderr is a terminal.)
+    """
+    raw = os.environ.get("COLUMNS", "").strip()
+    if raw.isdigit() and int(raw) >= 20:
+        return int(raw)
+    try:
+        if sys.stdout.isatty():
+            return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        pass
+    return PIPE_WIDTH
+
+
 def out() -> Console:
     from rich.console import Console  # imported when output is made, not at start-up (issue 6)
 
-    return Console(file=sys.stdout, soft_wrap=True, highlight=False)
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=output_width())
+
+
+Cell = Any  # str, or rich.text.Text for a styled cell
+
+
+def _plain(cell: Cell) -> str:
+    return cell.plain if hasattr(cell, "plain") else str(cell)
+
+
+def print_table(columns: list[tuple[str, bool]], rows: list[list[Cell]], *, heading: int = 1,
+                caption: str | None = None) -> None:
+    """Print rows under columns (header, wraps) so that nothing is ever cut.
+
+    Cells of a column that does not wrap (versions, stages, names, numbers, dates) are never
+    wrapped or shortened; cells of a wrapping column (reasons, metric lists) break between
+    words only. When that cannot fit the width, each row becomes a block: its first
+    `heading` cells on one line, then one `header  value` line per other cell.
+    """
+    width = output_width()
+    console = out()
+    lo, hi = [], []
+    for i, (header, wraps) in enumerate(columns):
+        texts = [_plain(r[i]) for r in rows]
+        lines = [ln for t in texts for ln in (t.splitlines() or [""])]
+        words = [w for ln in lines for w in ln.split()] if wraps else lines
+        lo.append(max([len(header), *map(len, words)]))
+        hi.append(max([len(header), *map(len, lines)]))
+    gaps = 2 * (len(columns) - 1)  # two spaces between columns, none at the edges
+    if sum(lo) + gaps > width:
+        _print_blocks(columns, rows, heading, width, console)
+    else:
+        widths = list(lo)
+        extra = width - gaps - sum(widths)
+        # spare room goes to the wrapping columns that need least first (they fit on one line)
+        for i in sorted(range(len(widths)), key=lambda j: hi[j] - lo[j]):
+            grow = min(hi[i] - widths[i], extra)
+            widths[i] += grow
+            extra -= grow
+        _print_grid(columns, rows, widths, console)
+    if caption:
+        import textwrap
+
+        console.print("\n".join(textwrap.wrap(caption, width)), markup=False)
+
+
+def _print_grid(columns: list[tuple[str, bool]], rows: list[list[Cell]], widths: list[int],
+                console: Console) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 1),
+                  collapse_padding=True)
+    for (header, wraps), w in zip(columns, widths):
+        table.add_column(header, width=w, no_wrap=not wraps, overflow="fold")
+    for row in rows:
+        table.add_row(*[c if isinstance(c, Text) else Text(str(c)) for c in row])
+    with console.capture() as captured:
+        console.print(table)
+    # rich pads every cell to its column's width: no trailing blanks in what people pipe
+    sys.stdout.write("".join(ln.rstrip() + "\n" for ln in captured.get().splitlines()))
+
+
+def _print_blocks(columns: list[tuple[str, bool]], rows: list[list[Cell]], heading: int,
+                  width: int, console: Console) -> None:
+    import textwrap
+
+    label = max((len(h) for h, _ in columns[heading:]), default=0)
+    indent = " " * (label + 4)
+    lines: list[str] = []
+    for n, row in enumerate(rows):
+        if n:
+            lines.append("")
+        head = "  ".join(_plain(c) for c in row[:heading])
+        lines += textwrap.wrap(head, width, break_on_hyphens=False) or [""]
+        for (header, _), cell in zip(columns[heading:], row[heading:]):
+            text = _plain(cell)
+            if not text:
+                continue
+            first = f"  {header.ljust(label)}  "
+            lines += textwrap.wrap(text, width, initial_indent=first, subsequent_indent=indent,
+                                   break_on_hyphens=False) or [first.rstrip()]
+    console.print("\n".join(lines), markup=False)
 
 
 def err() -> Console:
@@ -71,8 +239,10 @@ def handle_errors(fn: F) -> F:
         except GitregError as exc:
             if STATE["traceback"]:
                 raise
+            # the list comes first only when the error line does not already name each item
             for extra in getattr(exc, "violations", []) or getattr(exc, "problems", []):
-                message(f"  - {extra}")
+                if extra not in exc.message:
+                    message(f"  - {extra}")
             message(error_line(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
@@ -100,6 +270,8 @@ def show_warnings() -> None:
 
 def command(name: str | None = None, parent: typer.Typer | None = None, **kwargs: Any) -> Callable[[F], F]:
     target = parent or app
+    if parent is None:
+        kwargs.setdefault("rich_help_panel", panel(name))
 
     def deco(fn: F) -> F:
         return target.command(name, **kwargs)(handle_errors(fn))  # type: ignore[return-value]

@@ -8,7 +8,9 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
-from gitreg.cli.common import JSON_OPTION, PUSH_OPTION, command, err, message, out, print_json, registry
+from gitreg.cli.common import (
+    JSON_OPTION, PUSH_OPTION, command, err, message, out, print_json, print_table, registry,
+)
 from gitreg.errors import PolicyError
 
 LARGE = 8 * 1024 * 1024  # show a progress bar from this many bytes
@@ -45,8 +47,11 @@ def _progress() -> Callable[[str, int, int], None]:
         if max(done, total) < LARGE and "bar" not in state:
             return
         if "bar" not in state:
+            console = err()
+            if not console.is_terminal:  # a bar in a log is noise (and leaves a blank line)
+                return
             bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                           TransferSpeedColumn(), transient=True, console=err())
+                           TransferSpeedColumn(), transient=True, console=console)
             bar.start()
             state["bar"] = bar
             state["task"] = bar.add_task(f"downloading {label}", total=total or None)
@@ -117,20 +122,21 @@ def _print_compare(data: dict[str, Any]) -> None:
     if not data["versions"]:
         message(f"no versions of {data['name']} to compare")
         return
-    from rich.table import Table  # lazily: start-up cost (issue 6)
-    table = Table(caption="* best per metric" + (
-        f" (lower is better: {', '.join(data['lower_is_better'])})" if data["lower_is_better"] else ""))
-    for col in ("version", "stage", "created", *data["metrics"]):
-        table.add_column(col)
+    from rich.text import Text  # lazily: start-up cost (issue 6)
+
+    columns = [("version", False), ("stage", False), ("created", False),
+               *[(metric, False) for metric in data["metrics"]]]
+    rows = []
     for row in data["versions"]:
-        cells = [row["version"], row["stage"], row["created_at"] or "-"]
+        cells: list[Any] = [row["version"], row["stage"], row["created_at"] or "-"]
         for metric in data["metrics"]:
             text = _fmt(row["metrics"].get(metric))
-            if data["best"].get(metric) == row["version"]:
-                text = f"[bold]{text} *[/bold]"
-            cells.append(text)
-        table.add_row(*cells)
-    out().print(table)
+            best = data["best"].get(metric) == row["version"]
+            cells.append(Text(f"{text} *", style="bold") if best else text)
+        rows.append(cells)
+    lower = data["lower_is_better"]
+    print_table(columns, rows, caption="* best per metric" + (
+        f" (lower is better: {', '.join(lower)})" if lower else ""))
 
 
 @command("best")

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from gitreg.cli.common import JSON_OPTION, command, out, print_json, registry
+from gitreg.cli.common import JSON_OPTION, command, out, print_json, print_table, registry
 
 
 @command("list")
@@ -20,18 +20,13 @@ def list_cmd(
     if as_json:
         print_json(data)
         return
-    stages = list(reg.lifecycle().stages)
-    from rich.table import Table  # lazily: start-up cost (issue 6)
-    table = Table(title=None, show_lines=False)
-    for col in ["model", "latest", "versions", *stages]:
-        table.add_column(col)
-    for m in data["models"]:
-        table.add_row(m["name"], m["latest"], str(m["versions"]),
-                      *[m["stages"].get(s, "-") for s in stages])
     if not data["models"]:
         typer.echo("no models registered yet (gitreg register NAME FILE)", err=True)
         return
-    out().print(table)
+    stages = list(reg.lifecycle().stages)
+    columns = [(col, False) for col in ["model", "latest", "versions", *stages]]
+    print_table(columns, [[m["name"], m["latest"], str(m["versions"]),
+                           *[m["stages"].get(s, "-") for s in stages]] for m in data["models"]])
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
@@ -57,14 +52,11 @@ def show_cmd(
             if data.get(key):
                 head += f"\n  {key}: {data[key]}"
         console.print(head, markup=False)
-        from rich.table import Table  # lazily: start-up cost (issue 6)
-        table = Table()
-        for col in ("version", "stage", "created", "by", "metrics"):
-            table.add_column(col)
-        for m in data["versions"]:
-            table.add_row(m["version"], m.get("stage", "none"), m.get("created_at", ""),
-                          m.get("created_by", ""), _metrics_text(m.get("metrics") or {}))
-        console.print(table)
+        columns = [("version", False), ("stage", False), ("created", False), ("by", False),
+                   ("metrics", True)]
+        print_table(columns, [[m["version"], m.get("stage", "none"), m.get("created_at", ""),
+                               m.get("created_by", ""), _metrics_text(m.get("metrics") or {})]
+                              for m in data["versions"]])
         return
     from gitreg import yamlio
 
@@ -82,15 +74,12 @@ def history_cmd(
     if as_json:
         print_json(data)
         return
-    from rich import box
-    from rich.table import Table  # lazily: start-up cost (issue 6)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, wrap in (("seq", False), ("action", False), ("version", False), ("stage", False),
-                      ("at", False), ("by", False), ("reason", True), ("commit", False), ("tag", False)):
-        table.add_column(col, no_wrap=not wrap, overflow="fold")
+    columns = [("seq", False), ("action", False), ("version", False), ("stage", True), ("at", False),
+               ("by", False), ("reason", True), ("commit", False), ("tag", False)]
+    rows = []
     for e in data["events"]:
         move = f"{e['from'] or 'none'} -> {e['to']}" if e.get("to") or e.get("from") else ""
         at = (e["at"] or "").replace("T", " ").removesuffix("Z")[:16]
-        table.add_row(str(e["seq"]), e["action"], e["version"], move, at, e["by"] or "",
-                      e["reason"] or "", (e["commit"] or "")[:8], e["tag"] or "")
-    out().print(table)
+        rows.append([str(e["seq"]), e["action"], e["version"], move, at, e["by"] or "",
+                     e["reason"] or "", (e["commit"] or "")[:8], e["tag"] or ""])
+    print_table(columns, rows, heading=3)

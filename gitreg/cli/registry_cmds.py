@@ -9,9 +9,9 @@ from typing import List, Optional
 import typer
 
 from gitreg.cli.common import (
-    JSON_OPTION, PUSH_OPTION, SIGN_OPTION, STATE, command, message, print_json, registry,
+    JSON_OPTION, PUSH_OPTION, SIGN_OPTION, STATE, command, err, message, print_json, registry,
 )
-from gitreg.errors import UserError, ValidationError
+from gitreg.errors import UsageError, UserError, ValidationError
 
 
 @command("init")
@@ -21,10 +21,13 @@ def init_cmd(
     remote: Optional[str] = typer.Option(None, "--remote", help="Set the git remote 'origin' to this URL."),
     dvc_remote: Optional[str] = typer.Option(None, "--dvc-remote", help="Default DVC remote: a folder path, s3://bucket/path, ..."),
     dvc_remote_option: List[str] = typer.Option([], "--dvc-remote-option", help="Extra remote setting key=value, e.g. endpointurl=http://127.0.0.1:9000 (repeatable)."),
+    package: Optional[str] = typer.Option(None, "--package", help="With --github: the pinned gitreg the workflows install, e.g. git+https://github.com/org/gitreg@COMMIT or a wheel (default: gitreg-registry==this version)."),
 ) -> None:
     """Make a directory a gitreg registry (git, DVC, gitreg.yaml). Safe to run again."""
     from gitreg.api import Registry
 
+    if package is not None and not github:
+        raise UsageError("--package is only used with --github", "add --github, or drop --package")
     options = {}
     for item in dvc_remote_option:
         key, sep, value = item.partition("=")
@@ -33,7 +36,8 @@ def init_cmd(
         options[key] = value
     target = path or STATE["path"] or Path(".")
     result = Registry.init(target, dvc_remote=dvc_remote, dvc_remote_options=options,
-                           remote=remote, github=github, env=dict(os.environ))
+                           remote=remote, github=github, env=dict(os.environ),
+                           github_package=package)
     message(result.message)
 
 
@@ -44,9 +48,11 @@ def _progress_printer():  # type: ignore[no-untyped-def]
 
     def update(label: str, done: int, total: int) -> None:
         if "bar" not in state:
+            console = err()
+            if not console.is_terminal:  # a bar in a log is noise (and left a blank line)
+                return
             bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                           TransferSpeedColumn(), transient=True,
-                           console=__import__("gitreg.cli.common", fromlist=["err"]).err())
+                           TransferSpeedColumn(), transient=True, console=console)
             bar.start()
             state["bar"] = bar
             state["task"] = bar.add_task(f"copying {label}", total=total)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -58,9 +59,11 @@ class Lifecycle:
         name = check_stage(value, allow_none=allow_none)
         if name == NONE_STAGE or name in self.stages:
             return name
+        close = difflib.get_close_matches(name, self.stages, n=1)
         raise UserError(
             f"unknown stage {name!r}",
-            "stages in gitreg.yaml: " + ", ".join(self.stages),
+            (f"did you mean {close[0]!r}? " if close else "")
+            + "stages in gitreg.yaml: " + ", ".join(self.stages),
         )
 
     def allowed(self, source: str, target: str) -> bool:
