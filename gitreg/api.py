@@ -6,7 +6,6 @@ It never prints and never exits; errors are GitregError subclasses with a hint.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import random
 import shutil
@@ -22,6 +21,12 @@ from gitreg.consume import ConsumeVerbs
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core import policy
+from gitreg.core.messages import commit_message as _commit_message
+from gitreg.core.messages import tag_message as _tag_message
+from gitreg.core.messages import tag_summary
+from gitreg.core.policy import require_signature
+from gitreg.core.refs import parse_ref
+from gitreg.core.timefmt import rfc3339
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle
 from gitreg.core.tags import register_tag
@@ -41,10 +46,6 @@ SINGLE_DIR_NAME = "model"  # several files or a directory become models/N/V/mode
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -103,19 +104,6 @@ class InitResult:
         if not self.changed:
             return f"{self.root} is already a gitreg registry; nothing changed"
         return f"initialised gitreg registry in {self.root}: " + ", ".join(self.changed)
-
-
-def parse_ref(text: str) -> tuple[str, str | None, str | None]:
-    """NAME, NAME@VERSION or NAME#STAGE -> (name, version, stage)."""
-    if "@" in text:
-        name, _, version = text.partition("@")
-        check_name(name)
-        return name, str(parse_version(version)), None
-    if "#" in text:
-        name, _, stage = text.partition("#")
-        check_name(name)
-        return name, None, stage
-    return check_name(text), None, None
 
 
 def load_metrics_file(path: Path) -> tuple[dict[str, float], list[str]]:
@@ -1078,13 +1066,6 @@ _CONFIG_HEADER = (
 )
 
 
-def require_signature(lifecycle: Lifecycle, target: str, sign: bool) -> None:
-    """Refuse an unsigned promotion into a stage whose policy says require_signed."""
-    if lifecycle.policy(target).require_signed and not sign:
-        raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
-                          "add --sign (and set up git signing)")
-
-
 def _signature_problem(stderr: str) -> str:
     low = stderr.lower()
     if "no signature" in low or "cannot verify a non-signed" in low:
@@ -1125,41 +1106,6 @@ def _event_tag(name: str, e: ev.Event) -> str | None:
     """The event's main tag (the assignment, else the unassignment) for history."""
     tags = ev.event_tags(name, e)
     return tags[-1] if tags else None
-
-
-def tag_summary(name: str, t: ev.EventTag) -> str:
-    """The first line of a stage tag's message."""
-    e = t.event
-    if t.kind == ev.REASSERT:
-        return f"{name} {t.version}: still holds {e.source} after {e.version} left it ({e.action})"
-    return f"{name} {e.version}: {e.source or NONE_STAGE} -> {e.target} ({e.action})"
-
-
-def _commit_message(action: str, name: str, version: str, source: str | None, target: str | None,
-                    seqs: Sequence[int], reason: str | None, extra: Mapping[str, str] | None = None) -> str:
-    subject = f"gitreg: {action} {name} {version}"
-    if source is not None and target is not None:
-        subject += f" {source} -> {target}"
-    body = ""
-    if reason:
-        body = " ".join(reason.split())[:2000] + "\n\n"
-    trailers = [f"Gitreg-Action: {action}", f"Gitreg-Model: {name}", f"Gitreg-Version: {version}"]
-    trailers += [f"Gitreg-Seq: {s}" for s in seqs]
-    for key, value in (extra or {}).items():
-        trailers.append(f"{key}: {' '.join(str(value).split())}")
-    return f"{subject}\n\n{body}" + "\n".join(trailers) + "\n"
-
-
-def _tag_message(summary: str, action: str, actor: str, seq: int, reason: str | None = None,
-                 approved_by: Sequence[str] | str | None = None) -> str:
-    lines = [summary, "", f"Gitreg-Action: {action}", "Gitreg-Commit: {commit}",
-             f"Gitreg-Actor: {actor}", f"Gitreg-Seq: {seq}"]
-    if reason:
-        lines.append(f"Gitreg-Reason: {' '.join(reason.split())[:2000]}")
-    if approved_by:
-        who = approved_by if isinstance(approved_by, str) else ", ".join(approved_by)
-        lines.append(f"Gitreg-Approved-By: {who}")
-    return "\n".join(lines) + "\n"
 
 
 def _build_manifest(name: str, version: str, info: VersionInfo, actor: str, now: datetime,
@@ -1321,14 +1267,3 @@ def _size_text(artifacts: Sequence[Mapping[str, Any]]) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024  # type: ignore[assignment]
     return f"{size} B"
-
-
-def md5_file(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from gitreg.core import policy
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.stages import Lifecycle, lifecycle_from_config
 from gitreg.core.tags import ASSIGN, parse_tag
+from gitreg.core.timefmt import rfc3339_utc
 from gitreg.errors import ConflictError, UserError
 
 if TYPE_CHECKING:
@@ -615,13 +615,9 @@ def _file_approvals(name: str, events: Sequence[ev.Event], old: Mapping[str, Map
             report.violations.append(f"{name} {version}: its approval lists {', '.join(sorted(added))}: {why}")
 
 
-def rfc3339_utc(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _publish_message(e: Any, approver: str, commit: str | None, approved_at: str | None = None,
                      backed: Sequence[str] = ()) -> str:
-    from gitreg.api import _tag_message
+    from gitreg.core.messages import tag_message as _tag_message
 
     summary = e.summary
     # approvals recorded by gitreg's own approve commits stay as they are; a change landed

@@ -52,7 +52,7 @@ class ConsumeVerbs:
     # -- resolve -----------------------------------------------------------------------
     def resolve(self, ref: str) -> dict[str, Any]:
         """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
-        from gitreg.api import parse_ref
+        from gitreg.core.refs import parse_ref
 
         name, version, stage = parse_ref(ref)
         if version is None and stage is None:
@@ -199,7 +199,7 @@ def get_from_repo(ref: str, out_dir: str | Path, repo_url: str, env: Mapping[str
     The version is resolved from the repository's tags (one `git ls-remote`), as
     `dvc artifacts get` does; the manifest comes with the download and is checked.
     """
-    from gitreg.api import parse_ref
+    from gitreg.core.refs import parse_ref
 
     if not repo_url or repo_url.startswith("-"):
         raise UserError(f"invalid --repo {repo_url!r}", "give a registry repository URL or path")
@@ -414,7 +414,7 @@ def _check_targets(out_dir: Path, artifacts: Sequence[Mapping[str, Any]]) -> Non
 
 def dir_md5(path: Path) -> str:
     """DVC's directory hash: md5 of the sorted JSON list of {md5, relpath} (without .dir)."""
-    from gitreg.api import md5_file
+    from gitreg.checksum import md5_file
 
     entries = []
     for dirpath, _dirs, files in os.walk(path):
@@ -426,7 +426,7 @@ def dir_md5(path: Path) -> str:
 
 
 def _verify(path: Path, expected: str, label: str) -> None:
-    from gitreg.api import md5_file
+    from gitreg.checksum import md5_file
 
     if expected.endswith(".dir"):
         got = dir_md5(path) + ".dir" if path.is_dir() else "nothing"
