@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import difflib
 import json
-import random
 import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from gitreg import dvc, schema, yamlio
-from gitreg.ci import CIVerbs
-from gitreg.consume import ConsumeVerbs
+from gitreg import ci, consume
+from gitreg import site as site_pages
+from gitreg.ci import CheckReport, PublishReport
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core import policy
@@ -33,7 +33,9 @@ from gitreg.core.tags import register_tag
 from gitreg.core.version import BUMPS, bump_kind, next_version, parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
 from gitreg.git import Git, find_root
-from gitreg.site import SiteVerbs
+from gitreg.ops import sync
+from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
+from gitreg.ops.sync import backoff as _backoff
 from gitreg.store import (
     CONFIG_FILE, DVC_YAML, MANIFEST_FILE, MODELS_DIR, Change, PlannedTag, Store,
     manifest_path, model_file_path,
@@ -121,8 +123,10 @@ def load_mapping_file(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
+class Registry:
     """A gitreg registry: a git repository with gitreg.yaml at its root."""
+
+    _reviews: Any = None  # GitHub reviews, read once per ci_check when a gate needs them
 
     def __init__(
         self,
@@ -376,7 +380,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         lifecycle = self.lifecycle()
         actor = info.created_by or self.actor()
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             self.store.require_branch(lifecycle)
             self.store.require_clean(model=name)
@@ -458,7 +462,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                             f"registered {name} {ver} ({_size_text(manifest['artifacts'])})")
             if push:
                 try:
-                    self._push(result, [target_box[0]])
+                    sync.push(self, result, [target_box[0]])
                 except PushRaceLost:
                     # this clone now matches origin: re-check the version there and re-apply
                     if _attempt + 1 >= PUSH_ATTEMPTS:
@@ -637,7 +641,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         """
         check_name(name)
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage, allow_none=True)
@@ -679,7 +683,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             result.details = {"from": current, "to": target, "archived": archived}
             if push:
                 try:
-                    self._push(result)
+                    sync.push(self, result)
                 except PushRaceLost as lost:
                     # another clone changed this model first: refuse (exactly one wins);
                     # unrelated commits on origin: re-apply on top of them
@@ -697,7 +701,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a request needs --reason", "say why this version should move")
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -728,7 +732,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                               f"needs {max(need, 1)} approval(s) {who}")
             result.details = {"from": current, "to": target, "status": "pending"}
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     def approve(self, name: str, version: str, stage: str, *, reason: str | None = None,
@@ -736,7 +740,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         """Approve a pending request; with enough approvals the promotion is made."""
         check_name(name)
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -790,7 +794,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                                   f"({len(approvers)}/{pol.approvals} approvals); still pending")
             result.details = {"from": current, "to": target, "promoted": enough, "archived": archived}
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     def reject(self, name: str, version: str, stage: str, *, reason: str, push: bool = False,
@@ -800,7 +804,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a rejection needs --reason", "say why the request is rejected")
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -819,7 +823,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                                         sign=sign, approvals={ver: new_approval})
             result.message = f"rejected the request to move {name} {ver} to {target}"
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     def rollback_target(self, name: str, to: str | None = None) -> tuple[str | None, str, dict[str, dict]]:
@@ -856,7 +860,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a rollback needs --reason", "say why, e.g. --reason 'error rate doubled'")
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             stage = lifecycle.rollback_stage
@@ -884,7 +888,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                               + (f"; {current} archived" if current else ""))
             result.details = {"from": current, "to": target, "stage": stage}
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     # -- doctor / verify -----------------------------------------------------------------
@@ -958,103 +962,55 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         extra = self._extra_validator() if lifecycle else None
         return v.validate(self.store, lifecycle, paths, base=base, extra=extra)
 
-    # -- push --------------------------------------------------------------------------
-    def _require_remote(self, remote: str = "origin") -> None:
-        """--push is checked before anything is done: without a remote nothing changes."""
-        if self.git.remote_url(remote) is None:
-            raise UserError(f"--push needs a git remote '{remote}', and this clone has none; nothing was changed",
-                            f"add one with `git remote add {remote} URL`, or leave out --push")
+    # -- consuming, CI and the site: gitreg/consume.py, gitreg/ci.py, gitreg/site.py --------
+    def ci_check(self, base: str, *, summary_file: str | Path | None = None) -> CheckReport:
+        """Judge the registry changes between `base` and the work tree like a PR check."""
+        return ci.ci_check(self, base, summary_file=summary_file)
 
-    def _push(self, result: Result, artifacts: Sequence[Path] = ()) -> None:
-        """Push the change's commit and tags; a lost race undoes them and raises PushRaceLost."""
-        remote = "origin"
-        if self.git.remote_url(remote) is None:
-            raise UserError(f"{result.action} done locally, but there is no git remote 'origin' to push to",
-                            "add one with `git remote add origin URL`, then `git push --follow-tags`")
-        if artifacts:
-            dvc.push(self.root, artifacts, self.env)
-        branch = self.git.current_branch()
-        refspecs = [f"refs/heads/{branch}:refs/heads/{branch}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in result.tags]
-        proc = self.git.push(remote, refspecs)
-        if proc.returncode == 0:
-            result.pushed = True
-            return
-        why = (proc.stderr.strip().splitlines() or ["remote refused"])[-1]
-        if branch and result.commit and self._lost_race(remote, branch, result.commit, proc):
-            touched = self._undo_lost_push(remote, branch, result, artifacts)
-            raise PushRaceLost(
-                f"{result.action} {result.name} {result.version} lost a push race: origin got "
-                + (f"other changes to {result.name}" if touched else "other commits") + " first; "
-                "this clone's commit and tags for it were undone and it now matches origin",
-                f"check `gitreg show {result.name}`, then run the command again if it still applies",
-                touched=touched)
-        raise ConflictError(
-            f"{result.action} {result.name} {result.version} is committed locally, but the push "
-            f"was rejected: {why}",
-            "run `git pull --rebase` then `git push --follow-tags`, or `gitreg doctor --fix` after pulling")
+    def ci_publish(self, *, release: bool = False, actor: str | None = None,
+                   push: bool | None = None, notes_dir: str | Path | None = None) -> PublishReport:
+        """Create (and push) the tags of merged changes that have none yet; idempotent."""
+        return ci.ci_publish(self, release=release, actor=actor, push=push, notes_dir=notes_dir)
 
-    def _lost_race(self, remote: str, branch: str, commit: str, proc: Any) -> bool:
-        """Did the push fail because origin moved meanwhile (or was busy with another push)?"""
-        if self.git.head() != commit:
-            return False
-        text = f"{proc.stdout}\n{proc.stderr}".lower()
-        busy = any(s in text for s in ("cannot lock ref", "failed to update ref", "incorrect old value",
-                                       "atomic transaction failed"))
-        try:
-            self.git.fetch(remote, [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"], tags=False)
-        except ConflictError:
-            return False
-        moved = self.git.run(["merge-base", "--is-ancestor", f"refs/remotes/{remote}/{branch}", commit],
-                             check=False).returncode != 0
-        return moved or busy
+    def codeowners(self) -> dict[str, Any]:
+        """Write .github/CODEOWNERS so each model's directory is owned by its owner."""
+        return ci.codeowners(self)
 
-    def _undo_lost_push(self, remote: str, branch: str, result: Result, artifacts: Sequence[Path]) -> bool:
-        """Take back the local commit and tags of a change that lost a push race; sync to origin.
+    def resolve(self, ref: str) -> dict[str, Any]:
+        """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
+        return consume.resolve(self, ref)
 
-        Returns whether origin's new commits touched this model. Nothing a user made is lost:
-        the artifact payload is in the DVC cache (and remote) and its source is untouched.
-        """
-        assert result.commit
-        old = self.git.rev(f"{result.commit}^")
-        upstream = f"refs/remotes/{remote}/{branch}"
-        for tag in result.tags:
-            self.git.delete_tag(tag)
-        for path in artifacts:  # the git-ignored payload copy, so origin's files can take its place
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-        base = old or upstream
-        touched = self.git.run(["diff", "--quiet", base, upstream, "--", f"{MODELS_DIR}/{result.name}"],
-                               check=False).returncode != 0
-        if old and self.git.run(["merge-base", "--is-ancestor", old, upstream], check=False).returncode != 0:
-            self.git.run(["reset", "-q", "--keep", old])
-            raise ConflictError(
-                f"{result.action} {result.name} {result.version} was not pushed: this clone's {branch} "
-                f"has commits that {remote} does not, and {remote} has moved on; the change was undone",
-                "run `git pull --rebase` (or push your other commits) and run the command again")
-        self.git.run(["reset", "-q", "--keep", upstream])
-        try:
-            self.git.fetch(remote, [], tags=True)
-        except ConflictError:
-            pass  # tags are derived; `gitreg doctor` reports any drift
-        return touched
+    def get(self, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
+            progress: Progress | None = None) -> dict[str, Any]:
+        """Download a version's artifacts into out_dir through DVC and verify their md5."""
+        return consume.get(self, ref, out_dir, repo_url, progress)
 
+    def compare(self, name: str, metrics: Sequence[str] | None = None, stage: str | None = None,
+                lower_is_better: Iterable[str] | None = None) -> dict[str, Any]:
+        """Versions side by side (sorted by version) with stage, date and metrics; best per metric."""
+        return consume.compare(self, name, metrics, stage, lower_is_better)
 
-class PushRaceLost(ConflictError):
-    """A --push lost a race to another clone; the local change was undone (exit 4)."""
+    def best(self, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
+        """The version with the highest (or lowest) value of one metric."""
+        return consume.best(self, name, metric, lower_is_better)
 
-    def __init__(self, message: str, hint: str, touched: bool):
-        super().__init__(message, hint)
-        self.touched = touched
+    def monitor(self, name: str, checks: Sequence[str], *, metrics_file: str | Path | None = None,
+                metrics_cmd: str | None = None, rollback: bool = False, interval: float = 0.0,
+                max_checks: int = 1, timeout: float = 30.0, push: bool = False,
+                sleep: Callable[[float], None] = time.sleep,
+                on_round: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Check the live metrics of the production holder; see gitreg.monitor."""
+        return consume.monitor(self, name, checks, metrics_file=metrics_file, metrics_cmd=metrics_cmd,
+                               rollback=rollback, interval=interval, max_checks=max_checks,
+                               timeout=timeout, push=push, sleep=sleep, on_round=on_round)
 
+    def site(self, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
+        """Write the static dashboard into out_dir; returns what was written."""
+        return site_pages.site(self, out_dir, title)
 
-PUSH_ATTEMPTS = 8
-
-
-def _backoff(attempt: int) -> None:
-    # jittered exponential backoff, so clones that lost the same race do not collide again
-    time.sleep(min(2.0, random.uniform(0.05, 0.15) * 2 ** attempt))
+    def write_plot(self, compare: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+        """Write the metric charts of a `compare()` result as one SVG file (compare --plot)."""
+        return site_pages.write_plot(self, compare, path)
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -26,4 +26,3 @@ def format_ref(name: str, version: str | None = None, stage: str | None = None) 
     if stage is not None:
         return f"{name}#{stage}"
     return name
-
