@@ -35,7 +35,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitreg import Registry, yamlio
-from gitreg.api import VersionInfo, _build_manifest, _commit_message, _tag_message, rfc3339, tag_summary
+from gitreg.api import VersionInfo, _build_manifest
+from gitreg.core.messages import commit_message as _commit_message
+from gitreg.core.messages import tag_message as _tag_message
+from gitreg.core.messages import tag_summary
+from gitreg.core.timefmt import rfc3339
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core.version import parse_version

@@ -6,45 +6,49 @@ It never prints and never exits; errors are GitregError subclasses with a hint.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
-import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from gitreg import dvc, schema, yamlio
-from gitreg.ci import CIVerbs
-from gitreg.consume import ConsumeVerbs
+from gitreg import ci, consume
+from gitreg import site as site_pages
+from gitreg.ci import CheckReport, PublishReport
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core import policy
+from gitreg.core.messages import commit_message as _commit_message
+from gitreg.core.messages import tag_message as _tag_message
+from gitreg.core.messages import tag_summary
+from gitreg.core.policy import require_signature
+from gitreg.core.refs import parse_ref
+from gitreg.core.timefmt import rfc3339
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle
 from gitreg.core.tags import register_tag
 from gitreg.core.version import BUMPS, bump_kind, next_version, parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
 from gitreg.git import Git, find_root
-from gitreg.site import SiteVerbs
+from gitreg.ops import sync
+from gitreg.ops.register import (
+    _build_manifest, _check_sources, _copy_artifacts, _model_file, _model_updates, _size_text,
+    _update_dvc_yaml,
+)
+from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
+from gitreg.ops.sync import backoff as _backoff
 from gitreg.store import (
     CONFIG_FILE, DVC_YAML, MANIFEST_FILE, MODELS_DIR, Change, PlannedTag, Store,
     manifest_path, model_file_path,
 )
 
 Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes)
-COPY_CHUNK = 8 * 1024 * 1024
-SINGLE_DIR_NAME = "model"  # several files or a directory become models/N/V/model/
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -105,19 +109,6 @@ class InitResult:
         return f"initialised gitreg registry in {self.root}: " + ", ".join(self.changed)
 
 
-def parse_ref(text: str) -> tuple[str, str | None, str | None]:
-    """NAME, NAME@VERSION or NAME#STAGE -> (name, version, stage)."""
-    if "@" in text:
-        name, _, version = text.partition("@")
-        check_name(name)
-        return name, str(parse_version(version)), None
-    if "#" in text:
-        name, _, stage = text.partition("#")
-        check_name(name)
-        return name, None, stage
-    return check_name(text), None, None
-
-
 def load_metrics_file(path: Path) -> tuple[dict[str, float], list[str]]:
     from gitreg import metrics_file
 
@@ -133,8 +124,10 @@ def load_mapping_file(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
+class Registry:
     """A gitreg registry: a git repository with gitreg.yaml at its root."""
+
+    _reviews: Any = None  # GitHub reviews, read once per ci_check when a gate needs them
 
     def __init__(
         self,
@@ -388,7 +381,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         lifecycle = self.lifecycle()
         actor = info.created_by or self.actor()
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             self.store.require_branch(lifecycle)
             self.store.require_clean(model=name)
@@ -470,7 +463,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                             f"registered {name} {ver} ({_size_text(manifest['artifacts'])})")
             if push:
                 try:
-                    self._push(result, [target_box[0]])
+                    sync.push(self, result, [target_box[0]])
                 except PushRaceLost:
                     # this clone now matches origin: re-check the version there and re-apply
                     if _attempt + 1 >= PUSH_ATTEMPTS:
@@ -649,7 +642,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         """
         check_name(name)
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage, allow_none=True)
@@ -691,7 +684,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
             result.details = {"from": current, "to": target, "archived": archived}
             if push:
                 try:
-                    self._push(result)
+                    sync.push(self, result)
                 except PushRaceLost as lost:
                     # another clone changed this model first: refuse (exactly one wins);
                     # unrelated commits on origin: re-apply on top of them
@@ -709,7 +702,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a request needs --reason", "say why this version should move")
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -740,7 +733,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                               f"needs {max(need, 1)} approval(s) {who}")
             result.details = {"from": current, "to": target, "status": "pending"}
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     def approve(self, name: str, version: str, stage: str, *, reason: str | None = None,
@@ -748,7 +741,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         """Approve a pending request; with enough approvals the promotion is made."""
         check_name(name)
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -802,7 +795,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                                   f"({len(approvers)}/{pol.approvals} approvals); still pending")
             result.details = {"from": current, "to": target, "promoted": enough, "archived": archived}
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     def reject(self, name: str, version: str, stage: str, *, reason: str, push: bool = False,
@@ -812,7 +805,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a rejection needs --reason", "say why the request is rejected")
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             target = lifecycle.stage(stage)
@@ -831,7 +824,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                                         sign=sign, approvals={ver: new_approval})
             result.message = f"rejected the request to move {name} {ver} to {target}"
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     def rollback_target(self, name: str, to: str | None = None) -> tuple[str | None, str, dict[str, dict]]:
@@ -868,7 +861,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         if not reason or not reason.strip():
             raise UserError("a rollback needs --reason", "say why, e.g. --reason 'error rate doubled'")
         if push:
-            self._require_remote()
+            sync.require_remote(self)
         with self.store.locked():
             lifecycle, actor = self._stage_context(sign, name)
             stage = lifecycle.rollback_stage
@@ -896,7 +889,7 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
                               + (f"; {current} archived" if current else ""))
             result.details = {"from": current, "to": target, "stage": stage}
             if push:
-                self._push(result)
+                sync.push(self, result)
             return result
 
     # -- doctor / verify -----------------------------------------------------------------
@@ -970,103 +963,55 @@ class Registry(ConsumeVerbs, CIVerbs, SiteVerbs):
         extra = self._extra_validator() if lifecycle else None
         return v.validate(self.store, lifecycle, paths, base=base, extra=extra)
 
-    # -- push --------------------------------------------------------------------------
-    def _require_remote(self, remote: str = "origin") -> None:
-        """--push is checked before anything is done: without a remote nothing changes."""
-        if self.git.remote_url(remote) is None:
-            raise UserError(f"--push needs a git remote '{remote}', and this clone has none; nothing was changed",
-                            f"add one with `git remote add {remote} URL`, or leave out --push")
+    # -- consuming, CI and the site: gitreg/consume.py, gitreg/ci.py, gitreg/site.py --------
+    def ci_check(self, base: str, *, summary_file: str | Path | None = None) -> CheckReport:
+        """Judge the registry changes between `base` and the work tree like a PR check."""
+        return ci.ci_check(self, base, summary_file=summary_file)
 
-    def _push(self, result: Result, artifacts: Sequence[Path] = ()) -> None:
-        """Push the change's commit and tags; a lost race undoes them and raises PushRaceLost."""
-        remote = "origin"
-        if self.git.remote_url(remote) is None:
-            raise UserError(f"{result.action} done locally, but there is no git remote 'origin' to push to",
-                            "add one with `git remote add origin URL`, then `git push --follow-tags`")
-        if artifacts:
-            dvc.push(self.root, artifacts, self.env)
-        branch = self.git.current_branch()
-        refspecs = [f"refs/heads/{branch}:refs/heads/{branch}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in result.tags]
-        proc = self.git.push(remote, refspecs)
-        if proc.returncode == 0:
-            result.pushed = True
-            return
-        why = (proc.stderr.strip().splitlines() or ["remote refused"])[-1]
-        if branch and result.commit and self._lost_race(remote, branch, result.commit, proc):
-            touched = self._undo_lost_push(remote, branch, result, artifacts)
-            raise PushRaceLost(
-                f"{result.action} {result.name} {result.version} lost a push race: origin got "
-                + (f"other changes to {result.name}" if touched else "other commits") + " first; "
-                "this clone's commit and tags for it were undone and it now matches origin",
-                f"check `gitreg show {result.name}`, then run the command again if it still applies",
-                touched=touched)
-        raise ConflictError(
-            f"{result.action} {result.name} {result.version} is committed locally, but the push "
-            f"was rejected: {why}",
-            "run `git pull --rebase` then `git push --follow-tags`, or `gitreg doctor --fix` after pulling")
+    def ci_publish(self, *, release: bool = False, actor: str | None = None,
+                   push: bool | None = None, notes_dir: str | Path | None = None) -> PublishReport:
+        """Create (and push) the tags of merged changes that have none yet; idempotent."""
+        return ci.ci_publish(self, release=release, actor=actor, push=push, notes_dir=notes_dir)
 
-    def _lost_race(self, remote: str, branch: str, commit: str, proc: Any) -> bool:
-        """Did the push fail because origin moved meanwhile (or was busy with another push)?"""
-        if self.git.head() != commit:
-            return False
-        text = f"{proc.stdout}\n{proc.stderr}".lower()
-        busy = any(s in text for s in ("cannot lock ref", "failed to update ref", "incorrect old value",
-                                       "atomic transaction failed"))
-        try:
-            self.git.fetch(remote, [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"], tags=False)
-        except ConflictError:
-            return False
-        moved = self.git.run(["merge-base", "--is-ancestor", f"refs/remotes/{remote}/{branch}", commit],
-                             check=False).returncode != 0
-        return moved or busy
+    def codeowners(self) -> dict[str, Any]:
+        """Write .github/CODEOWNERS so each model's directory is owned by its owner."""
+        return ci.codeowners(self)
 
-    def _undo_lost_push(self, remote: str, branch: str, result: Result, artifacts: Sequence[Path]) -> bool:
-        """Take back the local commit and tags of a change that lost a push race; sync to origin.
+    def resolve(self, ref: str) -> dict[str, Any]:
+        """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
+        return consume.resolve(self, ref)
 
-        Returns whether origin's new commits touched this model. Nothing a user made is lost:
-        the artifact payload is in the DVC cache (and remote) and its source is untouched.
-        """
-        assert result.commit
-        old = self.git.rev(f"{result.commit}^")
-        upstream = f"refs/remotes/{remote}/{branch}"
-        for tag in result.tags:
-            self.git.delete_tag(tag)
-        for path in artifacts:  # the git-ignored payload copy, so origin's files can take its place
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-        base = old or upstream
-        touched = self.git.run(["diff", "--quiet", base, upstream, "--", f"{MODELS_DIR}/{result.name}"],
-                               check=False).returncode != 0
-        if old and self.git.run(["merge-base", "--is-ancestor", old, upstream], check=False).returncode != 0:
-            self.git.run(["reset", "-q", "--keep", old])
-            raise ConflictError(
-                f"{result.action} {result.name} {result.version} was not pushed: this clone's {branch} "
-                f"has commits that {remote} does not, and {remote} has moved on; the change was undone",
-                "run `git pull --rebase` (or push your other commits) and run the command again")
-        self.git.run(["reset", "-q", "--keep", upstream])
-        try:
-            self.git.fetch(remote, [], tags=True)
-        except ConflictError:
-            pass  # tags are derived; `gitreg doctor` reports any drift
-        return touched
+    def get(self, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
+            progress: Progress | None = None) -> dict[str, Any]:
+        """Download a version's artifacts into out_dir through DVC and verify their md5."""
+        return consume.get(self, ref, out_dir, repo_url, progress)
 
+    def compare(self, name: str, metrics: Sequence[str] | None = None, stage: str | None = None,
+                lower_is_better: Iterable[str] | None = None) -> dict[str, Any]:
+        """Versions side by side (sorted by version) with stage, date and metrics; best per metric."""
+        return consume.compare(self, name, metrics, stage, lower_is_better)
 
-class PushRaceLost(ConflictError):
-    """A --push lost a race to another clone; the local change was undone (exit 4)."""
+    def best(self, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
+        """The version with the highest (or lowest) value of one metric."""
+        return consume.best(self, name, metric, lower_is_better)
 
-    def __init__(self, message: str, hint: str, touched: bool):
-        super().__init__(message, hint)
-        self.touched = touched
+    def monitor(self, name: str, checks: Sequence[str], *, metrics_file: str | Path | None = None,
+                metrics_cmd: str | None = None, rollback: bool = False, interval: float = 0.0,
+                max_checks: int = 1, timeout: float = 30.0, push: bool = False,
+                sleep: Callable[[float], None] = time.sleep,
+                on_round: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Check the live metrics of the production holder; see gitreg.monitor."""
+        return consume.monitor(self, name, checks, metrics_file=metrics_file, metrics_cmd=metrics_cmd,
+                               rollback=rollback, interval=interval, max_checks=max_checks,
+                               timeout=timeout, push=push, sleep=sleep, on_round=on_round)
 
+    def site(self, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
+        """Write the static dashboard into out_dir; returns what was written."""
+        return site_pages.site(self, out_dir, title)
 
-PUSH_ATTEMPTS = 8
-
-
-def _backoff(attempt: int) -> None:
-    # jittered exponential backoff, so clones that lost the same race do not collide again
-    time.sleep(min(2.0, random.uniform(0.05, 0.15) * 2 ** attempt))
+    def write_plot(self, compare: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+        """Write the metric charts of a `compare()` result as one SVG file (compare --plot)."""
+        return site_pages.write_plot(self, compare, path)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -1076,13 +1021,6 @@ _CONFIG_HEADER = (
     "# exclusive: one holder at a time, promoting archives the old one;\n"
     "# policies: gates per target stage (from, approvals, metrics, via_pull_request).\n"
 )
-
-
-def require_signature(lifecycle: Lifecycle, target: str, sign: bool) -> None:
-    """Refuse an unsigned promotion into a stage whose policy says require_signed."""
-    if lifecycle.policy(target).require_signed and not sign:
-        raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
-                          "add --sign (and set up git signing)")
 
 
 def _signature_problem(stderr: str) -> str:
@@ -1125,210 +1063,3 @@ def _event_tag(name: str, e: ev.Event) -> str | None:
     """The event's main tag (the assignment, else the unassignment) for history."""
     tags = ev.event_tags(name, e)
     return tags[-1] if tags else None
-
-
-def tag_summary(name: str, t: ev.EventTag) -> str:
-    """The first line of a stage tag's message."""
-    e = t.event
-    if t.kind == ev.REASSERT:
-        return f"{name} {t.version}: still holds {e.source} after {e.version} left it ({e.action})"
-    return f"{name} {e.version}: {e.source or NONE_STAGE} -> {e.target} ({e.action})"
-
-
-def _commit_message(action: str, name: str, version: str, source: str | None, target: str | None,
-                    seqs: Sequence[int], reason: str | None, extra: Mapping[str, str] | None = None) -> str:
-    subject = f"gitreg: {action} {name} {version}"
-    if source is not None and target is not None:
-        subject += f" {source} -> {target}"
-    body = ""
-    if reason:
-        body = " ".join(reason.split())[:2000] + "\n\n"
-    trailers = [f"Gitreg-Action: {action}", f"Gitreg-Model: {name}", f"Gitreg-Version: {version}"]
-    trailers += [f"Gitreg-Seq: {s}" for s in seqs]
-    for key, value in (extra or {}).items():
-        trailers.append(f"{key}: {' '.join(str(value).split())}")
-    return f"{subject}\n\n{body}" + "\n".join(trailers) + "\n"
-
-
-def _tag_message(summary: str, action: str, actor: str, seq: int, reason: str | None = None,
-                 approved_by: Sequence[str] | str | None = None) -> str:
-    lines = [summary, "", f"Gitreg-Action: {action}", "Gitreg-Commit: {commit}",
-             f"Gitreg-Actor: {actor}", f"Gitreg-Seq: {seq}"]
-    if reason:
-        lines.append(f"Gitreg-Reason: {' '.join(reason.split())[:2000]}")
-    if approved_by:
-        who = approved_by if isinstance(approved_by, str) else ", ".join(approved_by)
-        lines.append(f"Gitreg-Approved-By: {who}")
-    return "\n".join(lines) + "\n"
-
-
-def _build_manifest(name: str, version: str, info: VersionInfo, actor: str, now: datetime,
-                    seq: int) -> dict[str, Any]:
-    training = dict(info.training)
-    if info.dataset_version:
-        training["dataset_version"] = info.dataset_version
-    business = dict(info.business)
-    if info.owner:
-        business.setdefault("owner", info.owner)
-    if info.use_case:
-        business.setdefault("use_case", info.use_case)
-    m: dict[str, Any] = {
-        "schema_version": mf.SCHEMA_VERSION,
-        "name": name,
-        "version": version,
-        "description": info.description or "",
-        "created_at": rfc3339(now),
-        "created_by": actor,
-    }
-    for key, value in (("framework", info.framework), ("algorithm", info.algorithm)):
-        if value:
-            m[key] = value
-    m["hyperparameters"] = dict(info.hyperparameters)
-    m["metrics"] = dict(info.metrics)
-    if training:
-        m["training"] = training
-    if info.signature is not None:
-        m["signature"] = info.signature
-    m["artifacts"] = []
-    m["tags"] = list(dict.fromkeys(info.tags))
-    if business:
-        m["business"] = business
-    m["custom"] = dict(info.custom)
-    m["stage"] = NONE_STAGE
-    m["history"] = [{"seq": seq, "action": ev.REGISTER, "at": rfc3339(now), "by": actor}]
-    return m
-
-
-def _model_updates(model: Mapping[str, Any], info: VersionInfo) -> bool:
-    return any(
-        value and model.get(key) != value
-        for key, value in (("owner", info.owner), ("use_case", info.use_case),
-                           ("description", info.model_description))
-    )
-
-
-def _model_file(name: str, model: Mapping[str, Any] | None, info: VersionInfo, now: datetime) -> dict:
-    out = dict(model or {})
-    out.setdefault("schema_version", 1)
-    out["name"] = name
-    if info.model_description:  # a version's message is not the model's description (issue 14)
-        out["description"] = info.model_description
-    if info.owner:
-        out["owner"] = info.owner
-    if info.use_case:
-        out["use_case"] = info.use_case
-    if info.tags and "tags" not in out:
-        out["tags"] = list(dict.fromkeys(info.tags))
-    out.setdefault("created_at", rfc3339(now))
-    return out
-
-
-def _check_sources(paths: Sequence[str | Path], root: Path) -> list[Path]:
-    if not paths:
-        raise UserError("no artifact given", "name the model file(s) or directory to register")
-    sources = []
-    for p in paths:
-        path = Path(p)
-        if "\x00" in str(p):  # os.stat raises ValueError on it
-            raise UserError(f"artifact path {str(p)!r} contains a NUL byte", "check the path to the model file")
-        if not path.exists():
-            raise UserError(f"artifact path {p} does not exist", "check the path to the model file")
-        if not (path.is_file() or path.is_dir()):
-            raise UserError(f"artifact path {p} is not a regular file or directory",
-                            "give model files or a directory")
-        resolved = path.resolve()
-        git_dir = (root / ".git").resolve()
-        if resolved == git_dir or git_dir in resolved.parents:
-            raise UserError(f"artifact path {p} is inside .git", "give a model file outside .git")
-        sources.append(resolved)
-    names = [s.name for s in sources]
-    if len(sources) == 1 and sources[0].is_file() and _reserved_name(names[0]):
-        # it would sit beside the manifest: DVC's .gitignore would hide gitreg's own file
-        raise UserError(f"artifact file name {names[0]!r} collides with gitreg's or DVC's own files "
-                        "in the version directory (manifest.yaml, .gitignore, *.dvc)",
-                        "rename the file, or register its directory instead")
-    if len(sources) > 1 and len(set(names)) != len(names):
-        raise UserError("two artifacts have the same file name", "rename one, or register a directory")
-    return sources
-
-
-def _reserved_name(name: str) -> bool:
-    low = name.lower()  # case-insensitive file systems make Manifest.YAML the same file
-    return low in (MANIFEST_FILE, ".gitignore", ".dvcignore", "model.yaml") or low.endswith(".dvc") \
-        or low.startswith(f".{MANIFEST_FILE}.")
-
-
-def _copy_artifacts(sources: Sequence[Path], vdir: Path, progress: Progress | None) -> Path:
-    """Copy the artifacts into the version directory; returns the one path DVC will track."""
-    if len(sources) == 1 and sources[0].is_file():
-        target = vdir / sources[0].name
-        _copy_file(sources[0], target, progress)
-        return target
-    target = vdir / SINGLE_DIR_NAME
-    target.mkdir()
-    for src in sources:
-        if src.is_file():
-            _copy_file(src, target / src.name, progress)
-        else:
-            dest = target if len(sources) == 1 else target / src.name
-            for item in sorted(src.rglob("*")):
-                rel = item.relative_to(src)
-                if item.is_symlink():
-                    raise UserError(f"{item} is a symbolic link", "register regular files only")
-                if item.is_dir():
-                    (dest / rel).mkdir(parents=True, exist_ok=True)
-                elif item.is_file():
-                    (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                    _copy_file(item, dest / rel, progress)
-    if not any(p.is_file() for p in target.rglob("*")):
-        raise UserError("the artifact directory is empty", "register a directory with files in it")
-    return target
-
-
-def _copy_file(src: Path, dest: Path, progress: Progress | None) -> None:
-    total = src.stat().st_size
-    if progress is None or total < COPY_CHUNK:
-        shutil.copyfile(src, dest)
-        return
-    done = 0
-    with open(src, "rb") as fin, open(dest, "wb") as fout:
-        while chunk := fin.read(COPY_CHUNK):
-            fout.write(chunk)
-            done += len(chunk)
-            progress(src.name, done, total)
-
-
-def _update_dvc_yaml(root: Path, name: str, path: str, info: VersionInfo) -> None:
-    dvc_yaml = root / DVC_YAML
-    data = yamlio.load_file(dvc_yaml, DVC_YAML) if dvc_yaml.exists() else {}
-    if not isinstance(data, dict):
-        raise UserError(f"{DVC_YAML} is not a mapping", "fix dvc.yaml by hand")
-    artifacts = data.get("artifacts") or {}
-    entry = {"path": path, "type": "model"}
-    if info.description:
-        entry["desc"] = " ".join(info.description.split())[:500]
-    if info.tags:
-        entry["labels"] = list(dict.fromkeys(info.tags))
-    artifacts[name] = entry
-    data["artifacts"] = artifacts
-    yamlio.write_atomic(dvc_yaml, yamlio.dump(data))
-
-
-def _size_text(artifacts: Sequence[Mapping[str, Any]]) -> str:
-    size = sum(int(a.get("size", 0)) for a in artifacts)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return f"{size} B"
-
-
-def md5_file(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-

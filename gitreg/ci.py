@@ -14,7 +14,6 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +23,11 @@ from gitreg.core import policy
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.stages import Lifecycle, lifecycle_from_config
 from gitreg.core.tags import ASSIGN, parse_tag
+from gitreg.core.timefmt import rfc3339_utc
 from gitreg.errors import ConflictError, UserError
 
 if TYPE_CHECKING:
-    from gitreg.git import Git
-    from gitreg.store import Store
+    from gitreg.api import Registry
 
 CODEOWNERS_FILE = ".github/CODEOWNERS"
 _BEGIN = "# BEGIN gitreg (written by `gitreg codeowners`; edit owners in models/<name>/model.yaml)"
@@ -207,379 +206,370 @@ def append_step_summary(env: Mapping[str, str] | None, text: str) -> str | None:
 
 
 # -- the verbs -------------------------------------------------------------------------------
-class CIVerbs:
-    """Mixed into Registry; methods use self.store, self.git, self.env, self.clock."""
+# ci check ----------------------------------------------------------------------------
+def ci_check(reg: Registry, base: str, *, summary_file: str | Path | None = None) -> CheckReport:
+    """Judge the registry changes between `base` and the work tree like a PR check.
 
-    store: Store
-    git: Git
-    root: Path
-    env: Mapping[str, str] | None
-    _reviews: Any = None
+    Returns the report (never raises for violations: report.ok says); writes the
+    Markdown summary to summary_file and appends it to $GITHUB_STEP_SUMMARY when set.
+    """
+    from gitreg.store import CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, MODELS_DIR
 
-    # ci check ----------------------------------------------------------------------------
-    def ci_check(self, base: str, *, summary_file: str | Path | None = None) -> CheckReport:
-        """Judge the registry changes between `base` and the work tree like a PR check.
+    base_rev = reg.git.rev(base)
+    if base_rev is None:
+        raise UserError(f"unknown git reference {base!r}",
+                        "fetch it first, e.g. `git fetch origin main`, and pass --base origin/main")
+    proc = reg.git.run(["merge-base", base_rev, "HEAD"], check=False)
+    fork = proc.stdout.strip()
+    if proc.returncode != 0 or not fork:
+        raise UserError(f"HEAD shares no history with {base}", "check out the pull request branch")
+    report = CheckReport(base, base_rev)
+    diff = reg.git.run(["diff", "--name-only", "-z", "--no-renames", fork, "--",
+                         MODELS_DIR, CONFIG_FILE])
+    report.changed = sorted(p for p in diff.stdout.split("\x00") if p)
+    lifecycle = _base_lifecycle(reg, base_rev, report)
+    if CONFIG_FILE in report.changed:
+        report.notes.append(f"{CONFIG_FILE} changes in this pull request; its stage changes are "
+                            f"judged by the policy in {base}")
+    files = [p for p in report.changed if p.endswith((f"/{MANIFEST_FILE}", f"/{MODEL_FILE}"))]
+    present = [p for p in files if (reg.root / p).is_file()]
+    if present:
+        validation = reg.validate([str(reg.root / p) for p in present], base=base)  # type: ignore[attr-defined]
+        report.violations += validation.problems
+    else:
+        for p in files:
+            report.violations.append(f"{p}:1:1: deleted since {base}: registered versions are never deleted")
+    models = sorted({p.split("/")[1] for p in files if p.count("/") >= 2})
+    reg._reviews = None  # read from GitHub once, when a gated stage change needs them
+    for name in models:
+        _check_model(reg, name, base_rev, base, lifecycle, report)
+    report.summary = check_summary(report)
+    if summary_file is not None:
+        Path(summary_file).write_text(report.summary, encoding="utf-8")
+        report.summary_files.append(str(summary_file))
+    step = append_step_summary(reg.env, report.summary)
+    if step:
+        report.summary_files.append(step)
+    return report
 
-        Returns the report (never raises for violations: report.ok says); writes the
-        Markdown summary to summary_file and appends it to $GITHUB_STEP_SUMMARY when set.
-        """
-        from gitreg.store import CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, MODELS_DIR
+def _base_lifecycle(reg: Registry, base_rev: str, report: CheckReport) -> Lifecycle:
+    from gitreg import schema
+    from gitreg.store import CONFIG_FILE
 
-        base_rev = self.git.rev(base)
-        if base_rev is None:
-            raise UserError(f"unknown git reference {base!r}",
-                            "fetch it first, e.g. `git fetch origin main`, and pass --base origin/main")
-        proc = self.git.run(["merge-base", base_rev, "HEAD"], check=False)
-        fork = proc.stdout.strip()
-        if proc.returncode != 0 or not fork:
-            raise UserError(f"HEAD shares no history with {base}", "check out the pull request branch")
-        report = CheckReport(base, base_rev)
-        diff = self.git.run(["diff", "--name-only", "-z", "--no-renames", fork, "--",
-                             MODELS_DIR, CONFIG_FILE])
-        report.changed = sorted(p for p in diff.stdout.split("\x00") if p)
-        lifecycle = self._base_lifecycle(base_rev, report)
-        if CONFIG_FILE in report.changed:
-            report.notes.append(f"{CONFIG_FILE} changes in this pull request; its stage changes are "
-                                f"judged by the policy in {base}")
-        files = [p for p in report.changed if p.endswith((f"/{MANIFEST_FILE}", f"/{MODEL_FILE}"))]
-        present = [p for p in files if (self.root / p).is_file()]
-        if present:
-            validation = self.validate([str(self.root / p) for p in present], base=base)  # type: ignore[attr-defined]
-            report.violations += validation.problems
-        else:
-            for p in files:
-                report.violations.append(f"{p}:1:1: deleted since {base}: registered versions are never deleted")
-        models = sorted({p.split("/")[1] for p in files if p.count("/") >= 2})
-        self._reviews = None  # read from GitHub once, when a gated stage change needs them
-        for name in models:
-            self._check_model(name, base_rev, base, lifecycle, report)
-        report.summary = check_summary(report)
-        if summary_file is not None:
-            Path(summary_file).write_text(report.summary, encoding="utf-8")
-            report.summary_files.append(str(summary_file))
-        step = append_step_summary(self.env, report.summary)
-        if step:
-            report.summary_files.append(step)
-        return report
+    raw = reg.git.show_file(base_rev, CONFIG_FILE)
+    if raw is None:
+        return reg.store.lifecycle()
+    data = yamlio.loads(raw, f"{report.base}:{CONFIG_FILE}")
+    problems = schema.errors(schema.CONFIG, data)
+    if problems:
+        raise UserError(f"{report.base}:{CONFIG_FILE}: {problems[0][1]}",
+                        "fix gitreg.yaml on the base branch first")
+    return lifecycle_from_config(data)
 
-    def _base_lifecycle(self, base_rev: str, report: CheckReport) -> Lifecycle:
-        from gitreg import schema
-        from gitreg.store import CONFIG_FILE
+def _work_tree_manifests(reg: Registry, name: str) -> dict[str, dict]:
+    from gitreg.store import MANIFEST_FILE, MODELS_DIR
 
-        raw = self.git.show_file(base_rev, CONFIG_FILE)
-        if raw is None:
-            return self.store.lifecycle()
-        data = yamlio.loads(raw, f"{report.base}:{CONFIG_FILE}")
-        problems = schema.errors(schema.CONFIG, data)
-        if problems:
-            raise UserError(f"{report.base}:{CONFIG_FILE}: {problems[0][1]}",
-                            "fix gitreg.yaml on the base branch first")
-        return lifecycle_from_config(data)
+    out: dict[str, dict] = {}
+    for path in sorted((reg.root / MODELS_DIR / name).glob(f"*/{MANIFEST_FILE}")):
+        try:
+            data = yamlio.load_file(path, str(path.relative_to(reg.root)))
+        except UserError:
+            continue  # validate reports it
+        if isinstance(data, dict) and isinstance(data.get("history"), list):
+            out[path.parent.name] = data
+    return out
 
-    def _work_tree_manifests(self, name: str) -> dict[str, dict]:
-        from gitreg.store import MANIFEST_FILE, MODELS_DIR
-
-        out: dict[str, dict] = {}
-        for path in sorted((self.root / MODELS_DIR / name).glob(f"*/{MANIFEST_FILE}")):
-            try:
-                data = yamlio.load_file(path, str(path.relative_to(self.root)))
-            except UserError:
-                continue  # validate reports it
-            if isinstance(data, dict) and isinstance(data.get("history"), list):
-                out[path.parent.name] = data
-        return out
-
-    def _check_model(self, name: str, base_rev: str, base: str, lifecycle: Lifecycle,
-                     report: CheckReport) -> None:
-        old, _ = self.store.model_manifests(name, rev=base_rev)
-        new = self._work_tree_manifests(name)
-        base_max = ev.max_seq(old.values())
-        holders = ev.stage_holders(old.values())
-        events: list[ev.Event] = []
-        for version, m in new.items():
-            old_seqs = {h.get("seq") for h in (old.get(version, {}).get("history") or []) if isinstance(h, dict)}
-            for h in m["history"]:
-                if isinstance(h, dict) and isinstance(h.get("seq"), int) and h["seq"] not in old_seqs:
-                    events.append(ev.Event(h["seq"], version, str(h.get("action")), h))
-        events.sort(key=lambda e: e.seq)
-        _file_approvals(name, events, old, new, report)
-        for e in events:
-            if e.seq <= base_max:
-                report.violations.append(
-                    f"{name} {e.version}: history seq {e.seq} is not after {base}'s last seq {base_max} "
-                    f"(another change landed meanwhile: rebase this branch on {base})")
-        state = {v: (m.get("stage") or NONE_STAGE) for v, m in old.items()}
-        moves = [e for e in events if e.action in ev.MOVES]
-        primary = [e for e in moves if not e.data.get("replaced_by")]
-        if len(primary) > 1:
-            listed = ", ".join(f"{e.version} {e.source or NONE_STAGE} -> {e.target}" for e in primary)
-            report.violations.append(f"{name}: {len(primary)} stage changes in one pull request ({listed}); "
-                                     "open one pull request per stage change")
-        for e in moves:
-            src = e.source or NONE_STAGE
-            dst = e.target or NONE_STAGE
-            was = state.get(e.version, NONE_STAGE)
-            if src != was:
-                report.violations.append(f"{name} {e.version}: history says it moved from {src}, "
-                                         f"but it is in {was} on {base}")
-            if not lifecycle.allowed(src, dst):
-                report.violations.append(
-                    f"{name} {e.version}: transition {src} -> {dst} is not allowed by gitreg.yaml "
-                    f"(from {src}: {', '.join(lifecycle.allowed_from(src)) or 'nothing'})")
-            state[e.version] = dst
-            if e in primary:
-                report.changes.append(self._judge_move(name, e, src, dst, old, new, holders,
-                                                       lifecycle, report))
-        for version, m in new.items():
-            recorded = m.get("stage") or NONE_STAGE
-            replayed = state.get(version, NONE_STAGE)
-            if version not in old and not any(e.version == version for e in moves):
-                replayed = NONE_STAGE
-            if recorded != replayed:
-                report.violations.append(
-                    f"{name} {version}: stage is {recorded} but its history leaves it in {replayed} "
-                    "(change stages with gitreg, never by editing stage:)")
-        for stage in lifecycle.exclusive:
-            held = sorted(v for v, m in new.items() if (m.get("stage") or NONE_STAGE) == stage)
-            if len(held) > 1:
-                report.violations.append(f"{name}: {stage} is exclusive but {', '.join(held)} all hold it")
-
-    def _judge_move(self, name: str, e: ev.Event, src: str, dst: str, old: Mapping[str, dict],
-                    new: Mapping[str, dict], holders: Mapping[str, list[str]], lifecycle: Lifecycle,
-                    report: CheckReport) -> StageChange:
-        m = new[e.version]
-        # gates judge the metrics registered on the base, never ones edited in the PR itself
-        metrics = dict((old.get(e.version) or m).get("metrics") or {})
-        approval = m.get("approval") or {}
-        via_pr = bool(approval.get("via_pull_request")) and approval.get("stage") == dst
-        holder, columns = comparison_columns(holders, old, e.version, dst, lifecycle.rollback_stage)
-        change = StageChange(name, e.version, e.action, src, dst, e.data.get("by"), via_pr, metrics,
-                             holder, dict(columns[0][1]) if holder else {})
-        change.gates = gate_results(lifecycle, src, dst, metrics)
-        change.notes.append(metrics_table(e.version, metrics, columns))
-        pol = lifecycle.policy(dst)
-        if e.action == ev.ROLLBACK:
-            # DESIGN 3: a rollback is bound by transitions only; it met the gates before.
-            change.gates = change.gates[:1]
-            if not ev.held_stage_before(ev.model_events(old.values()), e.version, dst):
-                report.violations.append(f"{name} {e.version}: a rollback may only restore a version "
-                                         f"that held {dst} before")
-        else:
-            for g in change.gates[1:]:
-                if not g["ok"]:
-                    report.violations.append(f"{name} {e.version} -> {dst}: {g['detail']} (gate: {g['gate']})")
-            if pol.via_pull_request and not via_pr:
-                report.violations.append(
-                    f"{name} {e.version} -> {dst}: {dst} is changed only through a pull request made "
-                    f"with `gitreg promote {name} {e.version} {dst} --via-pr` (via_pull_request in gitreg.yaml)")
-            if pol.approvals and dst != NONE_STAGE:
-                change.gates.append(self._review_gate(name, e.version, dst, pol.approvals, report))
-        return change
-
-    def _review_gate(self, name: str, version: str, dst: str, need: int,
-                     report: CheckReport) -> dict[str, Any]:
-        """The approvals gate on a pull request: its reviews, never names written into files."""
-        from gitreg import github
-
-        if getattr(self, "_reviews", None) is None:
-            self._reviews = github.read_reviews(self.env or {})
-        reviews = self._reviews
-        gate = f"{need} approval(s)"
-        if reviews.unavailable is not None:
-            if reviews.pull is not None:  # a pull request whose reviews could not be read
-                report.violations.append(f"{name} {version} -> {dst}: cannot check its {need} approval(s): "
-                                         f"{reviews.unavailable}; re-run the check")
-                return {"gate": gate, "ok": False, "detail": reviews.unavailable}
-            report.notes.append(f"{name} {version} -> {dst}: the pull request's reviews were not read "
-                                f"({reviews.unavailable}); the merge is the approval, recorded by "
-                                "`gitreg ci publish`")
-            return {"gate": gate, "ok": True,
-                    "detail": f"needs {need} approving review(s) by someone other than the pull "
-                              "request's author; enforce it with branch protection and `gitreg codeowners`"}
-        author = reviews.pull.author if reviews.pull else "the author"
-        ok = len(reviews.approvers) >= need and not reviews.blocking
-        detail = (f"approving reviews by {', '.join(reviews.approvers) or 'nobody'}"
-                  + (f"; changes requested by {', '.join(reviews.blocking)}" if reviews.blocking else ""))
-        if not ok:
+def _check_model(reg: Registry, name: str, base_rev: str, base: str, lifecycle: Lifecycle,
+                 report: CheckReport) -> None:
+    old, _ = reg.store.model_manifests(name, rev=base_rev)
+    new = _work_tree_manifests(reg, name)
+    base_max = ev.max_seq(old.values())
+    holders = ev.stage_holders(old.values())
+    events: list[ev.Event] = []
+    for version, m in new.items():
+        old_seqs = {h.get("seq") for h in (old.get(version, {}).get("history") or []) if isinstance(h, dict)}
+        for h in m["history"]:
+            if isinstance(h, dict) and isinstance(h.get("seq"), int) and h["seq"] not in old_seqs:
+                events.append(ev.Event(h["seq"], version, str(h.get("action")), h))
+    events.sort(key=lambda e: e.seq)
+    _file_approvals(name, events, old, new, report)
+    for e in events:
+        if e.seq <= base_max:
             report.violations.append(
-                f"{name} {version} -> {dst}: needs {need} approving review(s) of this pull request by "
-                f"someone other than its author ({author}); it has {len(reviews.approvers)}"
-                + (f" and changes requested by {', '.join(reviews.blocking)}" if reviews.blocking else ""))
-        return {"gate": gate, "ok": ok, "detail": detail}
+                f"{name} {e.version}: history seq {e.seq} is not after {base}'s last seq {base_max} "
+                f"(another change landed meanwhile: rebase this branch on {base})")
+    state = {v: (m.get("stage") or NONE_STAGE) for v, m in old.items()}
+    moves = [e for e in events if e.action in ev.MOVES]
+    primary = [e for e in moves if not e.data.get("replaced_by")]
+    if len(primary) > 1:
+        listed = ", ".join(f"{e.version} {e.source or NONE_STAGE} -> {e.target}" for e in primary)
+        report.violations.append(f"{name}: {len(primary)} stage changes in one pull request ({listed}); "
+                                 "open one pull request per stage change")
+    for e in moves:
+        src = e.source or NONE_STAGE
+        dst = e.target or NONE_STAGE
+        was = state.get(e.version, NONE_STAGE)
+        if src != was:
+            report.violations.append(f"{name} {e.version}: history says it moved from {src}, "
+                                     f"but it is in {was} on {base}")
+        if not lifecycle.allowed(src, dst):
+            report.violations.append(
+                f"{name} {e.version}: transition {src} -> {dst} is not allowed by gitreg.yaml "
+                f"(from {src}: {', '.join(lifecycle.allowed_from(src)) or 'nothing'})")
+        state[e.version] = dst
+        if e in primary:
+            report.changes.append(_judge_move(reg, name, e, src, dst, old, new, holders,
+                                                   lifecycle, report))
+    for version, m in new.items():
+        recorded = m.get("stage") or NONE_STAGE
+        replayed = state.get(version, NONE_STAGE)
+        if version not in old and not any(e.version == version for e in moves):
+            replayed = NONE_STAGE
+        if recorded != replayed:
+            report.violations.append(
+                f"{name} {version}: stage is {recorded} but its history leaves it in {replayed} "
+                "(change stages with gitreg, never by editing stage:)")
+    for stage in lifecycle.exclusive:
+        held = sorted(v for v, m in new.items() if (m.get("stage") or NONE_STAGE) == stage)
+        if len(held) > 1:
+            report.violations.append(f"{name}: {stage} is exclusive but {', '.join(held)} all hold it")
 
-    # ci publish --------------------------------------------------------------------------
-    def ci_publish(self, *, release: bool = False, actor: str | None = None,
-                   push: bool | None = None, notes_dir: str | Path | None = None) -> PublishReport:
-        """Create (and push) the tags of merged changes that have none yet; idempotent.
+def _judge_move(reg: Registry, name: str, e: ev.Event, src: str, dst: str, old: Mapping[str, dict],
+                new: Mapping[str, dict], holders: Mapping[str, list[str]], lifecycle: Lifecycle,
+                report: CheckReport) -> StageChange:
+    m = new[e.version]
+    # gates judge the metrics registered on the base, never ones edited in the PR itself
+    metrics = dict((old.get(e.version) or m).get("metrics") or {})
+    approval = m.get("approval") or {}
+    via_pr = bool(approval.get("via_pull_request")) and approval.get("stage") == dst
+    holder, columns = comparison_columns(holders, old, e.version, dst, lifecycle.rollback_stage)
+    change = StageChange(name, e.version, e.action, src, dst, e.data.get("by"), via_pr, metrics,
+                         holder, dict(columns[0][1]) if holder else {})
+    change.gates = gate_results(lifecycle, src, dst, metrics)
+    change.notes.append(metrics_table(e.version, metrics, columns))
+    pol = lifecycle.policy(dst)
+    if e.action == ev.ROLLBACK:
+        # DESIGN 3: a rollback is bound by transitions only; it met the gates before.
+        change.gates = change.gates[:1]
+        if not ev.held_stage_before(ev.model_events(old.values()), e.version, dst):
+            report.violations.append(f"{name} {e.version}: a rollback may only restore a version "
+                                     f"that held {dst} before")
+    else:
+        for g in change.gates[1:]:
+            if not g["ok"]:
+                report.violations.append(f"{name} {e.version} -> {dst}: {g['detail']} (gate: {g['gate']})")
+        if pol.via_pull_request and not via_pr:
+            report.violations.append(
+                f"{name} {e.version} -> {dst}: {dst} is changed only through a pull request made "
+                f"with `gitreg promote {name} {e.version} {dst} --via-pr` (via_pull_request in gitreg.yaml)")
+        if pol.approvals and dst != NONE_STAGE:
+            change.gates.append(_review_gate(reg, name, e.version, dst, pol.approvals, report))
+    return change
 
-        actor: who approved by merging (default $GITHUB_ACTOR from the env given to the
-        Registry, else the git identity); recorded in each tag message as the approver.
-        push: default True when the clone has an `origin` remote.
-        """
-        from gitreg import doctor
-        from gitreg.store import Change
+def _review_gate(reg: Registry, name: str, version: str, dst: str, need: int,
+                 report: CheckReport) -> dict[str, Any]:
+    """The approvals gate on a pull request: its reviews, never names written into files."""
+    from gitreg import github
 
-        env = self.env or {}
-        who = actor or env.get("GITHUB_ACTOR") or self.actor()  # type: ignore[attr-defined]
-        if not who.strip() or len(who) > 320 or "\n" in who:
-            raise UserError(f"invalid approver {who!r}", "give --approver NAME (a login or e-mail)")
-        report = PublishReport(who)
-        has_origin = self.git.remote_url("origin") is not None
-        if push is None:
-            push = has_origin
-        if push and not has_origin:
-            raise UserError("there is no git remote 'origin' to push the tags to",
-                            "add one with `git remote add origin URL`, or use --no-push")
-        lifecycle = self.store.lifecycle()
-        with self.store.locked():
-            self.store.require_branch(lifecycle)
-            remote_tags: set[str] = set()
-            if push:
-                self.git.fetch("origin", tags=True)
-                remote_tags = self._remote_tags()
-            expected = doctor.expected_tags(self)  # type: ignore[arg-type]
-            local = {r.name for r in self.store.tags()}
-            missing = [e for e in expected if e.tag not in local and not e.optional]
-            by_model: dict[str, list[Any]] = {}
-            for e in missing:
-                if not e.target:
-                    report.warnings.append(f"{e.tag}: the commit that registered {e.model} {e.version} "
-                                           "is not in this branch's history; not tagged")
-                    continue
-                by_model.setdefault(e.model, []).append(e)
-            try:
-                from gitreg import provenance
+    if getattr(reg, "_reviews", None) is None:
+        reg._reviews = github.read_reviews(reg.env or {})
+    reviews = reg._reviews
+    gate = f"{need} approval(s)"
+    if reviews.unavailable is not None:
+        if reviews.pull is not None:  # a pull request whose reviews could not be read
+            report.violations.append(f"{name} {version} -> {dst}: cannot check its {need} approval(s): "
+                                     f"{reviews.unavailable}; re-run the check")
+            return {"gate": gate, "ok": False, "detail": reviews.unavailable}
+        report.notes.append(f"{name} {version} -> {dst}: the pull request's reviews were not read "
+                            f"({reviews.unavailable}); the merge is the approval, recorded by "
+                            "`gitreg ci publish`")
+        return {"gate": gate, "ok": True,
+                "detail": f"needs {need} approving review(s) by someone other than the pull "
+                          "request's author; enforce it with branch protection and `gitreg codeowners`"}
+    author = reviews.pull.author if reviews.pull else "the author"
+    ok = len(reviews.approvers) >= need and not reviews.blocking
+    detail = (f"approving reviews by {', '.join(reviews.approvers) or 'nobody'}"
+              + (f"; changes requested by {', '.join(reviews.blocking)}" if reviews.blocking else ""))
+    if not ok:
+        report.violations.append(
+            f"{name} {version} -> {dst}: needs {need} approving review(s) of this pull request by "
+            f"someone other than its author ({author}); it has {len(reviews.approvers)}"
+            + (f" and changes requested by {', '.join(reviews.blocking)}" if reviews.blocking else ""))
+    return {"gate": gate, "ok": ok, "detail": detail}
 
-                # the commit that added each entry, and the commit on the branch's own line
-                # that landed it (a pull request's merge: its time is the approval's time)
-                recorded = provenance.read(self.git, sorted(by_model))
-                landed = provenance.read(self.git, sorted(by_model), first_parent=True)
-                for model, items in sorted(by_model.items()):
-                    items.sort(key=lambda x: x.seq)
-                    when = Change(self.store, model)._first_tag_time(lambda: self.clock().timestamp())  # type: ignore[attr-defined]
-                    events = ev.model_events(self.store.model_manifests(model)[0].values())
-                    for i, e in enumerate(items):
-                        merge = landed.commit_of(model, e.seq)
-                        approved_at = rfc3339_utc(merge.time) if merge else None
-                        # approvers written into the file count only when gitreg's approve
-                        # commits back them; otherwise the merger approved it
-                        backed = provenance.backed_approvers(events, recorded, model, e.version,
-                                                             str(e.entry.get("to")), e.seq + 1)
-                        approvers = [a for a in provenance.people(e.entry.get("approved_by"))
-                                     if a in backed]
-                        message = _publish_message(e, who, recorded.recorded.get((model, e.seq)),
-                                                   approved_at, approvers)
-                        by = e.entry.get("by")
-                        self.git.create_tag(e.tag, e.target, message, when + i,
-                                            actor=by if isinstance(by, str) and by else None)
-                        report.created.append(e.tag)
-                if push:
-                    wanted = [e.tag for e in expected if e.tag not in remote_tags
-                              and (e.tag in local or e.tag in report.created)]
-                    if wanted:
-                        self._push_tags(wanted)
-                        report.pushed = wanted
-            except BaseException:
-                for tag in report.created:
-                    self.git.delete_tag(tag)
-                raise
-        fresh = report.pushed if push else report.created
-        if release:
-            self._releases(fresh, expected, who, notes_dir, report)
-        report.summary = publish_summary(report)
-        append_step_summary(self.env, report.summary)
-        return report
+# ci publish --------------------------------------------------------------------------
+def ci_publish(reg: Registry, *, release: bool = False, actor: str | None = None,
+               push: bool | None = None, notes_dir: str | Path | None = None) -> PublishReport:
+    """Create (and push) the tags of merged changes that have none yet; idempotent.
 
-    def _remote_tags(self) -> set[str]:
-        proc = self.git.run(["ls-remote", "--tags", "--refs", "origin"], check=False, network=True)
-        if proc.returncode != 0:
-            raise ConflictError("could not list the tags on origin: "
-                                + (proc.stderr.strip().splitlines() or ["failed"])[-1],
-                                "check the remote URL and your access")
-        return {line.split("\t", 1)[1][len("refs/tags/"):] for line in proc.stdout.splitlines()
-                if "\trefs/tags/" in line}
+    actor: who approved by merging (default $GITHUB_ACTOR from the env given to the
+    Registry, else the git identity); recorded in each tag message as the approver.
+    push: default True when the clone has an `origin` remote.
+    """
+    from gitreg import doctor
+    from gitreg.store import Change
 
-    def _push_tags(self, tags: Sequence[str]) -> None:
-        proc = self.git.push("origin", [f"refs/tags/{t}:refs/tags/{t}" for t in tags])
-        if proc.returncode == 0:
-            return
-        if set(tags) <= self._remote_tags():
-            return  # another publish run pushed the same tags meanwhile
-        raise ConflictError("pushing the tags was rejected: "
-                            + (proc.stderr.strip().splitlines() or ["remote refused"])[-1],
-                            "pull, run `gitreg doctor`, then run `gitreg ci publish` again")
-
-    def _releases(self, fresh: Sequence[str], expected: Sequence[Any], who: str,
-                  notes_dir: str | Path | None, report: PublishReport) -> None:
-        by_tag = {e.tag: e for e in expected}
-        folder = Path(notes_dir) if notes_dir else self.store.state_dir / "releases"
-        folder.mkdir(parents=True, exist_ok=True)
-        exe = gh_ready(self.root, self.env)
-        for tag in fresh:
-            parsed = parse_tag(tag)
-            if parsed is None or parsed.kind != ASSIGN or tag not in by_tag:
+    env = reg.env or {}
+    who = actor or env.get("GITHUB_ACTOR") or reg.actor()  # type: ignore[attr-defined]
+    if not who.strip() or len(who) > 320 or "\n" in who:
+        raise UserError(f"invalid approver {who!r}", "give --approver NAME (a login or e-mail)")
+    report = PublishReport(who)
+    has_origin = reg.git.remote_url("origin") is not None
+    if push is None:
+        push = has_origin
+    if push and not has_origin:
+        raise UserError("there is no git remote 'origin' to push the tags to",
+                        "add one with `git remote add origin URL`, or use --no-push")
+    lifecycle = reg.store.lifecycle()
+    with reg.store.locked():
+        reg.store.require_branch(lifecycle)
+        remote_tags: set[str] = set()
+        if push:
+            reg.git.fetch("origin", tags=True)
+            remote_tags = _remote_tags(reg)
+        expected = doctor.expected_tags(reg)  # type: ignore[arg-type]
+        local = {r.name for r in reg.store.tags()}
+        missing = [e for e in expected if e.tag not in local and not e.optional]
+        by_model: dict[str, list[Any]] = {}
+        for e in missing:
+            if not e.target:
+                report.warnings.append(f"{e.tag}: the commit that registered {e.model} {e.version} "
+                                       "is not in this branch's history; not tagged")
                 continue
-            e = by_tag[tag]
-            if e.entry.get("replaced_by") or e.kind == ev.REASSERT:
-                continue  # the old holder archived by this promotion, or one left in place
-            manifests, _ = self.store.model_manifests(e.model)
-            m = manifests.get(e.version, {})
-            title = f"{e.model} {e.version} → {e.entry.get('to')}"
-            notes = release_notes(e, m, who)
-            path = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", tag) + ".md")
-            path.write_text(notes, encoding="utf-8")
-            args = ["release", "create", tag, "--title", title, "--notes-file", str(path), "--verify-tag"]
-            item: dict[str, Any] = {"tag": tag, "title": title, "notes_file": str(path), "created": False,
-                                    "command": ["gh", *args]}
-            if exe:
-                proc = run_gh(exe, args, self.root, self.env)
-                if proc.returncode == 0:
-                    item["created"] = True
-                    item["url"] = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else None
-                else:
-                    report.warnings.append(f"gh release create {tag} failed: "
-                                           + (proc.stderr.strip().splitlines() or ["error"])[-1])
-            else:
-                report.warnings.append(f"gh is not installed or not authenticated: release notes for {tag} "
-                                       f"are in {path}")
-            report.releases.append(item)
+            by_model.setdefault(e.model, []).append(e)
+        try:
+            from gitreg import provenance
 
-    # codeowners ---------------------------------------------------------------------------
-    def codeowners(self) -> dict[str, Any]:
-        """Write .github/CODEOWNERS so each model's directory is owned by its owner."""
-        from gitreg.store import MODELS_DIR
+            # the commit that added each entry, and the commit on the branch's own line
+            # that landed it (a pull request's merge: its time is the approval's time)
+            recorded = provenance.read(reg.git, sorted(by_model))
+            landed = provenance.read(reg.git, sorted(by_model), first_parent=True)
+            for model, items in sorted(by_model.items()):
+                items.sort(key=lambda x: x.seq)
+                when = Change(reg.store, model)._first_tag_time(lambda: reg.clock().timestamp())  # type: ignore[attr-defined]
+                events = ev.model_events(reg.store.model_manifests(model)[0].values())
+                for i, e in enumerate(items):
+                    merge = landed.commit_of(model, e.seq)
+                    approved_at = rfc3339_utc(merge.time) if merge else None
+                    # approvers written into the file count only when gitreg's approve
+                    # commits back them; otherwise the merger approved it
+                    backed = provenance.backed_approvers(events, recorded, model, e.version,
+                                                         str(e.entry.get("to")), e.seq + 1)
+                    approvers = [a for a in provenance.people(e.entry.get("approved_by"))
+                                 if a in backed]
+                    message = _publish_message(e, who, recorded.recorded.get((model, e.seq)),
+                                               approved_at, approvers)
+                    by = e.entry.get("by")
+                    reg.git.create_tag(e.tag, e.target, message, when + i,
+                                        actor=by if isinstance(by, str) and by else None)
+                    report.created.append(e.tag)
+            if push:
+                wanted = [e.tag for e in expected if e.tag not in remote_tags
+                          and (e.tag in local or e.tag in report.created)]
+                if wanted:
+                    _push_tags(reg, wanted)
+                    report.pushed = wanted
+        except BaseException:
+            for tag in report.created:
+                reg.git.delete_tag(tag)
+            raise
+    fresh = report.pushed if push else report.created
+    if release:
+        _releases(reg, fresh, expected, who, notes_dir, report)
+    report.summary = publish_summary(report)
+    append_step_summary(reg.env, report.summary)
+    return report
 
-        owners: dict[str, str] = {}
-        missing: list[str] = []
-        for name in sorted(self.store.model_tree()):
-            manifests, model = self.store.model_manifests(name)
-            owner = (model or {}).get("owner")
-            if not owner:
-                for m in manifests.values():
-                    owner = (m.get("business") or {}).get("owner") or owner
-            if owner and isinstance(owner, str):
-                owners[name] = owner
+def _remote_tags(reg: Registry) -> set[str]:
+    proc = reg.git.run(["ls-remote", "--tags", "--refs", "origin"], check=False, network=True)
+    if proc.returncode != 0:
+        raise ConflictError("could not list the tags on origin: "
+                            + (proc.stderr.strip().splitlines() or ["failed"])[-1],
+                            "check the remote URL and your access")
+    return {line.split("\t", 1)[1][len("refs/tags/"):] for line in proc.stdout.splitlines()
+            if "\trefs/tags/" in line}
+
+def _push_tags(reg: Registry, tags: Sequence[str]) -> None:
+    proc = reg.git.push("origin", [f"refs/tags/{t}:refs/tags/{t}" for t in tags])
+    if proc.returncode == 0:
+        return
+    if set(tags) <= _remote_tags(reg):
+        return  # another publish run pushed the same tags meanwhile
+    raise ConflictError("pushing the tags was rejected: "
+                        + (proc.stderr.strip().splitlines() or ["remote refused"])[-1],
+                        "pull, run `gitreg doctor`, then run `gitreg ci publish` again")
+
+def _releases(reg: Registry, fresh: Sequence[str], expected: Sequence[Any], who: str,
+              notes_dir: str | Path | None, report: PublishReport) -> None:
+    by_tag = {e.tag: e for e in expected}
+    folder = Path(notes_dir) if notes_dir else reg.store.state_dir / "releases"
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = gh_ready(reg.root, reg.env)
+    for tag in fresh:
+        parsed = parse_tag(tag)
+        if parsed is None or parsed.kind != ASSIGN or tag not in by_tag:
+            continue
+        e = by_tag[tag]
+        if e.entry.get("replaced_by") or e.kind == ev.REASSERT:
+            continue  # the old holder archived by this promotion, or one left in place
+        manifests, _ = reg.store.model_manifests(e.model)
+        m = manifests.get(e.version, {})
+        title = f"{e.model} {e.version} → {e.entry.get('to')}"
+        notes = release_notes(e, m, who)
+        path = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", tag) + ".md")
+        path.write_text(notes, encoding="utf-8")
+        args = ["release", "create", tag, "--title", title, "--notes-file", str(path), "--verify-tag"]
+        item: dict[str, Any] = {"tag": tag, "title": title, "notes_file": str(path), "created": False,
+                                "command": ["gh", *args]}
+        if exe:
+            proc = run_gh(exe, args, reg.root, reg.env)
+            if proc.returncode == 0:
+                item["created"] = True
+                item["url"] = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else None
             else:
-                missing.append(name)
-        lines = [_BEGIN]
-        for name, owner in owners.items():
-            lines.append(f"/{MODELS_DIR}/{name}/ " + " ".join(_codeowner(o) for o in re.split(r"[\s,]+", owner) if o))
-        lines.append(_END)
-        block = "\n".join(lines) + "\n"
-        path = self.root / CODEOWNERS_FILE
-        old = path.read_text("utf-8") if path.exists() else ""
-        if _BEGIN.split(" (")[0] in old:
-            start = old.index(_BEGIN.split(" (")[0])
-            end = old.find(_END, start)
-            end = len(old) if end < 0 else old.index("\n", end) + 1 if "\n" in old[end:] else len(old)
-            text = old[:start] + block + old[end:]
+                report.warnings.append(f"gh release create {tag} failed: "
+                                       + (proc.stderr.strip().splitlines() or ["error"])[-1])
         else:
-            text = old + ("\n" if old and not old.endswith("\n") else "") + block
-        changed = text != old
-        if changed:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            yamlio.write_atomic(path, text)
-        return {"path": CODEOWNERS_FILE, "changed": changed, "owners": owners, "missing": missing}
+            report.warnings.append(f"gh is not installed or not authenticated: release notes for {tag} "
+                                   f"are in {path}")
+        report.releases.append(item)
+
+# codeowners ---------------------------------------------------------------------------
+def codeowners(reg: Registry) -> dict[str, Any]:
+    """Write .github/CODEOWNERS so each model's directory is owned by its owner."""
+    from gitreg.store import MODELS_DIR
+
+    owners: dict[str, str] = {}
+    missing: list[str] = []
+    for name in sorted(reg.store.model_tree()):
+        manifests, model = reg.store.model_manifests(name)
+        owner = (model or {}).get("owner")
+        if not owner:
+            for m in manifests.values():
+                owner = (m.get("business") or {}).get("owner") or owner
+        if owner and isinstance(owner, str):
+            owners[name] = owner
+        else:
+            missing.append(name)
+    lines = [_BEGIN]
+    for name, owner in owners.items():
+        lines.append(f"/{MODELS_DIR}/{name}/ " + " ".join(_codeowner(o) for o in re.split(r"[\s,]+", owner) if o))
+    lines.append(_END)
+    block = "\n".join(lines) + "\n"
+    path = reg.root / CODEOWNERS_FILE
+    old = path.read_text("utf-8") if path.exists() else ""
+    if _BEGIN.split(" (")[0] in old:
+        start = old.index(_BEGIN.split(" (")[0])
+        end = old.find(_END, start)
+        end = len(old) if end < 0 else old.index("\n", end) + 1 if "\n" in old[end:] else len(old)
+        text = old[:start] + block + old[end:]
+    else:
+        text = old + ("\n" if old and not old.endswith("\n") else "") + block
+    changed = text != old
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yamlio.write_atomic(path, text)
+    return {"path": CODEOWNERS_FILE, "changed": changed, "owners": owners, "missing": missing}
 
 
 def _codeowner(owner: str) -> str:
@@ -615,13 +605,9 @@ def _file_approvals(name: str, events: Sequence[ev.Event], old: Mapping[str, Map
             report.violations.append(f"{name} {version}: its approval lists {', '.join(sorted(added))}: {why}")
 
 
-def rfc3339_utc(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _publish_message(e: Any, approver: str, commit: str | None, approved_at: str | None = None,
                      backed: Sequence[str] = ()) -> str:
-    from gitreg.api import _tag_message
+    from gitreg.core.messages import tag_message as _tag_message
 
     summary = e.summary
     # approvals recorded by gitreg's own approve commits stay as they are; a change landed

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from gitreg import dvc, yamlio
 from gitreg.core import events as ev
@@ -28,6 +28,9 @@ from gitreg.core.tags import ASSIGN, DEREGISTER, REGISTER, UNASSIGN, assign_tag,
 from gitreg.core.version import parse_version
 from gitreg.errors import GitregError, NotFoundError, UserError
 from gitreg.git import Git, check_repo_url, network_timeout
+
+if TYPE_CHECKING:
+    from gitreg.api import Registry
 
 Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes; 0 = unknown)
 PROGRESS_POLL = 0.25  # seconds between looks at the bytes DVC has written so far
@@ -46,128 +49,125 @@ def lower_is_better_by_name(metric: str) -> bool:
     return any(t in _LOWER_TOKENS or t.endswith("loss") for t in tokens)
 
 
-class ConsumeVerbs:
-    """Mixed into Registry; methods use self.store, self.git, self.env, self.clock."""
+# -- resolve -----------------------------------------------------------------------
+def resolve(reg: Registry, ref: str) -> dict[str, Any]:
+    """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
+    from gitreg.core.refs import parse_ref
 
-    # -- resolve -----------------------------------------------------------------------
-    def resolve(self, ref: str) -> dict[str, Any]:
-        """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
-        from gitreg.api import parse_ref
+    name, version, stage = parse_ref(ref)
+    if version is None and stage is None:
+        manifests, _ = reg._model(name)  # type: ignore[attr-defined]
+        manifest = manifests[max(manifests, key=parse_version)]
+    else:
+        manifest = reg.show(ref)  # type: ignore[attr-defined]
+    ver = str(manifest["version"])
+    current = manifest.get("stage") or NONE_STAGE
+    refs = {r.name: r for r in reg.store.tags(name)}  # type: ignore[attr-defined]
+    tag = register_tag(name, ver)
+    if tag in refs:
+        commit: str | None = refs[tag].target
+    else:  # tags drifted (doctor --fix recreates them): fall back to the manifest's commit
+        tag = None  # type: ignore[assignment]
+        commit = reg._registration_commits(name, [ver]).get(ver)  # type: ignore[attr-defined]
+    stage_tag = None
+    if current != NONE_STAGE:
+        candidate = assign_tag(name, current, ev.last_assignment_seq(manifest, current))
+        stage_tag = candidate if candidate in refs else None
+    return {
+        "name": name,
+        "version": ver,
+        "stage": current,
+        "commit": commit,
+        "tag": tag,
+        "stage_tag": stage_tag,
+        "artifacts": [
+            {"path": f"{MODELS_DIR}/{name}/{ver}/{a['path']}", "md5": a["md5"],
+             "size": int(a.get("size", 0))}
+            for a in manifest.get("artifacts") or []
+        ],
+    }
 
-        name, version, stage = parse_ref(ref)
-        if version is None and stage is None:
-            manifests, _ = self._model(name)  # type: ignore[attr-defined]
-            manifest = manifests[max(manifests, key=parse_version)]
-        else:
-            manifest = self.show(ref)  # type: ignore[attr-defined]
-        ver = str(manifest["version"])
-        current = manifest.get("stage") or NONE_STAGE
-        refs = {r.name: r for r in self.store.tags(name)}  # type: ignore[attr-defined]
-        tag = register_tag(name, ver)
-        if tag in refs:
-            commit: str | None = refs[tag].target
-        else:  # tags drifted (doctor --fix recreates them): fall back to the manifest's commit
-            tag = None  # type: ignore[assignment]
-            commit = self._registration_commits(name, [ver]).get(ver)  # type: ignore[attr-defined]
-        stage_tag = None
-        if current != NONE_STAGE:
-            candidate = assign_tag(name, current, ev.last_assignment_seq(manifest, current))
-            stage_tag = candidate if candidate in refs else None
-        return {
-            "name": name,
-            "version": ver,
-            "stage": current,
-            "commit": commit,
-            "tag": tag,
-            "stage_tag": stage_tag,
-            "artifacts": [
-                {"path": f"{MODELS_DIR}/{name}/{ver}/{a['path']}", "md5": a["md5"],
-                 "size": int(a.get("size", 0))}
-                for a in manifest.get("artifacts") or []
-            ],
-        }
+# -- get ---------------------------------------------------------------------------
+def get(reg: Registry, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
+        progress: Progress | None = None) -> dict[str, Any]:
+    """Download a version's artifacts into out_dir through DVC and verify their md5."""
+    if repo_url is not None:
+        return get_from_repo(ref, out_dir, repo_url, env=reg.env, progress=progress)  # type: ignore[attr-defined]
+    info = reg.resolve(ref)
+    manifest = reg.show(f"{info['name']}@{info['version']}")  # type: ignore[attr-defined]
+    rev = info["tag"] or info["commit"]
+    return _download(str(reg.root), info["name"], info["version"], rev, Path(out_dir),  # type: ignore[attr-defined]
+                     env=reg.env, progress=progress, manifest=manifest,  # type: ignore[attr-defined]
+                     local_git=reg.git)  # type: ignore[attr-defined]
 
-    # -- get ---------------------------------------------------------------------------
-    def get(self, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
-            progress: Progress | None = None) -> dict[str, Any]:
-        """Download a version's artifacts into out_dir through DVC and verify their md5."""
-        if repo_url is not None:
-            return get_from_repo(ref, out_dir, repo_url, env=self.env, progress=progress)  # type: ignore[attr-defined]
-        info = self.resolve(ref)
-        manifest = self.show(f"{info['name']}@{info['version']}")  # type: ignore[attr-defined]
-        rev = info["tag"] or info["commit"]
-        return _download(str(self.root), info["name"], info["version"], rev, Path(out_dir),  # type: ignore[attr-defined]
-                         env=self.env, progress=progress, manifest=manifest,  # type: ignore[attr-defined]
-                         local_git=self.git)  # type: ignore[attr-defined]
+# -- compare / best ------------------------------------------------------------------
+def compare(reg: Registry, name: str, metrics: Sequence[str] | None = None, stage: str | None = None,
+            lower_is_better: Iterable[str] | None = None) -> dict[str, Any]:
+    """Versions side by side (sorted by version) with stage, date and metrics; best per metric.
 
-    # -- compare / best ------------------------------------------------------------------
-    def compare(self, name: str, metrics: Sequence[str] | None = None, stage: str | None = None,
-                lower_is_better: Iterable[str] | None = None) -> dict[str, Any]:
-        """Versions side by side (sorted by version) with stage, date and metrics; best per metric.
+    A version without a metric has None there. lower_is_better names the metrics whose
+    best is the minimum; by default that is guessed from the name (loss, latency_ms, ...).
+    """
+    manifests, _ = reg._model(name)  # type: ignore[attr-defined]
+    want_stage = reg.lifecycle().stage(stage, allow_none=True) if stage else None  # type: ignore[attr-defined]
+    chosen = [v for v in sorted(manifests, key=parse_version)
+              if want_stage is None or (manifests[v].get("stage") or NONE_STAGE) == want_stage]
+    all_metrics = sorted({k for v in chosen for k in (manifests[v].get("metrics") or {})})
+    if metrics:
+        columns = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
+        unknown = [m for m in columns if m not in all_metrics]
+        if chosen and unknown and len(unknown) == len(columns):
+            raise UserError(f"no version of {name} has metric(s) {', '.join(unknown)}",
+                            f"metrics recorded: {', '.join(all_metrics) or 'none'}")
+    else:
+        columns = all_metrics
+    lower = set(lower_is_better) if lower_is_better is not None else {
+        m for m in columns if lower_is_better_by_name(m)}
+    rows = []
+    for v in chosen:
+        m = manifests[v]
+        values = m.get("metrics") or {}
+        rows.append({
+            "version": v,
+            "stage": m.get("stage") or NONE_STAGE,
+            "created_at": m.get("created_at"),
+            "metrics": {k: _number(values.get(k)) for k in columns},
+        })
+    best: dict[str, str] = {}
+    for metric in columns:
+        winner = _best_row(rows, metric, metric in lower)
+        if winner is not None:
+            best[metric] = winner["version"]
+    return {"name": name, "metrics": columns, "versions": rows, "best": best,
+            "lower_is_better": sorted(m for m in columns if m in lower)}
 
-        A version without a metric has None there. lower_is_better names the metrics whose
-        best is the minimum; by default that is guessed from the name (loss, latency_ms, ...).
-        """
-        manifests, _ = self._model(name)  # type: ignore[attr-defined]
-        want_stage = self.lifecycle().stage(stage, allow_none=True) if stage else None  # type: ignore[attr-defined]
-        chosen = [v for v in sorted(manifests, key=parse_version)
-                  if want_stage is None or (manifests[v].get("stage") or NONE_STAGE) == want_stage]
-        all_metrics = sorted({k for v in chosen for k in (manifests[v].get("metrics") or {})})
-        if metrics:
-            columns = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
-            unknown = [m for m in columns if m not in all_metrics]
-            if chosen and unknown and len(unknown) == len(columns):
-                raise UserError(f"no version of {name} has metric(s) {', '.join(unknown)}",
-                                f"metrics recorded: {', '.join(all_metrics) or 'none'}")
-        else:
-            columns = all_metrics
-        lower = set(lower_is_better) if lower_is_better is not None else {
-            m for m in columns if lower_is_better_by_name(m)}
-        rows = []
-        for v in chosen:
-            m = manifests[v]
-            values = m.get("metrics") or {}
-            rows.append({
-                "version": v,
-                "stage": m.get("stage") or NONE_STAGE,
-                "created_at": m.get("created_at"),
-                "metrics": {k: _number(values.get(k)) for k in columns},
-            })
-        best: dict[str, str] = {}
-        for metric in columns:
-            winner = _best_row(rows, metric, metric in lower)
-            if winner is not None:
-                best[metric] = winner["version"]
-        return {"name": name, "metrics": columns, "versions": rows, "best": best,
-                "lower_is_better": sorted(m for m in columns if m in lower)}
+def best(reg: Registry, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
+    """The version with the highest (or lowest) value of one metric."""
+    manifests, _ = reg._model(name)  # type: ignore[attr-defined]
+    rows = [{"version": v, "metrics": {metric: _number((manifests[v].get("metrics") or {}).get(metric))}}
+            for v in sorted(manifests, key=parse_version)]
+    winner = _best_row(rows, metric, lower_is_better)
+    if winner is None:
+        known = sorted({k for m in manifests.values() for k in (m.get("metrics") or {})})
+        raise UserError(f"no version of {name} has metric {metric!r}",
+                        f"metrics recorded: {', '.join(known) or 'none'}")
+    return {"name": name, "metric": metric, "version": winner["version"],
+            "value": winner["metrics"][metric]}
 
-    def best(self, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
-        """The version with the highest (or lowest) value of one metric."""
-        manifests, _ = self._model(name)  # type: ignore[attr-defined]
-        rows = [{"version": v, "metrics": {metric: _number((manifests[v].get("metrics") or {}).get(metric))}}
-                for v in sorted(manifests, key=parse_version)]
-        winner = _best_row(rows, metric, lower_is_better)
-        if winner is None:
-            known = sorted({k for m in manifests.values() for k in (m.get("metrics") or {})})
-            raise UserError(f"no version of {name} has metric {metric!r}",
-                            f"metrics recorded: {', '.join(known) or 'none'}")
-        return {"name": name, "metric": metric, "version": winner["version"],
-                "value": winner["metrics"][metric]}
+# -- monitor -----------------------------------------------------------------------
+def monitor(reg: Registry, name: str, checks: Sequence[str], *, metrics_file: str | Path | None = None,
+            metrics_cmd: str | None = None, rollback: bool = False, interval: float = 0.0,
+            max_checks: int = 1, timeout: float = 30.0, push: bool = False,
+            sleep: Callable[[float], None] = time.sleep,
+            on_round: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Check the live metrics of the production holder; see gitreg.monitor."""
+    from gitreg import monitor
 
-    # -- monitor -----------------------------------------------------------------------
-    def monitor(self, name: str, checks: Sequence[str], *, metrics_file: str | Path | None = None,
-                metrics_cmd: str | None = None, rollback: bool = False, interval: float = 0.0,
-                max_checks: int = 1, timeout: float = 30.0, push: bool = False,
-                sleep: Callable[[float], None] = time.sleep,
-                on_round: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        """Check the live metrics of the production holder; see gitreg.monitor."""
-        from gitreg import monitor
-
-        return monitor.run(self, name, checks,  # type: ignore[arg-type]
-                           monitor.MetricsSource(Path(metrics_file) if metrics_file is not None else None,
-                                                 metrics_cmd, timeout),
-                           rollback=rollback, interval=interval, max_checks=max_checks, push=push,
-                           sleep=sleep, on_round=on_round)
+    return monitor.run(reg, name, checks,  # type: ignore[arg-type]
+                       monitor.MetricsSource(Path(metrics_file) if metrics_file is not None else None,
+                                             metrics_cmd, timeout),
+                       rollback=rollback, interval=interval, max_checks=max_checks, push=push,
+                       sleep=sleep, on_round=on_round)
 
 
 # -- compare helpers -------------------------------------------------------------------
@@ -199,7 +199,7 @@ def get_from_repo(ref: str, out_dir: str | Path, repo_url: str, env: Mapping[str
     The version is resolved from the repository's tags (one `git ls-remote`), as
     `dvc artifacts get` does; the manifest comes with the download and is checked.
     """
-    from gitreg.api import parse_ref
+    from gitreg.core.refs import parse_ref
 
     if not repo_url or repo_url.startswith("-"):
         raise UserError(f"invalid --repo {repo_url!r}", "give a registry repository URL or path")
@@ -414,7 +414,7 @@ def _check_targets(out_dir: Path, artifacts: Sequence[Mapping[str, Any]]) -> Non
 
 def dir_md5(path: Path) -> str:
     """DVC's directory hash: md5 of the sorted JSON list of {md5, relpath} (without .dir)."""
-    from gitreg.api import md5_file
+    from gitreg.checksum import md5_file
 
     entries = []
     for dirpath, _dirs, files in os.walk(path):
@@ -426,7 +426,7 @@ def dir_md5(path: Path) -> str:
 
 
 def _verify(path: Path, expected: str, label: str) -> None:
-    from gitreg.api import md5_file
+    from gitreg.checksum import md5_file
 
     if expected.endswith(".dir"):
         got = dir_md5(path) + ".dir" if path.is_dir() else "nothing"

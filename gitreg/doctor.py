@@ -79,7 +79,7 @@ def registration_commits(reg: Registry) -> dict[str, str]:
 
 def expected_tags(reg: Registry) -> list[Expected]:
     """Every tag the manifests' history calls for, per model in the order they are written."""
-    from gitreg.api import tag_summary
+    from gitreg.core.messages import tag_summary
 
     adds = registration_commits(reg)
     out: list[Expected] = []
@@ -155,7 +155,7 @@ def diagnose(reg: Registry, fix: bool = False) -> DoctorReport:
 
 
 def _fix(reg: Registry, missing: list[Expected], report: DoctorReport) -> None:
-    from gitreg.api import _tag_message
+    from gitreg.core.messages import tag_message as _tag_message
     from gitreg.store import Change
 
     by_model: dict[str, list[Expected]] = {}

@@ -287,18 +287,15 @@ class Git:
 
     def tag_trailers(self, patterns: Iterable[str]) -> dict[str, dict[str, str]]:
         """tag name -> the `Key: value` lines of its message body, in one for-each-ref pass."""
+        from gitreg.core.messages import parse_trailers
+
         proc = self.run(["for-each-ref", "--format=%(refname)%00%(contents:body)%1e", *patterns])
         out: dict[str, dict[str, str]] = {}
         for rec in proc.stdout.split("\x1e"):
             refname, _, body = rec.lstrip("\n").partition("\x00")
             if not refname.startswith("refs/tags/"):
                 continue
-            fields: dict[str, str] = {}
-            for line in body.splitlines():
-                key, sep, value = line.partition(": ")
-                if sep and key.startswith("Gitreg-") and " " not in key:
-                    fields.setdefault(key, value.strip())
-            out[refname[len("refs/tags/"):]] = fields
+            out[refname[len("refs/tags/"):]] = parse_trailers(body)
         return out
 
     def ls_tree(self, rev: str, path: str | Sequence[str], recursive: bool = True) -> list[TreeEntry]:

@@ -154,7 +154,7 @@ def run(reg: "Registry", name: str, checks: Sequence[str], source: MetricsSource
         sleep: Callable[[float], None], on_round: Callable[[dict[str, Any]], None] | None = None,
         ) -> dict[str, Any]:
     """Check up to max_checks rounds (0 = until a check fails), interval seconds apart."""
-    from gitreg.api import rfc3339
+    from gitreg.core.timefmt import rfc3339
 
     conditions = parse_checks(checks)
     check_source(source)

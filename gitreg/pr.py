@@ -35,7 +35,7 @@ def branch_name(name: str, version: str, stage: str) -> str:
 def open_promotion(reg: Registry, name: str, version: str, stage: str, *, reason: str | None = None,
                    sign: bool = False, results: Mapping[str, Any] | None = None) -> Result:
     """Commit the stage change on its own branch, push it and open (or describe) the PR."""
-    from gitreg.api import Registry, rfc3339
+    from gitreg.core.timefmt import rfc3339
 
     check_name(name)
     ver = str(parse_version(version))
@@ -57,7 +57,7 @@ def open_promotion(reg: Registry, name: str, version: str, stage: str, *, reason
             reg.git.run(["-c", "core.hooksPath=/dev/null", "worktree", "add", "-q", "-b", branch,
                          str(tmp), base])
             created_branch = True
-            work = Registry(tmp, env=reg.env, clock=reg.clock, actor=actor)
+            work = type(reg)(tmp, env=reg.env, clock=reg.clock, actor=actor)
             result, body = _commit_on_branch(work, name, ver, target, actor, reason, sign, results,
                                              rfc3339(reg.clock()))
             result.details.update(branch=branch, base=registry_branch, base_commit=base)
@@ -118,7 +118,7 @@ def _remove_worktree(reg: Registry, tmp: Path) -> None:
 def _commit_on_branch(work: Registry, name: str, ver: str, target: str, actor: str,
                       reason: str | None, sign: bool, results: Mapping[str, Any] | None,
                       now: str) -> tuple[Result, str]:
-    from gitreg.api import require_signature
+    from gitreg.core.policy import require_signature
 
     lifecycle = work.lifecycle()
     target = lifecycle.stage(target, allow_none=True)

@@ -14,13 +14,16 @@ import stat
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from gitreg import charts, yamlio
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.version import parse_version
 from gitreg.errors import UserError
+
+if TYPE_CHECKING:
+    from gitreg.api import Registry
 
 MARKER = ".gitreg-site"  # lists the files a build wrote; lets a rebuild reuse the directory
 GENERATOR = '<meta name="generator" content="gitreg site">'  # in every page: what a rebuild may remove
@@ -34,72 +37,67 @@ _VERBS = {
 }
 
 
-class SiteVerbs:
-    """Mixed into Registry; methods use self.store, self.git, self.env, self.clock."""
+def site(reg: Registry, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
+    """Write the static dashboard into out_dir; returns what was written.
 
-    def site(self, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
-        """Write the static dashboard into out_dir; returns what was written.
-
-        title names the registry on its pages (default: the repository directory's name)."""
-        reg: Any = self
-        out = Path(out_dir).absolute()
-        previous = _check_out_dir(out, Path(reg.root))
-        lifecycle = reg.lifecycle()
-        listing = reg.list_models()["models"]
-        built = reg.clock().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        head = reg.git.head()
-        meta = {
-            "title": " ".join((title or "").split()) or Path(reg.root).resolve().name,
-            "built": built,
-            "commit": (head or "")[:10],
-            "branch": lifecycle.branch,
-        }
-        pages: dict[str, str] = {STYLE_FILE: CSS, ".nojekyll": ""}
-        models = []
-        n_versions = 0
-        for row in listing:
-            name = row["name"]
-            info = reg.show(name)
-            events = reg.history(name)["events"]
-            models.append((row, info, events))
-            base = f"models/{name}"
-            pages[f"{base}/index.html"] = render_model(info, events, lifecycle, meta)
-            for manifest in info["versions"]:
-                n_versions += 1
-                pages[f"{base}/{manifest['version']}.html"] = render_version(
-                    manifest, events, lifecycle, meta)
-        pages["index.html"] = render_index(models, lifecycle, meta)
-        _write_site(out, pages, previous)
-        html_pages = sum(1 for p in pages if p.endswith(".html"))
-        return {
-            "out_dir": str(out),
-            "index": str(out / "index.html"),
-            "models": len(models),
-            "versions": n_versions,
-            "pages": html_pages,
-        }
+    title names the registry on its pages (default: the repository directory's name)."""
+    out = Path(out_dir).absolute()
+    previous = _check_out_dir(out, Path(reg.root))
+    lifecycle = reg.lifecycle()
+    listing = reg.list_models()["models"]
+    built = reg.clock().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    head = reg.git.head()
+    meta = {
+        "title": " ".join((title or "").split()) or Path(reg.root).resolve().name,
+        "built": built,
+        "commit": (head or "")[:10],
+        "branch": lifecycle.branch,
+    }
+    pages: dict[str, str] = {STYLE_FILE: CSS, ".nojekyll": ""}
+    models = []
+    n_versions = 0
+    for row in listing:
+        name = row["name"]
+        info = reg.show(name)
+        events = reg.history(name)["events"]
+        models.append((row, info, events))
+        base = f"models/{name}"
+        pages[f"{base}/index.html"] = render_model(info, events, lifecycle, meta)
+        for manifest in info["versions"]:
+            n_versions += 1
+            pages[f"{base}/{manifest['version']}.html"] = render_version(
+                manifest, events, lifecycle, meta)
+    pages["index.html"] = render_index(models, lifecycle, meta)
+    _write_site(out, pages, previous)
+    html_pages = sum(1 for p in pages if p.endswith(".html"))
+    return {
+        "out_dir": str(out),
+        "index": str(out / "index.html"),
+        "models": len(models),
+        "versions": n_versions,
+        "pages": html_pages,
+    }
 
 
-    def write_plot(self, compare: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
-        """Write the metric charts of a `compare()` result as one SVG file (compare --plot)."""
-        reg: Any = self
-        target = Path(path)
-        if target.suffix.lower() != ".svg":
-            raise UserError(f"cannot plot to {target}: only .svg files are written",
-                            "give a file name ending in .svg (convert it with rsvg-convert or a "
-                            "browser if you need PNG)")
-        if target.is_dir():
-            raise UserError(f"{target} is a directory", "give a file name ending in .svg")
-        stages = list(reg.lifecycle().stages)
-        text = charts.metrics_figure(str(compare["name"]), list(compare["metrics"]),
-                                     list(compare["versions"]), stages=stages)
-        try:
-            _write(target, text)
-        except OSError as exc:
-            raise UserError(f"cannot write {target}: {exc.strerror or exc}",
-                            "check that the path is writable") from None
-        return {"path": str(target), "metrics": list(compare["metrics"]),
-                "versions": len(compare["versions"])}
+def write_plot(reg: Registry, compare: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """Write the metric charts of a `compare()` result as one SVG file (compare --plot)."""
+    target = Path(path)
+    if target.suffix.lower() != ".svg":
+        raise UserError(f"cannot plot to {target}: only .svg files are written",
+                        "give a file name ending in .svg (convert it with rsvg-convert or a "
+                        "browser if you need PNG)")
+    if target.is_dir():
+        raise UserError(f"{target} is a directory", "give a file name ending in .svg")
+    stages = list(reg.lifecycle().stages)
+    text = charts.metrics_figure(str(compare["name"]), list(compare["metrics"]),
+                                 list(compare["versions"]), stages=stages)
+    try:
+        _write(target, text)
+    except OSError as exc:
+        raise UserError(f"cannot write {target}: {exc.strerror or exc}",
+                        "check that the path is writable") from None
+    return {"path": str(target), "metrics": list(compare["metrics"]),
+            "versions": len(compare["versions"])}
 
 
 # -- the output directory ---------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.stages import Lifecycle
-from gitreg.errors import UserError
+from gitreg.errors import PolicyError, UserError
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -109,3 +109,10 @@ def promotion_violations(
                 f"the requester; it has {len(distinct)}"
             )
     return problems
+
+
+def require_signature(lifecycle: Lifecycle, target: str, sign: bool) -> None:
+    """Refuse an unsigned promotion into a stage whose policy says require_signed."""
+    if lifecycle.policy(target).require_signed and not sign:
+        raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
+                          "add --sign (and set up git signing)")

@@ -1,0 +1,141 @@
+"""The import contract (issue 12): imports flow one way, cli -> api -> ops -> store -> io -> core.
+
+Every module under gitreg/ is parsed (no import is run); imports inside functions count,
+imports under `if TYPE_CHECKING:` do not (they never run). A module may import modules of
+its own layer or below, never above, and the graph of imports has no cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "gitreg"
+
+# lowest first; a module's layer is the first prefix that matches it
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("core", ("gitreg.core", "gitreg.errors")),
+    ("io", ("gitreg.git", "gitreg.dvc", "gitreg._dvc_new_add", "gitreg.yamlio", "gitreg.schema",
+            "gitreg.fastscan", "gitreg.metrics_file", "gitreg.checksum", "gitreg.github",
+            "gitreg.templates")),
+    ("store", ("gitreg.store", "gitreg.provenance")),
+    ("ops", ("gitreg.ops", "gitreg.site", "gitreg.charts", "gitreg.ci", "gitreg.consume",
+             "gitreg.doctor", "gitreg.monitor", "gitreg.pr", "gitreg.validate")),
+    ("api", ("gitreg.api",)),
+    ("cli", ("gitreg.cli", "gitreg.demo", "gitreg.__main__", "gitreg")),
+]
+# the version string is metadata, not the facade: anyone may read it
+LEAF_NAMES = {"__version__"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def all_modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer(module: str) -> int:
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return rank
+    raise AssertionError(f"{module} is in no layer of tests/test_architecture.py: add it")
+
+
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """The gitreg modules `path` imports at run time."""
+    out: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.split(".")[0] == "gitreg")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] == "gitreg":
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                if sub in known:
+                    out.add(sub)
+                elif alias.name not in LEAF_NAMES:
+                    out.add(node.module)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = all_modules()
+    known = set(modules)
+    return {name: {m for m in imports_of(path, known) if m != name} for name, path in modules.items()}
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{a} ({LAYERS[layer(a)][0]}) imports {b} ({LAYERS[layer(b)][0]})"
+            for a, targets in sorted(graph.items()) for b in sorted(targets) if layer(b) > layer(a)]
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def walk(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := walk(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := walk(start)):
+            return found
+    return None
+
+
+def test_every_module_has_a_layer():
+    for name in all_modules():
+        layer(name)
+
+
+def test_no_upward_import():
+    assert upward_imports(import_graph()) == []
+
+
+def test_no_import_cycle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+@pytest.mark.parametrize("source", ["from gitreg.api import Registry\n",
+                                    "def f():\n    from gitreg import api\n"])
+def test_the_check_sees_an_upward_import(tmp_path, source):
+    fake = tmp_path / "gitreg" / "core" / "fake.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(source)
+    assert imports_of(fake, set(all_modules())) == {"gitreg.api"}
+
+
+def test_the_check_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
