@@ -113,3 +113,13 @@ def test_package_without_github_is_a_usage_error(repo, cli):
     res = cli(None, "init", str(repo), "--package", PINNED)
     assert res.exit_code == 2
     assert res.stderr == "error: --package is only used with --github (hint: add --github, or drop --package)\n"
+
+
+def test_every_package_under_gitreg_is_shipped_in_the_wheel():
+    """pyproject lists packages by hand: a new subpackage missing there breaks `pip install .`."""
+    root = Path(__file__).resolve().parent.parent
+    line = re.search(r"^packages = \[(.*)\]$", (root / "pyproject.toml").read_text(), re.M)
+    assert line, "pyproject.toml lists no packages"
+    listed = set(re.findall(r'"([^"]+)"', line[1]))
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "gitreg").rglob("__init__.py")}
+    assert found - {"gitreg.templates.workflows"} <= listed, sorted(found - listed)
