@@ -159,6 +159,12 @@ def people(value: Any) -> list[str]:
     return []
 
 
+def latest_request(events: Sequence[ev.Event], version: str, stage: str) -> int:
+    """Seq of the latest request to move `version` to `stage` (0: none): approvals start there."""
+    return max((e.seq for e in events if e.version == version and e.target == stage
+                and e.action == ev.REQUEST), default=0)
+
+
 def backed_approvers(events: Sequence[ev.Event], prov: Provenance, model: str, version: str,
                      stage: str, before_seq: int | None = None,
                      signed: bool = False) -> set[str]:
@@ -169,7 +175,7 @@ def backed_approvers(events: Sequence[ev.Event], prov: Provenance, model: str, v
     """
     relevant = [e for e in events if e.version == version and e.target == stage
                 and (before_seq is None or e.seq < before_seq)]
-    start = max((e.seq for e in relevant if e.action == ev.REQUEST), default=0)
+    start = latest_request(relevant, version, stage)
     who: set[str] = set()
     for e in relevant:
         if e.action != ev.APPROVE or e.seq < start:
@@ -255,8 +261,7 @@ def _approval_problems(model: str, version: str, m: Mapping[str, Any], events: S
     if approval.get("status") == "approved":
         # a direct promotion into a stage without an approvals policy settles the request as
         # the promoter's own approval: their promote commit backs it
-        start = max((e.seq for e in events if e.version == version and e.target == stage
-                     and e.action == ev.REQUEST), default=0)
+        start = latest_request(events, version, stage)
         for e in events:
             info = prov.commit_of(model, e.seq)
             if (e.version == version and e.target == stage and e.action in ev.MOVES
