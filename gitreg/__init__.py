@@ -18,7 +18,7 @@ _API = ("Registry", "VersionInfo", "Result", "InitResult")
 
 
 def __getattr__(name: str) -> Any:
-    # The API (and jsonschema, the verb mixins, ...) is imported on first use, so that
+    # The API (and jsonschema, the use cases, ...) is imported on first use, so that
     # `gitreg --help` and the CLI's start-up do not pay for it (issue 6).
     if name in _API:
         from gitreg import api

@@ -8,8 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -37,77 +36,14 @@ from gitreg.ops.register import (
     _build_manifest, _check_sources, _copy_artifacts, _model_file, _model_updates, _size_text,
     _update_dvc_yaml,
 )
+from gitreg.ops.context import Context, utc_now
+from gitreg.ops.results import InitResult, Progress, Result, VersionInfo
 from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
 from gitreg.ops.sync import backoff as _backoff
 from gitreg.store import (
     CONFIG_FILE, DVC_YAML, MANIFEST_FILE, MODELS_DIR, Change, PlannedTag, Store,
     manifest_path, model_file_path,
 )
-
-Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass
-class VersionInfo:
-    """Metadata given at registration (everything optional)."""
-
-    description: str | None = None  # the version's (manifest); never copied to the model
-    model_description: str | None = None  # the model's (model.yaml), set or replaced when given
-    framework: str | None = None
-    algorithm: str | None = None
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    dataset_version: str | None = None
-    training: dict[str, Any] = field(default_factory=dict)
-    signature: dict[str, Any] | None = None
-    tags: list[str] = field(default_factory=list)
-    owner: str | None = None
-    use_case: str | None = None
-    business: dict[str, Any] = field(default_factory=dict)
-    custom: dict[str, Any] = field(default_factory=dict)
-    created_by: str | None = None
-
-
-@dataclass
-class Result:
-    """What a mutation did."""
-
-    action: str
-    name: str
-    version: str
-    commit: str | None = None
-    tags: list[str] = field(default_factory=list)
-    seq: list[int] = field(default_factory=list)
-    message: str = ""
-    warnings: list[str] = field(default_factory=list)
-    pushed: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action, "name": self.name, "version": self.version,
-            "commit": self.commit, "tags": self.tags, "seq": self.seq,
-            "message": self.message, "warnings": self.warnings, "pushed": self.pushed,
-            **self.details,
-        }
-
-
-@dataclass
-class InitResult:
-    root: Path
-    changed: list[str]
-    commit: str | None
-
-    @property
-    def message(self) -> str:
-        if not self.changed:
-            return f"{self.root} is already a gitreg registry; nothing changed"
-        return f"initialised gitreg registry in {self.root}: " + ", ".join(self.changed)
-
 
 def load_metrics_file(path: Path) -> tuple[dict[str, float], list[str]]:
     from gitreg import metrics_file
@@ -127,7 +63,7 @@ def load_mapping_file(path: Path, what: str) -> dict[str, Any]:
 class Registry:
     """A gitreg registry: a git repository with gitreg.yaml at its root."""
 
-    _reviews: Any = None  # GitHub reviews, read once per ci_check when a gate needs them
+
 
     def __init__(
         self,
@@ -137,33 +73,35 @@ class Registry:
         clock: Callable[[], datetime] = utc_now,
         actor: str | None = None,
     ):
-        start = Path(path)
-        if not start.exists():
-            raise UserError(f"{start}: no such directory", "give the path of a gitreg registry")
-        root = find_root(start, env)
-        if root is None:
-            raise UserError(f"{start} is not a git repository, so not a gitreg registry",
-                            "run `gitreg init` to make one")
-        if not (root / CONFIG_FILE).exists():
-            raise UserError(f"{root} is not a gitreg registry (no {CONFIG_FILE})",
-                            "run `gitreg init` there to make it one")
-        self.root = root
-        self.env = env
-        self.clock = clock
-        self._actor = actor
-        self.git = Git(root, env)
-        self.store = Store(root, self.git)
+        self.ctx = Context.open(path, env=env, clock=clock, actor=actor)
 
-    # -- identity ----------------------------------------------------------------------
+    # the context's parts, for callers of the facade (and tests) that read them
+    @property
+    def root(self) -> Path:
+        return self.ctx.root
+
+    @property
+    def env(self) -> Mapping[str, str] | None:
+        return self.ctx.env
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.ctx.clock
+
+    @property
+    def git(self) -> Git:
+        return self.ctx.git
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def cache(self) -> dict[str, Any]:
+        return self.ctx.cache
+
     def actor(self) -> str:
-        if self._actor:
-            return self._actor
-        _, email = self.git.identity()
-        if not email:
-            raise UserError("git has no identity here, so gitreg cannot record who acts",
-                            "run `git config user.email you@example.com` and "
-                            "`git config user.name 'Your Name'` (or set GIT_AUTHOR_EMAIL)")
-        return email
+        return self.ctx.actor()
 
     # -- init --------------------------------------------------------------------------
     @classmethod

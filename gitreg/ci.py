@@ -240,7 +240,7 @@ def ci_check(reg: Registry, base: str, *, summary_file: str | Path | None = None
         for p in files:
             report.violations.append(f"{p}:1:1: deleted since {base}: registered versions are never deleted")
     models = sorted({p.split("/")[1] for p in files if p.count("/") >= 2})
-    reg._reviews = None  # read from GitHub once, when a gated stage change needs them
+    reg.cache.pop("reviews", None)  # read from GitHub once per check, when a gated stage change needs them
     for name in models:
         _check_model(reg, name, base_rev, base, lifecycle, report)
     report.summary = check_summary(report)
@@ -371,9 +371,9 @@ def _review_gate(reg: Registry, name: str, version: str, dst: str, need: int,
     """The approvals gate on a pull request: its reviews, never names written into files."""
     from gitreg import github
 
-    if getattr(reg, "_reviews", None) is None:
-        reg._reviews = github.read_reviews(reg.env or {})
-    reviews = reg._reviews
+    if "reviews" not in reg.cache:
+        reg.cache["reviews"] = github.read_reviews(reg.env or {})
+    reviews = reg.cache["reviews"]
     gate = f"{need} approval(s)"
     if reviews.unavailable is not None:
         if reviews.pull is not None:  # a pull request whose reviews could not be read

@@ -16,7 +16,7 @@ from gitreg.errors import UserError
 from gitreg.store import DVC_YAML, MANIFEST_FILE
 
 if TYPE_CHECKING:
-    from gitreg.api import VersionInfo
+    from gitreg.ops.results import VersionInfo
 
 Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes)
 COPY_CHUNK = 8 * 1024 * 1024
