@@ -5,7 +5,6 @@ It never prints and never exits; errors are GitregError subclasses with a hint.
 
 from __future__ import annotations
 
-import difflib
 import json
 import time
 from datetime import datetime
@@ -23,7 +22,6 @@ from gitreg.core.messages import commit_message as _commit_message
 from gitreg.core.messages import tag_message as _tag_message
 from gitreg.core.messages import tag_summary
 from gitreg.core.policy import require_signature
-from gitreg.core.refs import parse_ref
 from gitreg.core.timefmt import rfc3339
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle
@@ -31,7 +29,7 @@ from gitreg.core.tags import register_tag
 from gitreg.core.version import BUMPS, bump_kind, next_version, parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
 from gitreg.git import Git, find_root
-from gitreg.ops import sync
+from gitreg.ops import reads, sync
 from gitreg.ops.register import (
     _build_manifest, _check_sources, _copy_artifacts, _model_file, _model_updates, _size_text,
     _update_dvc_yaml,
@@ -185,111 +183,16 @@ class Registry:
         return self.store.lifecycle()
 
     def _model(self, name: str) -> tuple[dict[str, dict], dict | None]:
-        check_name(name)
-        manifests, model = self.store.model_manifests(name)
-        if not manifests:
-            broken = self.store.broken_files(name)
-            if broken:
-                raise UserError(f"cannot read {name}: {broken[0]}",
-                                "fix or restore that file (`gitreg validate` lists every problem)")
-            known = list(self.store.model_tree().keys())
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "run `gitreg list` to see registered models"
-            raise NotFoundError(f"model {name!r} is not registered", hint)
-        return manifests, model
+        return reads.find_model(self.ctx, name)
 
     def list_models(self, stage: str | None = None) -> dict[str, Any]:
-        lifecycle = self.lifecycle()
-        want = lifecycle.stage(stage) if stage else None
-        rows = []
-        for name, versions in sorted(self.store.summaries().items()):
-            parsed = {v: parse_version(v) for v in versions}
-            latest = max(parsed, key=lambda v: parsed[v])
-            stages: dict[str, str] = {}
-            for st in lifecycle.stages:
-                holders = [(s["stage_seq"], parsed[v], v) for v, s in versions.items() if s["stage"] == st]
-                if holders:
-                    stages[st] = max(holders)[2]
-            if want and want not in stages:
-                continue
-            rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
-                         "latest_tag": register_tag(name, latest)})  # what gto and dvc --rev take
-        return {"models": rows}
+        return reads.list_models(self.ctx, stage)
 
     def show(self, ref: str) -> dict[str, Any]:
-        name, version, stage = parse_ref(ref)
-        manifests, model = self._model(name)
-        manifests = self._with_published_approvals(name, manifests)
-        if version is not None:
-            bad = [b for b in self.store.broken_files(name) if b.startswith(manifest_path(name, version))]
-            if version not in manifests and bad:
-                raise UserError(f"cannot read {name} {version}: {bad[0]}",
-                                "fix or restore that file (`gitreg validate` lists every problem)")
-            if version not in manifests:
-                raise NotFoundError(f"{name} has no version {version}",
-                                    f"registered versions: {_versions_text(manifests)}")
-            return manifests[version]
-        if stage is not None:
-            st = self.lifecycle().stage(stage)
-            holders = ev.stage_holders(manifests.values()).get(st)
-            if not holders:
-                raise NotFoundError(f"no version of {name} is in {st}",
-                                    f"see `gitreg show {name}` for each version's stage")
-            return manifests[holders[0]]
-        ordered = sorted(manifests, key=parse_version)
-        info = {k: v for k, v in (model or {}).items() if k not in ("schema_version",)}
-        info["name"] = name
-        info["versions"] = [manifests[v] for v in ordered]
-        return info
+        return reads.show(self.ctx, ref)
 
     def history(self, name: str) -> dict[str, Any]:
-        from gitreg import provenance
-
-        manifests, _ = self._model(name)
-        events = ev.model_events(manifests.values())
-        # the commit that really added each entry (from the manifests' diffs, not from
-        # commit-message trailers, which any commit can claim)
-        prov = provenance.read(self.git, [name])
-        tags = self.git.tag_trailers([f"refs/tags/{name}@*", f"refs/tags/{name}#*"])
-        published = _published_approvals(name, events, tags)
-        out = []
-        for e in events:
-            tag = _event_tag(name, e)
-            row = {
-                "seq": e.seq, "action": e.action, "version": e.version,
-                "from": e.data.get("from"), "to": e.data.get("to"),
-                "at": e.data.get("at"), "by": e.data.get("by"),
-                "reason": e.data.get("reason"), "approved_by": e.data.get("approved_by"),
-                "commit": prov.recorded.get((name, e.seq)), "tag": tag if tag in tags else None,
-                **({"results": e.data["results"]} if "results" in e.data else {}),
-                **({"observed": e.data["observed"]} if "observed" in e.data else {}),
-            }
-            if e.seq in published:
-                # landed by a reviewed pull request: the merger approved it when it merged
-                who, when = published[e.seq]
-                row.update(approved_by=[who], approved_at=when, proposed_at=row["at"],
-                           at=when or row["at"])
-            out.append(row)
-        return {"name": name, "events": out}
-
-    def _with_published_approvals(self, name: str, manifests: dict[str, dict]) -> dict[str, dict]:
-        """Manifests whose pull-request approval is settled by `ci publish`'s tag (never in the file)."""
-        pending = {v for v, m in manifests.items()
-                   if isinstance(m.get("approval"), dict) and m["approval"].get("via_pull_request")
-                   and m["approval"].get("status") == "pending"}
-        if not pending:
-            return manifests
-        events = ev.model_events(manifests.values())
-        published = _published_approvals(name, events, self.git.tag_trailers([f"refs/tags/{name}#*"]))
-        out = dict(manifests)
-        for e in events:
-            approval = manifests[e.version].get("approval") or {}
-            if e.version in pending and e.seq in published and e.target == approval.get("stage"):
-                who, when = published[e.seq]
-                m = dict(out[e.version])
-                m["approval"] = {**approval, "status": "approved", "approver": who, "date": when}
-                out[e.version] = m
-        return out
+        return reads.history(self.ctx, name)
 
     # -- register ----------------------------------------------------------------------
     def register(
@@ -435,19 +338,7 @@ class Registry:
 
     # -- stage changes -----------------------------------------------------------------
     def _registration_commits(self, name: str, versions: Sequence[str]) -> dict[str, str]:
-        """version -> the commit its register tag points at (or that added its manifest)."""
-        found: dict[str, str] = {}
-        for ref in self.store.tags(name):
-            if ref.name.startswith(f"{name}@v") and ref.name[len(name) + 2:] in versions:
-                found[ref.name[len(name) + 2:]] = ref.target
-        for version in versions:
-            if version not in found:
-                proc = self.git.run(["log", "--diff-filter=A", "--format=%H", "HEAD", "--",
-                                     manifest_path(name, version)], check=False)
-                commits = proc.stdout.split()
-                if commits:
-                    found[version] = commits[-1]
-        return found
+        return reads.registration_commits(self.ctx, name, versions)
 
     def _backed_approvers(self, name: str, manifests: Mapping[str, dict], version: str, stage: str,
                           signed: bool) -> set[str]:
@@ -462,7 +353,7 @@ class Registry:
         manifests, _ = self._model(name)
         if ver not in manifests:
             raise NotFoundError(f"{name} has no version {ver}",
-                                f"registered versions: {_versions_text(manifests)}")
+                                f"registered versions: {reads.versions_text(manifests)}")
         return ver, manifests
 
     def _commit_moves(
@@ -777,7 +668,7 @@ class Registry:
             target = str(parse_version(to))
             if target not in manifests:
                 raise NotFoundError(f"{name} has no version {target}",
-                                    f"registered versions: {_versions_text(manifests)}")
+                                    f"registered versions: {reads.versions_text(manifests)}")
             if target in holders:
                 raise UserError(f"{name} {target} already holds {stage}", "nothing to roll back")
             if not ev.held_stage_before(events, target, stage):
@@ -975,29 +866,3 @@ def _signature_problem(stderr: str) -> str:
 
 def _epoch(clock: Callable[[], datetime]) -> Callable[[], float]:
     return lambda: clock().timestamp()
-
-
-def _versions_text(manifests: Mapping[str, Any]) -> str:
-    versions = sorted(manifests, key=parse_version)
-    return ", ".join(versions[-8:]) if versions else "none"
-
-
-def _published_approvals(name: str, events: Sequence[ev.Event],
-                         tags: Mapping[str, Mapping[str, str]]) -> dict[int, tuple[str, str | None]]:
-    """seq -> (approver, approved_at) of moves that `ci publish` tagged after their merge."""
-    out: dict[int, tuple[str, str | None]] = {}
-    for e in events:
-        if e.action not in ev.MOVES:
-            continue
-        fields = tags.get(_event_tag(name, e) or "", {})
-        # Approved-At is written only when the merge is the approval (no approve commits)
-        if fields.get("Gitreg-Published-By") and fields.get("Gitreg-Approved-At"):
-            out[e.seq] = (fields.get("Gitreg-Approved-By") or fields["Gitreg-Published-By"],
-                          fields["Gitreg-Approved-At"])
-    return out
-
-
-def _event_tag(name: str, e: ev.Event) -> str | None:
-    """The event's main tag (the assignment, else the unassignment) for history."""
-    tags = ev.event_tags(name, e)
-    return tags[-1] if tags else None
