@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from gitreg import dvc, schema, yamlio
 from gitreg import ci, consume
-from gitreg import site as site_pages
+from gitreg.ops.site import build as site_pages
 from gitreg.ci import CheckReport, PublishReport
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitreg.charts import (
+from gitreg.ops.site.charts import (
     STAGE_COLORS, STAGE_FONT, VALUE_FONT, X_FONT, Point, format_value, label_box, metric_chart,
     metrics_figure, nice_ticks, overlaps, points_for, sparkline, stage_color,
 )

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
-from gitreg import charts, yamlio
+from gitreg import yamlio
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.version import parse_version
 from gitreg.errors import UserError
+from gitreg.ops.site import charts
 
 if TYPE_CHECKING:
     from gitreg.api import Registry

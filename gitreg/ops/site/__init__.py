@@ -1,0 +1,1 @@
+"""The static dashboard (`gitreg site`) and the metric charts (`compare --plot`)."""
