@@ -836,11 +836,11 @@ class Registry:
 
     def site(self, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
         """Write the static dashboard into out_dir; returns what was written."""
-        return site_pages.site(self, out_dir, title)
+        return site_pages.site(self.ctx, out_dir, title)
 
     def write_plot(self, compare: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
         """Write the metric charts of a `compare()` result as one SVG file (compare --plot)."""
-        return site_pages.write_plot(self, compare, path)
+        return site_pages.write_plot(self.ctx, compare, path)
 
 
 # -- helpers ---------------------------------------------------------------------------

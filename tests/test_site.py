@@ -14,7 +14,8 @@ import pytest
 
 from conftest import ALICE, BOB, _base_env, as_user, git, snapshot
 from gitreg import Registry, UserError, VersionInfo, yamlio
-from gitreg.ops.site.build import MARKER, human_size
+from gitreg.ops.site.html import human_size
+from gitreg.ops.site.out_dir import MARKER
 
 HOSTILE_DESC = '<script>alert("desc")</script> & more'
 HOSTILE_REASON = '<img src=x onerror=alert(1)> "quoted" & \'single\''
@@ -315,7 +316,7 @@ def test_model_page_shows_the_policy_gates_of_each_stage(demo: dict[str, Any], t
 
 def test_metric_gates_from_gitreg_yaml_appear() -> None:
     from gitreg.core.stages import DEFAULT_CONFIG, lifecycle_from_config
-    from gitreg.ops.site.build import gates
+    from gitreg.ops.site.sections import gates
 
     config = json.loads(json.dumps(DEFAULT_CONFIG))
     config["policies"]["production"].update(
@@ -400,7 +401,7 @@ def test_user_text_is_escaped_everywhere(demo: dict[str, Any]) -> None:
     ("<b>x</b>", "Model registry <b>x</b>"),       # escaped, shown as text
 ])
 def test_index_heading_never_repeats_registry(title: str, h1: str) -> None:
-    from gitreg.ops.site.build import heading
+    from gitreg.ops.site.html import heading
 
     doc = TreeBuilder()
     doc.feed(heading(title))
@@ -502,17 +503,17 @@ def test_refuses_output_directories_it_did_not_write(repo: Path, tmp_path: Path,
 
 
 def test_never_writes_or_removes_outside_the_site_directory(tmp_path: Path) -> None:
-    from gitreg.ops.site.build import _write_site
+    from gitreg.ops.site.out_dir import write_site
 
     site = tmp_path / "site"
     outside = tmp_path / "outside.html"
     outside.write_text("keep")
     for rel in ("../outside.html", str(outside), "models/../../outside.html"):
         with pytest.raises(UserError, match="outside the site directory"):
-            _write_site(site, {"index.html": "x", rel: "evil"}, [])
+            write_site(site, {"index.html": "x", rel: "evil"}, [])
         assert outside.read_text() == "keep" and not site.exists()
     # a tampered marker from a previous build cannot make a rebuild delete files elsewhere
-    _write_site(site, {"index.html": "x"}, ["../outside.html", str(outside), "index.html"])
+    write_site(site, {"index.html": "x"}, ["../outside.html", str(outside), "index.html"])
     assert outside.read_text() == "keep" and (site / "index.html").read_text() == "x"
 
 
@@ -520,7 +521,7 @@ def test_a_failed_write_is_a_user_error_naming_the_file(repo: Path, tmp_path: Pa
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from gitreg.ops.site import build as site_mod
+    from gitreg.ops.site import out_dir as site_mod
 
     real = site_mod._write_at
     calls = {"n": 0}
