@@ -1,4 +1,4 @@
-"""gitreg.charts: pure SVG charts, as parameter tables and properties (no repository)."""
+"""gitreg.ops.site.charts and chart_layout: pure SVG charts, as parameter tables and properties (no repository)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitreg.ops.site.charts import (
-    STAGE_COLORS, STAGE_FONT, VALUE_FONT, X_FONT, Point, format_value, label_box, metric_chart,
-    metrics_figure, nice_ticks, overlaps, points_for, sparkline, stage_color,
+from gitreg.ops.site.chart_layout import (
+    STAGE_FONT, VALUE_FONT, X_FONT, Point, format_value, label_box, nice_ticks, overlaps, points_for,
 )
+from gitreg.ops.site.charts import STAGE_COLORS, metric_chart, metrics_figure, sparkline, stage_color
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from gitreg.core.names import NONE_STAGE
 from gitreg.ops.site import charts
+from gitreg.ops.site.chart_layout import format_value
 from gitreg.ops.site.out_dir import GENERATOR
 from gitreg.ops.site.style import STYLE_FILE
 
@@ -73,7 +74,7 @@ def badge(stage: str | None, stages: Sequence[str]) -> str:
 def metric_text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return e(value)
-    return e(charts.format_value(float(value)))
+    return e(format_value(float(value)))
 
 
 def people(value: Any) -> str:

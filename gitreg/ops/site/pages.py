@@ -8,6 +8,7 @@ from gitreg import yamlio
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.version import parse_version
 from gitreg.ops.site import charts
+from gitreg.ops.site.chart_layout import MARKED_STAGES, points_for
 from gitreg.ops.site.html import (
     artifact_size, badge, change_text, clip, e, heading, href, human_size, last_change, metric_names,
     metric_text, page, plain, when,
@@ -18,51 +19,13 @@ RECENT_EVENTS = 8  # the index's activity feed, across models (ordered by time, 
 
 
 # -- the index --------------------------------------------------------------------------
-def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Sequence[Mapping[str, Any]]]],
-                 lifecycle: Any, meta: Mapping[str, str]) -> str:
+ModelRow = tuple[Mapping[str, Any], Mapping[str, Any], Sequence[Mapping[str, Any]]]  # list row, show(), events
+
+
+def render_index(models: Sequence[ModelRow], lifecycle: Any, meta: Mapping[str, str]) -> str:
     stages = list(lifecycle.stages)
-    n_versions = sum(int(row["versions"]) for row, _, _ in models)
-    in_stage = {s: sum(1 for row, _, _ in models if s in row["stages"]) for s in stages}
-    cards = [f'<div class="card"><div class="big">{len(models)}</div><div>models</div></div>',
-             f'<div class="card"><div class="big">{n_versions}</div><div>versions</div></div>']
-    for s in stages:
-        if s in lifecycle.exclusive or s in charts.MARKED_STAGES:
-            cards.append(f'<div class="card" style="--c:{charts.stage_color(s, stages)}">'
-                         f'<div class="big">{in_stage[s]}</div><div>in {e(s)}</div></div>')
     head = "".join(f"<th>{e(s)}</th>" for s in stages)
-    rows = []
-    for row, info, events in models:
-        name = row["name"]
-        link = href("models", name, "index.html")
-        cells = []
-        for s in stages:
-            v = row["stages"].get(s)
-            cells.append(
-                f'<td class="stage-cell" data-stage="{e(s)}">'
-                + (f'<a class="pill" style="--c:{charts.stage_color(s, stages)}" '
-                   f'href="{e(href("models", name, v + ".html"))}">{e(v)}</a>'
-                   if v else '<span class="muted">–</span>')
-                + "</td>")
-        versions = info.get("versions") or []
-        names = metric_names(versions)
-        spark = ""
-        if names:
-            pts = charts.points_for(names[0], versions)
-            spark = (charts.sparkline(pts, stages=stages, label=f"{names[0]} across versions")
-                     + f'<span class="spark-label">{e(names[0])}</span>')
-        change = last_change(events)
-        change_html = (f'{when(change.get("at"))}<div class="sub">{e(change_text(change))}</div>'
-                       f'<div class="sub">by {e(change.get("by"))}</div>' if change else "")
-        desc = info.get("description") or ""
-        rows.append(
-            f'<tr data-model="{e(name)}">'
-            f'<td class="name"><a href="{e(link)}">{e(name)}</a>'
-            + (f'<div class="sub">{e(clip(desc, 90))}</div>' if desc else "")
-            + f'</td><td class="owner">{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
-            f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
-            f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
-            + "".join(cells)
-            + f'<td class="trend">{spark}</td><td class="changed">{change_html}</td></tr>')
+    rows = [model_row(row, info, events, stages) for row, info, events in models]
     table = (
         f'<table class="models" id="models"><thead><tr><th>model</th><th>owner</th><th>latest</th>'
         f"{head}<th>trend</th><th>last change</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -75,9 +38,59 @@ def render_index(models: Sequence[tuple[Mapping[str, Any], Mapping[str, Any], Se
                 f"{timeline(recent, stages, link_versions=True, from_root=True)}</section>"
                 if recent else "")
     body = (heading(meta["title"])
-            + f'<div class="cards">{"".join(cards)}</div>'
+            + f'<div class="cards">{"".join(index_cards(models, lifecycle))}</div>'
             f'<section><h2>Models</h2><div class="scroll">{table}</div></section>' + activity)
     return page(f"{meta['title']} · gitreg", body, meta, 0, [("models", "")])
+
+
+def index_cards(models: Sequence[ModelRow], lifecycle: Any) -> list[str]:
+    """How many models and versions, and how many models have a version in each key stage."""
+    stages = list(lifecycle.stages)
+    n_versions = sum(int(row["versions"]) for row, _, _ in models)
+    in_stage = {s: sum(1 for row, _, _ in models if s in row["stages"]) for s in stages}
+    cards = [f'<div class="card"><div class="big">{len(models)}</div><div>models</div></div>',
+             f'<div class="card"><div class="big">{n_versions}</div><div>versions</div></div>']
+    for s in stages:
+        if s in lifecycle.exclusive or s in MARKED_STAGES:
+            cards.append(f'<div class="card" style="--c:{charts.stage_color(s, stages)}">'
+                         f'<div class="big">{in_stage[s]}</div><div>in {e(s)}</div></div>')
+    return cards
+
+
+def model_row(row: Mapping[str, Any], info: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
+              stages: Sequence[str]) -> str:
+    """One model in the index: owner, latest version, each stage's holder, a trend, last change."""
+    name = row["name"]
+    link = href("models", name, "index.html")
+    cells = []
+    for s in stages:
+        v = row["stages"].get(s)
+        cells.append(
+            f'<td class="stage-cell" data-stage="{e(s)}">'
+            + (f'<a class="pill" style="--c:{charts.stage_color(s, stages)}" '
+               f'href="{e(href("models", name, v + ".html"))}">{e(v)}</a>'
+               if v else '<span class="muted">–</span>')
+            + "</td>")
+    versions = info.get("versions") or []
+    names = metric_names(versions)
+    spark = ""
+    if names:
+        pts = points_for(names[0], versions)
+        spark = (charts.sparkline(pts, stages=stages, label=f"{names[0]} across versions")
+                 + f'<span class="spark-label">{e(names[0])}</span>')
+    change = last_change(events)
+    change_html = (f'{when(change.get("at"))}<div class="sub">{e(change_text(change))}</div>'
+                   f'<div class="sub">by {e(change.get("by"))}</div>' if change else "")
+    desc = info.get("description") or ""
+    return (
+        f'<tr data-model="{e(name)}">'
+        f'<td class="name"><a href="{e(link)}">{e(name)}</a>'
+        + (f'<div class="sub">{e(clip(desc, 90))}</div>' if desc else "")
+        + f'</td><td class="owner">{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
+        f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
+        f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
+        + "".join(cells)
+        + f'<td class="trend">{spark}</td><td class="changed">{change_html}</td></tr>')
 
 
 # -- a model ----------------------------------------------------------------------------
@@ -129,7 +142,7 @@ def stage_cards(newest_first: Sequence[Mapping[str, Any]], stages: Sequence[str]
 def charts_section(versions: Sequence[Mapping[str, Any]], names: Sequence[str], stages: Sequence[str]) -> str:
     """A chart per metric across versions, with the stage legend (nothing without metrics)."""
     chart_html = "".join(
-        f'<figure class="chart-box">{charts.metric_chart(mname, charts.points_for(mname, versions), stages=stages)}</figure>'
+        f'<figure class="chart-box">{charts.metric_chart(mname, points_for(mname, versions), stages=stages)}</figure>'
         for mname in names)
     return (f'<section id="charts"><h2>Metrics across versions</h2>'
             f'<div class="charts">{chart_html}</div>'

@@ -6,11 +6,12 @@ from typing import Any, Mapping, Sequence
 
 from gitreg.core.names import NONE_STAGE
 from gitreg.ops.site import charts
+from gitreg.ops.site.chart_layout import MARKED_STAGES
 from gitreg.ops.site.html import VERBS, badge, e, href, metric_text, people, when
 
 def legend(stages: Sequence[str]) -> str:
     items = [s for s in ("production", "staging") if s in stages] + [
-        s for s in stages if s not in charts.MARKED_STAGES] + [NONE_STAGE]
+        s for s in stages if s not in MARKED_STAGES] + [NONE_STAGE]
     return " ".join(f'<span class="key"><span class="dot" style="--c:{charts.stage_color(s, stages)}">'
                     f'</span>{e("no stage" if s == NONE_STAGE else s)}</span>' for s in items)
 
