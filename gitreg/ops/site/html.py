@@ -14,7 +14,7 @@ from gitreg.ops.site.chart_layout import format_value
 from gitreg.ops.site.out_dir import GENERATOR
 from gitreg.ops.site.style import STYLE_FILE
 
-VERBS = {
+VERBS = {  # an event's action, as the timeline and the index's last change say it
     "register": "registered", "request": "requested", "approve": "approved",
     "reject": "rejected", "promote": "promoted", "archive": "archived",
     "rollback": "rolled back",

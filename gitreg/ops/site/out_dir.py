@@ -89,6 +89,8 @@ def _read_marker(out: Path) -> list[str] | None:
 
 
 def write_site(out: Path, pages: Mapping[str, str], previous: Sequence[str]) -> None:
+    """Write the pages under out, remove the previous build's pages this one did not write,
+    and write the marker last (an unfinished site is not marked as built)."""
     for rel in pages:  # names come from validated model names and versions; never trust a tampered one
         if not _relative_inside(rel):
             raise UserError(f"refusing to write {rel!r} outside the site directory",

@@ -9,6 +9,7 @@ from gitreg.ops.site import charts
 from gitreg.ops.site.chart_layout import MARKED_STAGES
 from gitreg.ops.site.html import VERBS, badge, e, href, metric_text, people, when
 
+
 def legend(stages: Sequence[str]) -> str:
     items = [s for s in ("production", "staging") if s in stages] + [
         s for s in stages if s not in MARKED_STAGES] + [NONE_STAGE]
