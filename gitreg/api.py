@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from gitreg import dvc, schema, yamlio
-from gitreg import ci, consume
+from gitreg import ci
+from gitreg.ops import consume
+from gitreg.ops import get as get_op
 from gitreg.ops.site import build as site_pages
 from gitreg.ci import CheckReport, PublishReport
 from gitreg.core import events as ev
@@ -721,64 +723,22 @@ class Registry:
                 sync.push(self, result)
             return result
 
-    # -- doctor / verify -----------------------------------------------------------------
+    # -- doctor / verify: gitreg/ops/doctor.py -------------------------------------------
     def doctor(self, fix: bool = False) -> Any:
         """Drift between manifests and tags; fix=True recreates missing tags (never deletes).
 
         An interrupted change (a crash left its journal under .git) is reported; fix=True
         first finishes it (it was committed: its tags are made) or undoes it (it was not).
         """
-        from gitreg import doctor
+        from gitreg.ops import doctor
 
-        recovered = None
-        removed: list[str] = []
-        if fix:
-            with self.store.locked(recovering=True):
-                recovered = self.store.recover_interrupted()
-                # under the lock no gitreg write is under way here: these are a dead one's
-                for rel in self.store.temp_files():
-                    (self.root / rel).unlink(missing_ok=True)
-                    removed.append(rel)
-        interrupted = self.store.interrupted_change()
-        report = doctor.diagnose(self, fix=fix)
-        report.interrupted = [interrupted] if interrupted else []
-        report.recovered = [recovered] if recovered else []
-        report.temp_files = removed or self.store.temp_files()
-        report.removed = removed
-        return report
+        return doctor.doctor(self.ctx, fix=fix)
 
     def verify(self, name: str) -> dict[str, Any]:
         """Check the signatures of a model's tags and of the commits that changed it."""
-        manifests, _ = self._model(name)
-        tags = []
-        for ref in self.store.tags(name):
-            if ref.objecttype != "tag":
-                tags.append({"tag": ref.name, "ok": False, "status": "lightweight (unsigned)"})
-                continue
-            proc = self.git.run(["verify-tag", "--raw", "--", ref.name], check=False)
-            ok = proc.returncode == 0
-            status = "good signature" if ok else _signature_problem(proc.stderr)
-            tags.append({"tag": ref.name, "ok": ok, "status": status})
-        proc = self.git.run(["log", "--format=%H %G? %GK", "HEAD", "--", f"{MODELS_DIR}/{name}"], check=False)
-        commits = []
-        codes = {"G": "good signature", "U": "good signature, unknown validity",
-                 "B": "bad signature", "X": "good signature, expired", "Y": "signed by an expired key",
-                 "R": "signed by a revoked key", "E": "cannot be checked (unknown key)", "N": "unsigned"}
-        for line in proc.stdout.splitlines():
-            parts = line.split(" ")
-            if len(parts) >= 2:
-                status = codes.get(parts[1], parts[1])
-                ok_commit = parts[1] == "G"
-                if parts[1] == "U":
-                    # GPG: a known but uncertified key (verify-commit accepts it, as verify-tag
-                    # does); SSH: a key in no allowed-signers line (verify-commit refuses it)
-                    check = self.git.run(["verify-commit", "--", parts[0]], check=False)
-                    ok_commit = check.returncode == 0
-                    if not ok_commit:
-                        status = _signature_problem(check.stderr)
-                commits.append({"commit": parts[0], "ok": ok_commit, "status": status})
-        ok = all(t["ok"] for t in tags) and all(c["ok"] for c in commits)
-        return {"name": name, "ok": ok, "tags": tags, "commits": commits}
+        from gitreg.ops import doctor
+
+        return doctor.verify(self.ctx, name)
 
     # -- validate ----------------------------------------------------------------------
     def validate(self, paths: Sequence[str] = (), base: str | None = None) -> Any:
@@ -808,21 +768,21 @@ class Registry:
 
     def resolve(self, ref: str) -> dict[str, Any]:
         """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
-        return consume.resolve(self, ref)
+        return consume.resolve(self.ctx, ref)
 
     def get(self, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
             progress: Progress | None = None) -> dict[str, Any]:
         """Download a version's artifacts into out_dir through DVC and verify their md5."""
-        return consume.get(self, ref, out_dir, repo_url, progress)
+        return get_op.get(self.ctx, ref, out_dir, repo_url, progress)
 
     def compare(self, name: str, metrics: Sequence[str] | None = None, stage: str | None = None,
                 lower_is_better: Iterable[str] | None = None) -> dict[str, Any]:
         """Versions side by side (sorted by version) with stage, date and metrics; best per metric."""
-        return consume.compare(self, name, metrics, stage, lower_is_better)
+        return consume.compare(self.ctx, name, metrics, stage, lower_is_better)
 
     def best(self, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
         """The version with the highest (or lowest) value of one metric."""
-        return consume.best(self, name, metric, lower_is_better)
+        return consume.best(self.ctx, name, metric, lower_is_better)
 
     def monitor(self, name: str, checks: Sequence[str], *, metrics_file: str | Path | None = None,
                 metrics_cmd: str | None = None, rollback: bool = False, interval: float = 0.0,
@@ -850,18 +810,6 @@ _CONFIG_HEADER = (
     "# exclusive: one holder at a time, promoting archives the old one;\n"
     "# policies: gates per target stage (from, approvals, metrics, via_pull_request).\n"
 )
-
-
-def _signature_problem(stderr: str) -> str:
-    low = stderr.lower()
-    if "no signature" in low or "cannot verify a non-signed" in low:
-        return "unsigned"
-    if "bad signature" in low:
-        return "bad signature"
-    if "no public key" in low or "no_pubkey" in low or "can't check signature" in low \
-            or "no principal matched" in low or "allowedsignersfile" in low:
-        return "signed by an unknown key"
-    return (stderr.strip().splitlines() or ["verification failed"])[-1]
 
 
 def _epoch(clock: Callable[[], datetime]) -> Callable[[], float]:

@@ -406,7 +406,7 @@ def ci_publish(reg: Registry, *, release: bool = False, actor: str | None = None
     Registry, else the git identity); recorded in each tag message as the approver.
     push: default True when the clone has an `origin` remote.
     """
-    from gitreg import doctor
+    from gitreg.ops import doctor
     from gitreg.store import Change
 
     env = reg.env or {}

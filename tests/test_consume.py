@@ -188,6 +188,6 @@ def test_resolve_without_tags_falls_back_to_the_manifest_commit(three):
     ("auc", False), ("answer_rate", False), ("power", False), ("precision", False),
 ])
 def test_lower_is_better_guess_uses_whole_name_parts(metric, lower):
-    from gitreg.consume import lower_is_better_by_name
+    from gitreg.ops.consume import lower_is_better_by_name
 
     assert lower_is_better_by_name(metric) is lower

@@ -12,7 +12,7 @@ import pytest
 from conftest import BOB, _base_env, as_user, git
 from gitreg import Registry
 from gitreg.api import VersionInfo
-from gitreg.consume import _remote_tags, dir_md5, resolve_from_tags
+from gitreg.ops.get import _remote_tags, dir_md5, resolve_from_tags
 from gitreg.errors import NotFoundError, UserError
 
 NAME = "churn"

@@ -76,7 +76,7 @@ def get_cmd(
     progress = _progress()
     try:
         if repo is not None:
-            from gitreg.consume import get_from_repo
+            from gitreg.ops.get import get_from_repo
 
             data = get_from_repo(ref, out_dir, repo, env=dict(os.environ), progress=progress)
         else:

@@ -1,20 +1,21 @@
-"""`gitreg doctor`: drift between the committed manifests (the truth) and the tags (derived).
+"""`gitreg doctor` and `gitreg verify`: is the registry whole, and is it signed.
 
-Reports missing, wrong-commit, extra and lightweight tags and ignores foreign ones with a
-warning; --fix recreates what is missing and never deletes or moves anything.
+doctor reports drift between the committed manifests (the truth) and the tags (derived):
+missing, wrong-commit, extra and lightweight tags, and ignores foreign ones with a warning;
+--fix recreates what is missing and never deletes or moves anything. verify checks the
+signatures of a model's tags and of the commits that changed it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitreg.core import events as ev
 from gitreg.core.tags import ASSIGN, REGISTER, UNASSIGN, parse_tag
+from gitreg.ops import reads
+from gitreg.ops.context import Context
 from gitreg.store import MANIFEST_FILE, MODELS_DIR
-
-if TYPE_CHECKING:
-    from gitreg.api import Registry
 
 
 @dataclass
@@ -63,9 +64,9 @@ class DoctorReport:
         }
 
 
-def registration_commits(reg: Registry) -> dict[str, str]:
+def registration_commits(ctx: Context) -> dict[str, str]:
     """manifest path -> the commit that added it, in one `git log` pass."""
-    proc = reg.git.run(["log", "--diff-filter=A", "--format=%x00%H", "--name-only", "HEAD", "--",
+    proc = ctx.git.run(["log", "--diff-filter=A", "--format=%x00%H", "--name-only", "HEAD", "--",
                         MODELS_DIR], check=False)
     found: dict[str, str] = {}
     commit = None
@@ -77,14 +78,14 @@ def registration_commits(reg: Registry) -> dict[str, str]:
     return found
 
 
-def expected_tags(reg: Registry) -> list[Expected]:
+def expected_tags(ctx: Context) -> list[Expected]:
     """Every tag the manifests' history calls for, per model in the order they are written."""
     from gitreg.core.messages import tag_summary
 
-    adds = registration_commits(reg)
+    adds = registration_commits(ctx)
     out: list[Expected] = []
-    for name in sorted(reg.store.model_tree()):
-        manifests, _ = reg.store.model_manifests(name)
+    for name in sorted(ctx.store.model_tree()):
+        manifests, _ = ctx.store.model_manifests(name)
         tags = ev.model_tags(name, ev.model_events(manifests.values()))
         superseded = ev.superseded_reassertions(tags)
         for t in tags:
@@ -96,31 +97,55 @@ def expected_tags(reg: Registry) -> list[Expected]:
     return out
 
 
-def unbacked_entries(reg: Registry) -> list[str]:
+def unbacked_entries(ctx: Context) -> list[str]:
     """History entries and approvals of the committed registry that no commit backs."""
     from gitreg import provenance
 
-    lifecycle = reg.store.lifecycle()
+    lifecycle = ctx.store.lifecycle()
     signed = [s for s in lifecycle.stages if lifecycle.policy(s).require_signed]
-    names = sorted(reg.store.model_tree())
-    prov = provenance.read(reg.git, names, signatures=bool(signed))
+    names = sorted(ctx.store.model_tree())
+    prov = provenance.read(ctx.git, names, signatures=bool(signed))
     out = []
     for name in names:
-        manifests, _ = reg.store.model_manifests(name)
+        manifests, _ = ctx.store.model_manifests(name)
         for version, msg in provenance.problems(name, manifests, prov, signed):
             out.append(f"{name} {version}: {msg}" if version else f"{name}: {msg}")
     return out
 
 
-def diagnose(reg: Registry, fix: bool = False) -> DoctorReport:
+def doctor(ctx: Context, fix: bool = False) -> DoctorReport:
+    """Drift between manifests and tags; fix=True recreates missing tags (never deletes).
+
+    An interrupted change (a crash left its journal under .git) is reported; fix=True
+    first finishes it (it was committed: its tags are made) or undoes it (it was not).
+    """
+    recovered = None
+    removed: list[str] = []
+    if fix:
+        with ctx.store.locked(recovering=True):
+            recovered = ctx.store.recover_interrupted()
+            # under the lock no gitreg write is under way here: these are a dead one's
+            for rel in ctx.store.temp_files():
+                (ctx.root / rel).unlink(missing_ok=True)
+                removed.append(rel)
+    interrupted = ctx.store.interrupted_change()
+    report = diagnose(ctx, fix=fix)
+    report.interrupted = [interrupted] if interrupted else []
+    report.recovered = [recovered] if recovered else []
+    report.temp_files = removed or ctx.store.temp_files()
+    report.removed = removed
+    return report
+
+
+def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:
     report = DoctorReport()
-    expected = expected_tags(reg)
+    expected = expected_tags(ctx)
     want = {e.tag: e for e in expected}
     models = {e.model for e in expected}
-    refs = {r.name: r for r in reg.store.tags()}
+    refs = {r.name: r for r in ctx.store.tags()}
     # a model with an unreadable manifest: its tags cannot be judged, only the file named
-    broken = {model for (rev, model), files in reg.store.broken.items() if rev == "HEAD" and files}
-    report.unreadable = [f for (rev, _), files in sorted(reg.store.broken.items()) if rev == "HEAD"
+    broken = {model for (rev, model), files in ctx.store.broken.items() if rev == "HEAD" and files}
+    report.unreadable = [f for (rev, _), files in sorted(ctx.store.broken.items()) if rev == "HEAD"
                          for f in files]
     for name, ref in sorted(refs.items()):
         parsed = parse_tag(name)
@@ -143,29 +168,29 @@ def diagnose(reg: Registry, fix: bool = False) -> DoctorReport:
                 report.ignored.append(f"{name}: no model {parsed.name} in models/, ignored")
         elif exp.target and ref.target != exp.target:
             report.wrong_commit.append({"tag": name, "commit": ref.target, "expected": exp.target})
-    report.unbacked = unbacked_entries(reg)
+    report.unbacked = unbacked_entries(ctx)
     # a superseded re-assertion recreated now would be newer than the later tags of its
     # stage (registries tagged before gitreg wrote re-assertions lack them all)
     missing = [e for e in expected if e.tag not in refs and not e.optional]
     report.missing = [{"tag": e.tag, "model": e.model, "version": e.version, "seq": e.seq,
                        "commit": e.target} for e in missing]
     if fix and missing:
-        _fix(reg, missing, report)
+        _fix(ctx, missing, report)
     return report
 
 
-def _fix(reg: Registry, missing: list[Expected], report: DoctorReport) -> None:
+def _fix(ctx: Context, missing: list[Expected], report: DoctorReport) -> None:
     from gitreg.core.messages import tag_message as _tag_message
     from gitreg.store import Change
 
     by_model: dict[str, list[Expected]] = {}
     for e in missing:
         by_model.setdefault(e.model, []).append(e)
-    with reg.store.locked():
+    with ctx.store.locked():
         for model, items in by_model.items():
             items.sort(key=lambda e: e.seq)
-            change = Change(reg.store, model)
-            when = change._first_tag_time(lambda: reg.clock().timestamp())
+            change = Change(ctx.store, model)
+            when = change._first_tag_time(lambda: ctx.clock().timestamp())
             for i, e in enumerate(items):
                 if not e.target:
                     report.unfixable.append(f"{e.tag}: the commit that registered {model} {e.version} "
@@ -175,6 +200,58 @@ def _fix(reg: Registry, missing: list[Expected], report: DoctorReport) -> None:
                                    str(e.entry.get("by", "unknown")), e.seq, e.entry.get("reason"),
                                    e.entry.get("approved_by")).replace("Gitreg-Commit: {commit}\n", "")
                 by = e.entry.get("by")
-                reg.git.create_tag(e.tag, e.target, msg, when + i,
+                ctx.git.create_tag(e.tag, e.target, msg, when + i,
                                    actor=by if isinstance(by, str) and by else None)
                 report.fixed.append(e.tag)
+
+
+# -- verify -------------------------------------------------------------------------------
+# `git log --format=%G?` codes
+_SIGNATURE_CODES = {
+    "G": "good signature", "U": "good signature, unknown validity",
+    "B": "bad signature", "X": "good signature, expired", "Y": "signed by an expired key",
+    "R": "signed by a revoked key", "E": "cannot be checked (unknown key)", "N": "unsigned",
+}
+
+
+def verify(ctx: Context, name: str) -> dict[str, Any]:
+    """Check the signatures of a model's tags and of the commits that changed it."""
+    reads.find_model(ctx, name)  # an unknown model is a NotFoundError, not an empty report
+    tags = []
+    for ref in ctx.store.tags(name):
+        if ref.objecttype != "tag":
+            tags.append({"tag": ref.name, "ok": False, "status": "lightweight (unsigned)"})
+            continue
+        proc = ctx.git.run(["verify-tag", "--raw", "--", ref.name], check=False)
+        ok = proc.returncode == 0
+        status = "good signature" if ok else _signature_problem(proc.stderr)
+        tags.append({"tag": ref.name, "ok": ok, "status": status})
+    proc = ctx.git.run(["log", "--format=%H %G? %GK", "HEAD", "--", f"{MODELS_DIR}/{name}"], check=False)
+    commits = []
+    for line in proc.stdout.splitlines():
+        parts = line.split(" ")
+        if len(parts) >= 2:
+            status = _SIGNATURE_CODES.get(parts[1], parts[1])
+            ok_commit = parts[1] == "G"
+            if parts[1] == "U":
+                # GPG: a known but uncertified key (verify-commit accepts it, as verify-tag
+                # does); SSH: a key in no allowed-signers line (verify-commit refuses it)
+                check = ctx.git.run(["verify-commit", "--", parts[0]], check=False)
+                ok_commit = check.returncode == 0
+                if not ok_commit:
+                    status = _signature_problem(check.stderr)
+            commits.append({"commit": parts[0], "ok": ok_commit, "status": status})
+    ok = all(t["ok"] for t in tags) and all(c["ok"] for c in commits)
+    return {"name": name, "ok": ok, "tags": tags, "commits": commits}
+
+
+def _signature_problem(stderr: str) -> str:
+    low = stderr.lower()
+    if "no signature" in low or "cannot verify a non-signed" in low:
+        return "unsigned"
+    if "bad signature" in low:
+        return "bad signature"
+    if "no public key" in low or "no_pubkey" in low or "can't check signature" in low \
+            or "no principal matched" in low or "allowedsignersfile" in low:
+        return "signed by an unknown key"
+    return (stderr.strip().splitlines() or ["verification failed"])[-1]

@@ -1,194 +1,47 @@
-"""Consume and compare: resolve, get, compare, best, monitor (Registry verbs, issue 5).
+"""`get`: a version's artifacts fetched with `dvc get`, every md5 checked, then moved into place.
 
-Reads (resolve, compare, best) use the committed manifests and one for-each-ref pass;
-they never run DVC. `get` fetches artifacts with `dvc get` from the local registry or
-from another registry repository (a path or git URL, resolved with one `git ls-remote`),
-into a staging directory next to the output, verifies every md5 and only then moves the
-files into place, so a failure never leaves a half-written output directory.
+The source is the local registry or another registry repository (a path or git URL, resolved
+with one `git ls-remote`). Files are fetched into a staging directory next to the output and
+moved into place only after every md5 matches, so a failure never leaves a half-written output
+directory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import re
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from gitreg import dvc, yamlio
-from gitreg.core import events as ev
-from gitreg.core.names import NONE_STAGE, check_stage
-from gitreg.core.tags import ASSIGN, DEREGISTER, REGISTER, UNASSIGN, assign_tag, parse_tag, register_tag
+from gitreg.core.names import check_stage
+from gitreg.core.tags import ASSIGN, DEREGISTER, REGISTER, UNASSIGN, parse_tag, register_tag
 from gitreg.core.version import parse_version
 from gitreg.errors import GitregError, NotFoundError, UserError
 from gitreg.git import Git, check_repo_url, network_timeout
+from gitreg.ops import reads
+from gitreg.ops.consume import resolve
+from gitreg.ops.context import Context
+from gitreg.ops.results import Progress
+from gitreg.store import MODELS_DIR
 
-if TYPE_CHECKING:
-    from gitreg.api import Registry
-
-Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes; 0 = unknown)
 PROGRESS_POLL = 0.25  # seconds between looks at the bytes DVC has written so far
-MODELS_DIR = "models"
-
-# compare: metrics whose names say "smaller is better" get their best at the minimum.
-# Whole name parts only ("val_loss", "latency_ms", "eval.rmse"), so "answer_rate" is not "wer".
-_LOWER_TOKENS = frozenset({
-    "loss", "error", "err", "errors", "latency", "mse", "mae", "rmse", "mape", "wer", "cer",
-    "perplexity", "ms", "seconds", "sec", "duration", "time", "cost",
-})
 
 
-def lower_is_better_by_name(metric: str) -> bool:
-    tokens = [t for t in re.split(r"[^a-z0-9]+", metric.lower()) if t]
-    return any(t in _LOWER_TOKENS or t.endswith("loss") for t in tokens)
-
-
-# -- resolve -----------------------------------------------------------------------
-def resolve(reg: Registry, ref: str) -> dict[str, Any]:
-    """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
-    from gitreg.core.refs import parse_ref
-
-    name, version, stage = parse_ref(ref)
-    if version is None and stage is None:
-        manifests, _ = reg._model(name)  # type: ignore[attr-defined]
-        manifest = manifests[max(manifests, key=parse_version)]
-    else:
-        manifest = reg.show(ref)  # type: ignore[attr-defined]
-    ver = str(manifest["version"])
-    current = manifest.get("stage") or NONE_STAGE
-    refs = {r.name: r for r in reg.store.tags(name)}  # type: ignore[attr-defined]
-    tag = register_tag(name, ver)
-    if tag in refs:
-        commit: str | None = refs[tag].target
-    else:  # tags drifted (doctor --fix recreates them): fall back to the manifest's commit
-        tag = None  # type: ignore[assignment]
-        commit = reg._registration_commits(name, [ver]).get(ver)  # type: ignore[attr-defined]
-    stage_tag = None
-    if current != NONE_STAGE:
-        candidate = assign_tag(name, current, ev.last_assignment_seq(manifest, current))
-        stage_tag = candidate if candidate in refs else None
-    return {
-        "name": name,
-        "version": ver,
-        "stage": current,
-        "commit": commit,
-        "tag": tag,
-        "stage_tag": stage_tag,
-        "artifacts": [
-            {"path": f"{MODELS_DIR}/{name}/{ver}/{a['path']}", "md5": a["md5"],
-             "size": int(a.get("size", 0))}
-            for a in manifest.get("artifacts") or []
-        ],
-    }
-
-# -- get ---------------------------------------------------------------------------
-def get(reg: Registry, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
+def get(ctx: Context, ref: str, out_dir: str | Path = ".", repo_url: str | None = None,
         progress: Progress | None = None) -> dict[str, Any]:
     """Download a version's artifacts into out_dir through DVC and verify their md5."""
     if repo_url is not None:
-        return get_from_repo(ref, out_dir, repo_url, env=reg.env, progress=progress)  # type: ignore[attr-defined]
-    info = reg.resolve(ref)
-    manifest = reg.show(f"{info['name']}@{info['version']}")  # type: ignore[attr-defined]
+        return get_from_repo(ref, out_dir, repo_url, env=ctx.env, progress=progress)
+    info = resolve(ctx, ref)
+    manifest = reads.show(ctx, f"{info['name']}@{info['version']}")
     rev = info["tag"] or info["commit"]
-    return _download(str(reg.root), info["name"], info["version"], rev, Path(out_dir),  # type: ignore[attr-defined]
-                     env=reg.env, progress=progress, manifest=manifest,  # type: ignore[attr-defined]
-                     local_git=reg.git)  # type: ignore[attr-defined]
-
-# -- compare / best ------------------------------------------------------------------
-def compare(reg: Registry, name: str, metrics: Sequence[str] | None = None, stage: str | None = None,
-            lower_is_better: Iterable[str] | None = None) -> dict[str, Any]:
-    """Versions side by side (sorted by version) with stage, date and metrics; best per metric.
-
-    A version without a metric has None there. lower_is_better names the metrics whose
-    best is the minimum; by default that is guessed from the name (loss, latency_ms, ...).
-    """
-    manifests, _ = reg._model(name)  # type: ignore[attr-defined]
-    want_stage = reg.lifecycle().stage(stage, allow_none=True) if stage else None  # type: ignore[attr-defined]
-    chosen = [v for v in sorted(manifests, key=parse_version)
-              if want_stage is None or (manifests[v].get("stage") or NONE_STAGE) == want_stage]
-    all_metrics = sorted({k for v in chosen for k in (manifests[v].get("metrics") or {})})
-    if metrics:
-        columns = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
-        unknown = [m for m in columns if m not in all_metrics]
-        if chosen and unknown and len(unknown) == len(columns):
-            raise UserError(f"no version of {name} has metric(s) {', '.join(unknown)}",
-                            f"metrics recorded: {', '.join(all_metrics) or 'none'}")
-    else:
-        columns = all_metrics
-    lower = set(lower_is_better) if lower_is_better is not None else {
-        m for m in columns if lower_is_better_by_name(m)}
-    rows = []
-    for v in chosen:
-        m = manifests[v]
-        values = m.get("metrics") or {}
-        rows.append({
-            "version": v,
-            "stage": m.get("stage") or NONE_STAGE,
-            "created_at": m.get("created_at"),
-            "metrics": {k: _number(values.get(k)) for k in columns},
-        })
-    best: dict[str, str] = {}
-    for metric in columns:
-        winner = _best_row(rows, metric, metric in lower)
-        if winner is not None:
-            best[metric] = winner["version"]
-    return {"name": name, "metrics": columns, "versions": rows, "best": best,
-            "lower_is_better": sorted(m for m in columns if m in lower)}
-
-def best(reg: Registry, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
-    """The version with the highest (or lowest) value of one metric."""
-    manifests, _ = reg._model(name)  # type: ignore[attr-defined]
-    rows = [{"version": v, "metrics": {metric: _number((manifests[v].get("metrics") or {}).get(metric))}}
-            for v in sorted(manifests, key=parse_version)]
-    winner = _best_row(rows, metric, lower_is_better)
-    if winner is None:
-        known = sorted({k for m in manifests.values() for k in (m.get("metrics") or {})})
-        raise UserError(f"no version of {name} has metric {metric!r}",
-                        f"metrics recorded: {', '.join(known) or 'none'}")
-    return {"name": name, "metric": metric, "version": winner["version"],
-            "value": winner["metrics"][metric]}
-
-# -- monitor -----------------------------------------------------------------------
-def monitor(reg: Registry, name: str, checks: Sequence[str], *, metrics_file: str | Path | None = None,
-            metrics_cmd: str | None = None, rollback: bool = False, interval: float = 0.0,
-            max_checks: int = 1, timeout: float = 30.0, push: bool = False,
-            sleep: Callable[[float], None] = time.sleep,
-            on_round: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Check the live metrics of the production holder; see gitreg.monitor."""
-    from gitreg import monitor
-
-    return monitor.run(reg, name, checks,  # type: ignore[arg-type]
-                       monitor.MetricsSource(Path(metrics_file) if metrics_file is not None else None,
-                                             metrics_cmd, timeout),
-                       rollback=rollback, interval=interval, max_checks=max_checks, push=push,
-                       sleep=sleep, on_round=on_round)
-
-
-# -- compare helpers -------------------------------------------------------------------
-def _number(value: Any) -> float | int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _best_row(rows: Sequence[Mapping[str, Any]], metric: str, lower: bool) -> Mapping[str, Any] | None:
-    """The row with the best value; ties go to the newest version (rows are sorted by version)."""
-    best = None
-    for row in rows:
-        value = row["metrics"].get(metric)
-        if value is None:
-            continue
-        if best is None or (value <= best["metrics"][metric] if lower else value >= best["metrics"][metric]):
-            best = row
-    return best
+    return _download(str(ctx.root), info["name"], info["version"], rev, Path(out_dir),
+                     env=ctx.env, progress=progress, manifest=manifest, local_git=ctx.git)
 
 
 # -- get from another registry ------------------------------------------------------------
@@ -297,9 +150,6 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
     out_dir = Path(os.path.abspath(out_dir))
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir} is a file", "give a directory with -o")
-    anchor = out_dir
-    while not anchor.exists():
-        anchor = anchor.parent
     vpath = f"{MODELS_DIR}/{name}/{version}"
     artifacts = _artifacts(manifest, vpath) if manifest is not None else None
     if artifacts is not None:
@@ -307,12 +157,7 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
     total = sum(int(a.get("size", 0)) for a in artifacts) if artifacts else 0
     if local_git is not None:
         _refuse_symlinks(local_git, rev, vpath)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".gitreg-get-", dir=anchor))
-    except OSError as exc:
-        raise UserError(f"cannot write in {anchor}: {exc.strerror}", "choose another -o directory") from None
-    created: list[Path] = []
-    moved: list[Path] = []
+    staging = _staging_dir(out_dir)
     try:
         fetched = staging / "v"
         with _watch(staging, f"{name} {version}", total, progress):
@@ -321,19 +166,52 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
             except GitregError as exc:
                 raise _explain(exc, local_git, rev) from None
         if artifacts is None:
-            found = fetched / "manifest.yaml"
-            if not found.is_file():
-                raise UserError(f"{source} has no {vpath}/manifest.yaml at {rev}",
-                                "is it a gitreg registry? `gitreg list` there shows its models")
-            loaded = yamlio.load_file(found, f"{vpath}/manifest.yaml")
-            if not isinstance(loaded, dict) or loaded.get("name") != name \
-                    or str(loaded.get("version")) != version:
-                raise UserError(f"{vpath}/manifest.yaml in {source} does not describe {name} {version}",
-                                "run `gitreg validate` in that registry")
-            artifacts = _artifacts(loaded, vpath)
+            artifacts = _fetched_artifacts(fetched, source, name, version, rev, vpath)
             _check_targets(out_dir, artifacts)
         for a in artifacts:
             _verify(fetched / a["path"], str(a["md5"]), f"{vpath}/{a['path']}")
+        _move_into_place(staging, fetched, artifacts, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {
+        "name": name, "version": version, "source": source, "rev": rev, "out": str(out_dir),
+        "artifacts": [{"path": str(out_dir / a["path"]), "md5": a["md5"], "size": int(a.get("size", 0))}
+                      for a in artifacts],
+    }
+
+
+def _staging_dir(out_dir: Path) -> Path:
+    """A temp directory in out_dir or its nearest existing parent, so moving out of it is a rename."""
+    anchor = out_dir
+    while not anchor.exists():
+        anchor = anchor.parent
+    try:
+        return Path(tempfile.mkdtemp(prefix=".gitreg-get-", dir=anchor))
+    except OSError as exc:
+        raise UserError(f"cannot write in {anchor}: {exc.strerror}", "choose another -o directory") from None
+
+
+def _fetched_artifacts(fetched: Path, source: str, name: str, version: str, rev: str | None,
+                       vpath: str) -> list[Mapping[str, Any]]:
+    """The artifacts of the manifest that came with the download (from another registry)."""
+    found = fetched / "manifest.yaml"
+    if not found.is_file():
+        raise UserError(f"{source} has no {vpath}/manifest.yaml at {rev}",
+                        "is it a gitreg registry? `gitreg list` there shows its models")
+    loaded = yamlio.load_file(found, f"{vpath}/manifest.yaml")
+    if not isinstance(loaded, dict) or loaded.get("name") != name \
+            or str(loaded.get("version")) != version:
+        raise UserError(f"{vpath}/manifest.yaml in {source} does not describe {name} {version}",
+                        "run `gitreg validate` in that registry")
+    return _artifacts(loaded, vpath)
+
+
+def _move_into_place(staging: Path, fetched: Path, artifacts: Sequence[Mapping[str, Any]],
+                     out_dir: Path) -> None:
+    """Move the verified files to out_dir; on any failure, undo what was moved or made."""
+    created: list[Path] = []
+    moved: list[Path] = []
+    try:
         if not out_dir.exists():
             payload = staging / "out"
             payload.mkdir()
@@ -363,13 +241,6 @@ def _download(source: str, name: str, version: str, rev: str | None, out_dir: Pa
         for d in reversed(created):
             shutil.rmtree(d, ignore_errors=True) if d == out_dir else _rmdir(d)
         raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return {
-        "name": name, "version": version, "source": source, "rev": rev, "out": str(out_dir),
-        "artifacts": [{"path": str(out_dir / a["path"]), "md5": a["md5"], "size": int(a.get("size", 0))}
-                      for a in artifacts],
-    }
 
 
 def _refuse_symlinks(git: Git, rev: str | None, vpath: str) -> None:
