@@ -21,8 +21,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gitreg.fastscan", "gitreg.metrics_file", "gitreg.checksum", "gitreg.github",
             "gitreg.templates")),
     ("store", ("gitreg.store", "gitreg.provenance")),
-    ("ops", ("gitreg.ops", "gitreg.site", "gitreg.charts", "gitreg.ci", "gitreg.consume",
-             "gitreg.doctor", "gitreg.monitor", "gitreg.pr", "gitreg.validate")),
+    ("ops", ("gitreg.ops", "gitreg.site", "gitreg.charts", "gitreg.consume",
+             "gitreg.doctor", "gitreg.monitor")),
     ("api", ("gitreg.api",)),
     ("cli", ("gitreg.cli", "gitreg.demo", "gitreg.__main__", "gitreg")),
 ]
