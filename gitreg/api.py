@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from gitreg import dvc, schema, yamlio
-from gitreg import ci
-from gitreg.ops import consume
+from gitreg.ops import ci_check, ci_publish, codeowners, consume
 from gitreg.ops import get as get_op
+from gitreg.ops.ci_report import CheckReport, PublishReport
 from gitreg.ops.site import build as site_pages
-from gitreg.ci import CheckReport, PublishReport
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core import policy
@@ -743,28 +742,24 @@ class Registry:
     # -- validate ----------------------------------------------------------------------
     def validate(self, paths: Sequence[str] = (), base: str | None = None) -> Any:
         """Validate manifests; the report's .problems are `path:line:col: message` lines."""
-        from gitreg import validate as v
+        from gitreg.ops import validate
 
-        try:
-            lifecycle: Lifecycle | None = self.lifecycle()
-        except UserError:
-            lifecycle = None
-        extra = self._extra_validator() if lifecycle else None
-        return v.validate(self.store, lifecycle, paths, base=base, extra=extra)
+        return validate.validate(self.ctx, paths, base=base)
 
     # -- consuming, CI and the site: gitreg/consume.py, gitreg/ci.py, gitreg/site.py --------
     def ci_check(self, base: str, *, summary_file: str | Path | None = None) -> CheckReport:
         """Judge the registry changes between `base` and the work tree like a PR check."""
-        return ci.ci_check(self, base, summary_file=summary_file)
+        return ci_check.ci_check(self.ctx, base, summary_file=summary_file)
 
     def ci_publish(self, *, release: bool = False, actor: str | None = None,
                    push: bool | None = None, notes_dir: str | Path | None = None) -> PublishReport:
         """Create (and push) the tags of merged changes that have none yet; idempotent."""
-        return ci.ci_publish(self, release=release, actor=actor, push=push, notes_dir=notes_dir)
+        return ci_publish.ci_publish(self.ctx, release=release, actor=actor, push=push,
+                                     notes_dir=notes_dir)
 
     def codeowners(self) -> dict[str, Any]:
         """Write .github/CODEOWNERS so each model's directory is owned by its owner."""
-        return ci.codeowners(self)
+        return codeowners.codeowners(self.ctx)
 
     def resolve(self, ref: str) -> dict[str, Any]:
         """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""

@@ -19,7 +19,7 @@ import pytest
 from conftest import ALICE, BOB, GTO, _base_env, as_user, git, gitreg_exe, snapshot
 from github_standin import github_api  # noqa: F401 - a fixture
 from gitreg import Registry, VersionInfo, yamlio
-from gitreg import pr as prmod
+from gitreg.ops import pr as prmod
 from gitreg.core.tags import parse_tag
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "gitreg" / "templates" / "workflows"
@@ -149,7 +149,7 @@ def test_promotion_goes_from_laptop_to_production_tag_without_gitreg_on_main(see
     tags_before = remote_tags(remote)
 
     # 1. the laptop opens the promotion branch; its own checkout does not move
-    result = prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="better auc")
+    result = prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="better auc")
     branch = "gitreg/churn-1.1.0-production"
     assert result.pushed and result.details["branch"] == branch
     assert result.tags == []
@@ -277,7 +277,7 @@ def test_check_fails_two_stage_changes_and_edits_without_history(seeded, cli):
 
 def pr_clone(seeded: Path, tmp_path: Path) -> Path:
     """CI's checkout of `gitreg promote churn 1.1.0 production --via-pr`'s branch."""
-    prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="better auc")
+    prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="better auc")
     return clone(tmp_path / "remote.git", tmp_path / "ci", "gitreg/churn-1.1.0-production")
 
 
@@ -335,7 +335,7 @@ def test_check_judges_by_the_base_policy_not_the_one_in_the_pull_request(seeded,
 
 
 def test_check_asks_to_rebase_when_main_moved_on(seeded, tmp_path, cli):
-    prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="r")
+    prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="r")
     # meanwhile someone else registers a stage change of the same model on main
     other = clone(tmp_path / "remote.git", tmp_path / "other")
     Registry(other).promote("churn", "1.3.0", "staging", push=True)
@@ -387,7 +387,7 @@ def test_installed_command_exits_3_with_every_violation_and_no_traceback(seeded)
 # -- ci publish ------------------------------------------------------------------------------
 def merged(seeded: Path, tmp_path: Path) -> Path:
     """The promotion of 1.1.0 opened, merged on the remote; returns a CI clone of main."""
-    prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="better")
+    prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="better")
     platform = clone(tmp_path / "remote.git", tmp_path / "platform")
     git(platform, "merge", "-q", "--no-ff", "origin/gitreg/churn-1.1.0-production", "-m", "Merge")
     git(platform, "push", "-q", "origin", "main")

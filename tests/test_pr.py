@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ALICE, BOB, as_user, git, snapshot
 from gitreg import ConflictError, PolicyError, Registry, yamlio
-from gitreg import pr as prmod
-from gitreg.ci import github_repo_url
+from gitreg.ops import pr as prmod
+from gitreg.ops.ci_report import github_repo_url
 import test_ci_flow as flow
 from test_ci_flow import clone, fake_gh, remote_tags
 
@@ -27,7 +27,7 @@ def worktrees(repo: Path) -> int:
 
 def test_the_branch_commit_is_a_promotion_without_tags_and_approval_pending(seeded, tmp_path):
     tags = git(seeded, "tag")
-    result = prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="better auc")
+    result = prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="better auc")
     assert git(seeded, "tag") == tags and result.tags == []
     remote = tmp_path / "remote.git"
     message = git(remote, "log", "-1", "--format=%B", BRANCH)
@@ -46,7 +46,7 @@ def test_the_branch_commit_is_a_promotion_without_tags_and_approval_pending(seed
 
 
 def test_body_lists_version_move_metrics_beside_the_holder_and_gates(seeded):
-    result = prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="r")
+    result = prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="r")
     body = result.details["body"]
     assert "Promote **churn 1.1.0**: `staging` → `production`" in body
     assert "| metric | 1.1.0 (candidate) | 1.0.0 (current production) |" in body
@@ -58,7 +58,7 @@ def test_body_lists_version_move_metrics_beside_the_holder_and_gates(seeded):
 def test_gh_opens_the_pull_request_when_installed_and_authenticated(seeded, tmp_path):
     gh = fake_gh(tmp_path / "bin")
     env = {**os.environ, "PATH": f"{gh}{os.pathsep}{os.environ['PATH']}"}
-    result = prmod.open_promotion(Registry(seeded, env=env), "churn", "1.1.0", "production", reason="r")
+    result = prmod.open_promotion(Registry(seeded, env=env).ctx, "churn", "1.1.0", "production", reason="r")
     assert result.details["pr_url"] == "https://github.com/acme/models/pull/7"
     assert "opened pull request https://github.com/acme/models/pull/7" in result.message
     calls = (gh / "calls").read_text().splitlines()
@@ -97,7 +97,7 @@ def test_compare_url_for_a_github_remote(seeded, tmp_path):
     git(seeded, "config", "remote.origin.url", "git@github.com:acme/models.git")
     git(seeded, "config", "remote.origin.pushurl", bare)
     git(seeded, "config", f"url.{bare}.insteadOf", "git@github.com:acme/models.git")
-    result = prmod.open_promotion(Registry(seeded, env={**os.environ, "PATH": "/usr/bin:/bin"}),
+    result = prmod.open_promotion(Registry(seeded, env={**os.environ, "PATH": "/usr/bin:/bin"}).ctx,
                                   "churn", "1.1.0", "production", reason="r")
     assert result.details["compare_url"] == f"https://github.com/acme/models/compare/main...{BRANCH}?expand=1"
     assert result.details["compare_url"] in result.message
@@ -115,11 +115,11 @@ def test_a_failing_gate_refuses_and_leaves_everything_as_it_was(seeded, tmp_path
 
 
 def test_an_existing_pull_request_branch_is_a_conflict(seeded, tmp_path):
-    prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="r")
+    prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="r")
     other = clone(tmp_path / "remote.git", tmp_path / "other")
     before = snapshot(other)
     with pytest.raises(ConflictError, match="could not push gitreg/churn-1.1.0-production"):
-        prmod.open_promotion(Registry(other), "churn", "1.1.0", "production", reason="again")
+        prmod.open_promotion(Registry(other).ctx, "churn", "1.1.0", "production", reason="again")
     assert git(other, "branch", "--list", BRANCH) == "" and worktrees(other) == 1
     assert snapshot(other)["head"] == before["head"] and snapshot(other)["status"] == ""
 
@@ -127,14 +127,14 @@ def test_an_existing_pull_request_branch_is_a_conflict(seeded, tmp_path):
 def test_local_branch_of_the_same_name_is_a_conflict(seeded):
     git(seeded, "branch", BRANCH)
     with pytest.raises(ConflictError, match="already exists in this clone"):
-        prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production")
+        prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production")
 
 
 def test_base_is_origin_when_the_laptop_is_behind(seeded, tmp_path):
     other = clone(tmp_path / "remote.git", tmp_path / "other")
     Registry(other).promote("churn", "1.3.0", "staging", push=True)
     old_head = git(seeded, "rev-parse", "HEAD").strip()
-    prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="r")
+    prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="r")
     remote = tmp_path / "remote.git"
     assert git(remote, "rev-parse", f"{BRANCH}^").strip() == git(remote, "rev-parse", "main").strip()
     assert git(seeded, "rev-parse", "HEAD").strip() == old_head  # the laptop's main is not moved
@@ -145,14 +145,14 @@ def test_diverged_main_is_refused(seeded, tmp_path):
     Registry(other).promote("churn", "1.3.0", "staging", push=True)
     Registry(seeded).promote("churn", "1.3.0", "archived")
     with pytest.raises(ConflictError, match="have diverged"):
-        prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production", reason="r")
+        prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production", reason="r")
     assert git(seeded, "branch", "--list", BRANCH) == ""
 
 
 def test_without_origin_the_branch_stays_local_with_instructions(seeded):
     git(seeded, "remote", "remove", "origin")
     reg = Registry(seeded)
-    result = prmod.open_promotion(reg, "churn", "1.3.0", "staging")
+    result = prmod.open_promotion(reg.ctx, "churn", "1.3.0", "staging")
     assert not result.pushed
     branch = "gitreg/churn-1.3.0-staging"
     assert git(seeded, "rev-parse", f"{branch}^").strip() == git(seeded, "rev-parse", "main").strip()
@@ -179,13 +179,13 @@ def test_a_refused_push_undoes_the_local_branch(seeded, tmp_path):
     hook.chmod(0o755)
     tags = remote_tags(tmp_path / "remote.git")
     with pytest.raises(ConflictError):
-        prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "production")
+        prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "production")
     assert git(seeded, "branch", "--list", "gitreg/*") == "" and worktrees(seeded) == 1
     assert remote_tags(tmp_path / "remote.git") == tags
 
 
 def test_already_in_the_stage(seeded):
     with pytest.raises(Exception, match="already in staging"):
-        prmod.open_promotion(Registry(seeded), "churn", "1.1.0", "staging")
+        prmod.open_promotion(Registry(seeded).ctx, "churn", "1.1.0", "staging")
     with pytest.raises(PolicyError, match="transition none -> production is not allowed"):
-        prmod.open_promotion(Registry(seeded), "churn", "1.3.0", "production")
+        prmod.open_promotion(Registry(seeded).ctx, "churn", "1.3.0", "production")

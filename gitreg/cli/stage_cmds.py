@@ -31,9 +31,9 @@ def promote_cmd(
     """Move a version to a stage; checks transitions and the stage's policy gates."""
     reg = registry()
     if via_pr:
-        from gitreg import pr
+        from gitreg.ops import pr
 
-        result = pr.open_promotion(reg, name, version, stage, reason=reason, sign=sign)
+        result = pr.open_promotion(reg.ctx, name, version, stage, reason=reason, sign=sign)
     else:
         result = reg.promote(name, version, stage, reason=reason, keep_existing=keep_existing,
                              push=push, sign=sign)
@@ -58,9 +58,9 @@ def request_cmd(
     results = parse_key_values(result_kv, "--result", numeric=False)
     reg = registry()
     if via_pr:
-        from gitreg import pr
+        from gitreg.ops import pr
 
-        result = pr.open_promotion(reg, name, version, stage, reason=reason, sign=sign,
+        result = pr.open_promotion(reg.ctx, name, version, stage, reason=reason, sign=sign,
                                    results=results)
     else:
         result = reg.request(name, version, stage, reason=reason, results=results, push=push, sign=sign)

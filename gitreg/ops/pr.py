@@ -13,17 +13,17 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gitreg import ci
 from gitreg.core import events as ev
 from gitreg.core import policy
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.version import parse_version
 from gitreg.errors import ConflictError, PolicyError, UserError
-
-if TYPE_CHECKING:
-    from gitreg.api import Registry, Result
+from gitreg.ops import ci_report
+from gitreg.ops.context import Context
+from gitreg.ops.results import Result
+from gitreg.ops.stages import commit_moves, find_version, promotion_steps
 
 REMOTE = "origin"
 
@@ -32,38 +32,38 @@ def branch_name(name: str, version: str, stage: str) -> str:
     return f"gitreg/{name}-{version}-{stage}"
 
 
-def open_promotion(reg: Registry, name: str, version: str, stage: str, *, reason: str | None = None,
+def open_promotion(ctx: Context, name: str, version: str, stage: str, *, reason: str | None = None,
                    sign: bool = False, results: Mapping[str, Any] | None = None) -> Result:
     """Commit the stage change on its own branch, push it and open (or describe) the PR."""
     from gitreg.core.timefmt import rfc3339
 
     check_name(name)
     ver = str(parse_version(version))
-    lifecycle = reg.lifecycle()
+    lifecycle = ctx.lifecycle()
     target = lifecycle.stage(stage, allow_none=True)
-    actor = reg.actor()
+    actor = ctx.actor()
     branch = branch_name(name, ver, target)
     registry_branch = lifecycle.branch
-    has_origin = reg.git.remote_url(REMOTE) is not None
-    with reg.store.locked():
-        if reg.git.rev(f"refs/heads/{branch}"):
+    has_origin = ctx.git.remote_url(REMOTE) is not None
+    with ctx.store.locked():
+        if ctx.git.rev(f"refs/heads/{branch}"):
             raise ConflictError(f"branch {branch} already exists in this clone",
                                 f"a pull request for this change may be open; delete the branch "
                                 f"(`git branch -D {branch}`) to start again")
-        base = _base_commit(reg, registry_branch, has_origin)
+        base = _base_commit(ctx, registry_branch, has_origin)
         tmp = Path(tempfile.mkdtemp(prefix="gitreg-pr-"))
         created_branch = False
         try:
-            reg.git.run(["-c", "core.hooksPath=/dev/null", "worktree", "add", "-q", "-b", branch,
+            ctx.git.run(["-c", "core.hooksPath=/dev/null", "worktree", "add", "-q", "-b", branch,
                          str(tmp), base])
             created_branch = True
-            work = type(reg)(tmp, env=reg.env, clock=reg.clock, actor=actor)
+            work = Context.open(tmp, env=ctx.env, clock=ctx.clock, actor=actor)
             result, body = _commit_on_branch(work, name, ver, target, actor, reason, sign, results,
-                                             rfc3339(reg.clock()))
+                                             rfc3339(ctx.clock()))
             result.details.update(branch=branch, base=registry_branch, base_commit=base)
             pushed = False
             if has_origin:
-                proc = reg.git.push(REMOTE, [f"refs/heads/{branch}:refs/heads/{branch}"], atomic=False)
+                proc = ctx.git.push(REMOTE, [f"refs/heads/{branch}:refs/heads/{branch}"], atomic=False)
                 if proc.returncode != 0:
                     raise ConflictError(
                         f"could not push {branch} to {REMOTE}: "
@@ -72,57 +72,57 @@ def open_promotion(reg: Registry, name: str, version: str, stage: str, *, reason
                         "check with `git ls-remote origin`")
                 pushed = True
         except BaseException:
-            _remove_worktree(reg, tmp)
+            _remove_worktree(ctx, tmp)
             if created_branch:
-                reg.git.run(["branch", "-D", branch], check=False)
+                ctx.git.run(["branch", "-D", branch], check=False)
             raise
-        _remove_worktree(reg, tmp)
+        _remove_worktree(ctx, tmp)
         if pushed:
             # the remote branch is the pull request; keep no local copy to go stale
-            reg.git.run(["branch", "-D", branch], check=False)
+            ctx.git.run(["branch", "-D", branch], check=False)
     result.pushed = pushed
-    _open_pull_request(reg, result, branch, registry_branch, body, has_origin)
+    _open_pull_request(ctx, result, branch, registry_branch, body, has_origin)
     return result
 
 
-def _base_commit(reg: Registry, branch: str, has_origin: bool) -> str:
+def _base_commit(ctx: Context, branch: str, has_origin: bool) -> str:
     """The newer of the local registry branch and origin's; refuse when they diverged."""
-    local = reg.git.rev(f"refs/heads/{branch}")
+    local = ctx.git.rev(f"refs/heads/{branch}")
     remote = None
     if has_origin:
-        reg.git.fetch(REMOTE, [f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}"], tags=False)
-        remote = reg.git.rev(f"refs/remotes/{REMOTE}/{branch}")
+        ctx.git.fetch(REMOTE, [f"+refs/heads/{branch}:refs/remotes/{REMOTE}/{branch}"], tags=False)
+        remote = ctx.git.rev(f"refs/remotes/{REMOTE}/{branch}")
     if local is None and remote is None:
         raise UserError(f"there is no registry branch {branch} here or on {REMOTE}",
                         f"check `branch:` in gitreg.yaml, or `git fetch {REMOTE}`")
     if local is None or remote is None or local == remote:
         return local or remote  # type: ignore[return-value]
-    if _is_ancestor(reg, local, remote):
+    if _is_ancestor(ctx, local, remote):
         return remote
-    if _is_ancestor(reg, remote, local):
+    if _is_ancestor(ctx, remote, local):
         return local  # unpushed commits (say a registration) travel with the pull request
     raise ConflictError(f"your {branch} and {REMOTE}/{branch} have diverged",
                         f"run `git pull --rebase {REMOTE} {branch}` first")
 
 
-def _is_ancestor(reg: Registry, a: str, b: str) -> bool:
-    return reg.git.run(["merge-base", "--is-ancestor", a, b], check=False).returncode == 0
+def _is_ancestor(ctx: Context, a: str, b: str) -> bool:
+    return ctx.git.run(["merge-base", "--is-ancestor", a, b], check=False).returncode == 0
 
 
-def _remove_worktree(reg: Registry, tmp: Path) -> None:
-    reg.git.run(["worktree", "remove", "--force", str(tmp)], check=False)
+def _remove_worktree(ctx: Context, tmp: Path) -> None:
+    ctx.git.run(["worktree", "remove", "--force", str(tmp)], check=False)
     shutil.rmtree(tmp, ignore_errors=True)
-    reg.git.run(["worktree", "prune"], check=False)
+    ctx.git.run(["worktree", "prune"], check=False)
 
 
-def _commit_on_branch(work: Registry, name: str, ver: str, target: str, actor: str,
+def _commit_on_branch(work: Context, name: str, ver: str, target: str, actor: str,
                       reason: str | None, sign: bool, results: Mapping[str, Any] | None,
                       now: str) -> tuple[Result, str]:
     from gitreg.core.policy import require_signature
 
     lifecycle = work.lifecycle()
     target = lifecycle.stage(target, allow_none=True)
-    ver, manifests = work._version(name, ver)
+    ver, manifests = find_version(work, name, ver)
     current = manifests[ver].get("stage") or NONE_STAGE
     if current == target:
         raise UserError(f"{name} {ver} is already in {target}", "nothing to do")
@@ -134,7 +134,7 @@ def _commit_on_branch(work: Registry, name: str, ver: str, target: str, actor: s
     if violations:
         raise PolicyError(f"cannot propose {name} {ver} -> {target}: " + "; ".join(violations),
                           "fix what is listed, or change the policy in gitreg.yaml", violations)
-    steps = work._promotion_steps(lifecycle, manifests, ver, target, False, reason, None)
+    steps = promotion_steps(lifecycle, manifests, ver, target, False, reason, None)
     if results:
         steps[-1]["results"] = dict(results)
     approval: dict[str, Any] = {"status": "pending", "stage": target, "requested_by": actor,
@@ -144,8 +144,8 @@ def _commit_on_branch(work: Registry, name: str, ver: str, target: str, actor: s
     if results:
         approval["results"] = dict(results)
     holders = ev.stage_holders(manifests.values())
-    result = work._commit_moves(
-        name, manifests, steps, action="promote", version=ver, source=current, target=target,
+    result = commit_moves(
+        work, name, manifests, steps, action="promote", version=ver, source=current, target=target,
         reason=reason, actor=actor, sign=sign, approvals={ver: approval},
         extra_trailers={"Gitreg-Via": "pull-request"},
         branch_commit=lambda change: change.tags.clear())  # tags come from `ci publish`
@@ -157,12 +157,12 @@ def _commit_on_branch(work: Registry, name: str, ver: str, target: str, actor: s
     return result, body
 
 
-def pr_body(reg: Registry, name: str, ver: str, current: str, target: str,
+def pr_body(ctx: Context, name: str, ver: str, current: str, target: str,
             manifests: Mapping[str, dict], holders: Mapping[str, list[str]], reason: str | None,
             results: Mapping[str, Any] | None, actor: str) -> str:
-    lifecycle = reg.lifecycle()
+    lifecycle = ctx.lifecycle()
     metrics = manifests[ver].get("metrics") or {}
-    holder, columns = ci.comparison_columns(holders, manifests, ver, target, lifecycle.rollback_stage)
+    holder, columns = ci_report.comparison_columns(holders, manifests, ver, target, lifecycle.rollback_stage)
     lines = [f"Promote **{name} {ver}**: `{current}` → `{target}`", "",
              f"- requested by: {actor}"]
     if reason:
@@ -171,8 +171,8 @@ def pr_body(reg: Registry, name: str, ver: str, current: str, target: str,
         lines.append(f"- {holder} leaves {target} (archived) when this merges")
     if results:
         lines.append("- validation results: " + ", ".join(f"{k}={v}" for k, v in results.items()))
-    lines += ["", "### Metrics", "", ci.metrics_table(ver, metrics, columns).rstrip("\n"), "",
-              "### Gates", "", ci.gates_markdown(ci.gate_results(lifecycle, current, target, metrics)).rstrip("\n")]
+    lines += ["", "### Metrics", "", ci_report.metrics_table(ver, metrics, columns).rstrip("\n"), "",
+              "### Gates", "", ci_report.gates_markdown(ci_report.gate_results(lifecycle, current, target, metrics)).rstrip("\n")]
     pol = lifecycle.policy(target)
     if pol.approvals and target != NONE_STAGE:
         lines.append(f"- ⏳ {pol.approvals} approving review(s) of this pull request "
@@ -182,12 +182,12 @@ def pr_body(reg: Registry, name: str, ver: str, current: str, target: str,
     return "\n".join(lines) + "\n"
 
 
-def _open_pull_request(reg: Registry, result: Result, branch: str, base: str, body: str,
+def _open_pull_request(ctx: Context, result: Result, branch: str, base: str, body: str,
                        has_origin: bool) -> None:
     title = result.message.split(" on branch ")[0].replace("proposed", "gitreg: promote", 1)
     result.details["title"] = title
     result.details["body"] = body
-    compare = ci.github_repo_url(reg.git.remote_url(REMOTE))
+    compare = ci_report.github_repo_url(ctx.git.remote_url(REMOTE))
     compare_url = f"{compare}/compare/{base}...{branch}?expand=1" if compare else None
     result.details["compare_url"] = compare_url
     result.details["pr_url"] = None
@@ -197,9 +197,9 @@ def _open_pull_request(reg: Registry, result: Result, branch: str, base: str, bo
         commands.append(["git", "remote", "add", "origin", "URL"])
         commands.append(["git", "push", "origin", f"{branch}:{branch}"])
         result.warnings.append(f"no git remote {REMOTE}: the change is on the local branch {branch}")
-    exe = ci.gh_ready(reg.root, reg.env) if has_origin else None
+    exe = ci_report.gh_ready(ctx.root, ctx.env) if has_origin else None
     if exe:
-        proc = ci.run_gh(exe, gh_args, reg.root, reg.env, input=body)
+        proc = ci_report.run_gh(exe, gh_args, ctx.root, ctx.env, input=body)
         if proc.returncode == 0:
             url = (proc.stdout.strip().splitlines() or [None])[-1]
             result.details["pr_url"] = url

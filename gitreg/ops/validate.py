@@ -11,6 +11,7 @@ from gitreg.core.names import NAME_RE, NONE_STAGE
 from gitreg.core.stages import Lifecycle
 from gitreg.core.version import SEMVER_RE, parse_version
 from gitreg.errors import UserError
+from gitreg.ops.context import Context
 from gitreg.store import CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, MODELS_DIR, Store
 
 
@@ -62,8 +63,37 @@ def _registry_file(root: Path, path: Path) -> bool:
     return parts[:1] != (MODELS_DIR,) or len(parts) == (4 if parts[-1] == MANIFEST_FILE else 3)
 
 
-def validate(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (),
-             base: str | None = None, extra: Any = None) -> Report:
+def validate(ctx: Context, paths: Iterable[str] = (), base: str | None = None) -> Report:
+    """Validate manifests; the report's .problems are `path:line:col: message` lines."""
+    try:
+        lifecycle: Lifecycle | None = ctx.lifecycle()
+    except UserError:
+        lifecycle = None
+    extra = extra_validator(ctx) if lifecycle else None
+    return check_files(ctx.store, lifecycle, paths, base=base, extra=extra)
+
+
+def extra_validator(ctx: Context) -> Any:
+    """The validator of gitreg.yaml's extra_schema (a JSON Schema file in the repository), if any."""
+    extra = ctx.lifecycle().extra_schema
+    if not extra:
+        return None
+    path = (ctx.root / extra).resolve()
+    if ctx.root.resolve() not in path.parents:
+        raise UserError(f"gitreg.yaml extra_schema {extra!r} is outside the registry",
+                        "give a path inside the repository")
+    raw = yamlio.load_file(path, extra)
+    try:
+        return schema.validator_for(raw, path, ctx.root)  # $refs: files in the repo only
+    except UserError:
+        raise
+    except Exception as exc:  # jsonschema.SchemaError
+        raise UserError(f"{extra}: not a valid JSON Schema ({str(exc).splitlines()[0]})",
+                        "fix the schema file named by extra_schema") from None
+
+
+def check_files(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (),
+                base: str | None = None, extra: Any = None) -> Report:
     root = store.root
     report = Report()
     if lifecycle is None:
@@ -83,27 +113,12 @@ def validate(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (
             report.add(str(path), "is outside the registry")
             continue
         report.checked += 1
-        try:
-            size = path.stat().st_size
-            if size > yamlio.MAX_YAML_BYTES:  # never read a huge file whole to learn that
-                report.add(f"{rel}:1:1", f"file is {size} bytes; the limit is {yamlio.MAX_YAML_BYTES}")
-                continue
-            text = path.read_bytes().decode("utf-8")
-            data, marks, dup = yamlio.load_with_marks(text, rel)
-        except UnicodeDecodeError as exc:
-            report.add(f"{rel}:1:1", f"not valid UTF-8 (byte {exc.start})")
+        loaded = _load(path, rel, report)
+        if loaded is None:
             continue
-        except UserError as exc:
-            report.problems.append(exc.message)
-            continue
-        report.problems.extend(dup)
+        data, marks = loaded
         if path.name == MODEL_FILE:
-            for jpath, msg in schema.errors(schema.MODEL, data):
-                report.add(_where(rel, marks, jpath), msg)
-            parts = Path(rel).parts
-            if isinstance(data, dict) and len(parts) == 3 and data.get("name") != parts[1]:
-                report.add(_where(rel, marks, ("name",)),
-                           f"name {data.get('name')!r} does not match the directory {parts[1]!r}")
+            _check_model_file(rel, data, marks, report)
             continue
         _check_manifest(store, lifecycle, rel, data, marks, report, seen_versions, seqs, extra)
         report.manifests.append(rel)
@@ -115,6 +130,34 @@ def validate(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (
     if models:
         check_trust(store, lifecycle, sorted(models), report)
     return report
+
+
+def _load(path: Path, rel: str, report: Report) -> tuple[Any, Mapping[tuple, yamlio.Mark]] | None:
+    """The file's data and marks, or None with the problem reported."""
+    try:
+        size = path.stat().st_size
+        if size > yamlio.MAX_YAML_BYTES:  # never read a huge file whole to learn that
+            report.add(f"{rel}:1:1", f"file is {size} bytes; the limit is {yamlio.MAX_YAML_BYTES}")
+            return None
+        text = path.read_bytes().decode("utf-8")
+        data, marks, dup = yamlio.load_with_marks(text, rel)
+    except UnicodeDecodeError as exc:
+        report.add(f"{rel}:1:1", f"not valid UTF-8 (byte {exc.start})")
+        return None
+    except UserError as exc:
+        report.problems.append(exc.message)
+        return None
+    report.problems.extend(dup)
+    return data, marks
+
+
+def _check_model_file(rel: str, data: Any, marks: Mapping[tuple, yamlio.Mark], report: Report) -> None:
+    for jpath, msg in schema.errors(schema.MODEL, data):
+        report.add(_where(rel, marks, jpath), msg)
+    parts = Path(rel).parts
+    if isinstance(data, dict) and len(parts) == 3 and data.get("name") != parts[1]:
+        report.add(_where(rel, marks, ("name",)),
+                   f"name {data.get('name')!r} does not match the directory {parts[1]!r}")
 
 
 def check_trust(store: Store, lifecycle: Lifecycle | None, models: Sequence[str], report: Report) -> None:
@@ -157,6 +200,22 @@ def _check_manifest(store: Store, lifecycle: Lifecycle | None, rel: str, data: A
         report.add(f"{rel}:1:1", "a manifest belongs at models/<name>/<version>/manifest.yaml")
         return
     dir_name, dir_version = parts[1], parts[2]
+    _check_place(rel, data, marks, report, dir_name, dir_version, seen_versions)
+    stage = data.get("stage")
+    if lifecycle and isinstance(stage, str) and stage != NONE_STAGE and stage not in lifecycle.stages:
+        report.add(_where(rel, marks, ("stage",)),
+                   f"stage {stage!r} is not in gitreg.yaml (stages: {', '.join(lifecycle.stages)})")
+    history = data.get("history")
+    if isinstance(history, list):
+        _check_seqs(rel, history, marks, report, dir_name, dir_version, seqs)
+    artifacts = data.get("artifacts")
+    if isinstance(artifacts, list):
+        _check_artifacts(store, rel, artifacts, marks, report, dir_name, dir_version)
+
+
+def _check_place(rel: str, data: Mapping[str, Any], marks: Mapping[tuple, yamlio.Mark], report: Report,
+                 dir_name: str, dir_version: str, seen_versions: dict[str, dict[Any, str]]) -> None:
+    """The directory names a valid model and version, and the manifest says the same."""
     if not NAME_RE.fullmatch(dir_name):
         report.add(f"{rel}:1:1", f"directory {dir_name!r} is not a valid model name")
     if not SEMVER_RE.fullmatch(dir_version):
@@ -173,48 +232,50 @@ def _check_manifest(store: Store, lifecycle: Lifecycle | None, rel: str, data: A
         if other and other != dir_version:
             report.add(f"{rel}:1:1", f"version {dir_version} equals {other} in SemVer precedence")
         seen_versions[dir_name][key] = dir_version
-    stage = data.get("stage")
-    if lifecycle and isinstance(stage, str) and stage != NONE_STAGE and stage not in lifecycle.stages:
-        report.add(_where(rel, marks, ("stage",)),
-                   f"stage {stage!r} is not in gitreg.yaml (stages: {', '.join(lifecycle.stages)})")
-    history = data.get("history")
-    if isinstance(history, list):
-        last = 0
-        for i, h in enumerate(history):
-            if not isinstance(h, dict) or not isinstance(h.get("seq"), int):
-                continue
-            if h["seq"] <= last:
-                report.add(_where(rel, marks, ("history", i, "seq")),
-                           f"history seq {h['seq']} is not after {last}: history is ordered by seq")
-            last = h["seq"]
-            owner = seqs.setdefault(dir_name, {}).get(h["seq"])
-            if owner and owner != dir_version:
-                report.add(_where(rel, marks, ("history", i, "seq")),
-                           f"seq {h['seq']} is also used by {dir_name} {owner}: seq is per model")
-            seqs[dir_name][h["seq"]] = dir_version
-    artifacts = data.get("artifacts")
-    if isinstance(artifacts, list):
-        vdir = store.root / MODELS_DIR / dir_name / dir_version
-        for i, art in enumerate(artifacts):
-            if not isinstance(art, dict) or not isinstance(art.get("path"), str):
-                continue
-            dvc_file = vdir / (art["path"] + ".dvc")
-            where = _where(rel, marks, ("artifacts", i, "path"))
-            if "/" in art["path"] or art["path"] in (".", ".."):
-                continue  # the schema already reports it
-            if not dvc_file.is_file():
-                report.add(where, f"artifact {art['path']} has no {art['path']}.dvc file beside the manifest")
-                continue
-            try:
-                dvc_data = yamlio.load_file(dvc_file, str(dvc_file.relative_to(store.root)))
-                outs = dvc_data.get("outs") or []
-                md5 = outs[0].get("md5") if outs else None
-            except (UserError, AttributeError, IndexError, TypeError):
-                report.add(where, f"{art['path']}.dvc is not a valid DVC file")
-                continue
-            if md5 != art.get("md5"):
-                report.add(_where(rel, marks, ("artifacts", i, "md5")),
-                           f"artifact {art['path']} md5 {art.get('md5')} does not match its .dvc file ({md5})")
+
+
+def _check_seqs(rel: str, history: Sequence[Any], marks: Mapping[tuple, yamlio.Mark], report: Report,
+                dir_name: str, dir_version: str, seqs: dict[str, dict[int, str]]) -> None:
+    """History is ordered by seq, and a seq belongs to one version of the model."""
+    last = 0
+    for i, h in enumerate(history):
+        if not isinstance(h, dict) or not isinstance(h.get("seq"), int):
+            continue
+        if h["seq"] <= last:
+            report.add(_where(rel, marks, ("history", i, "seq")),
+                       f"history seq {h['seq']} is not after {last}: history is ordered by seq")
+        last = h["seq"]
+        owner = seqs.setdefault(dir_name, {}).get(h["seq"])
+        if owner and owner != dir_version:
+            report.add(_where(rel, marks, ("history", i, "seq")),
+                       f"seq {h['seq']} is also used by {dir_name} {owner}: seq is per model")
+        seqs[dir_name][h["seq"]] = dir_version
+
+
+def _check_artifacts(store: Store, rel: str, artifacts: Sequence[Any], marks: Mapping[tuple, yamlio.Mark],
+                     report: Report, dir_name: str, dir_version: str) -> None:
+    """Each artifact has its .dvc file beside the manifest, with the same md5."""
+    vdir = store.root / MODELS_DIR / dir_name / dir_version
+    for i, art in enumerate(artifacts):
+        if not isinstance(art, dict) or not isinstance(art.get("path"), str):
+            continue
+        dvc_file = vdir / (art["path"] + ".dvc")
+        where = _where(rel, marks, ("artifacts", i, "path"))
+        if "/" in art["path"] or art["path"] in (".", ".."):
+            continue  # the schema already reports it
+        if not dvc_file.is_file():
+            report.add(where, f"artifact {art['path']} has no {art['path']}.dvc file beside the manifest")
+            continue
+        try:
+            dvc_data = yamlio.load_file(dvc_file, str(dvc_file.relative_to(store.root)))
+            outs = dvc_data.get("outs") or []
+            md5 = outs[0].get("md5") if outs else None
+        except (UserError, AttributeError, IndexError, TypeError):
+            report.add(where, f"{art['path']}.dvc is not a valid DVC file")
+            continue
+        if md5 != art.get("md5"):
+            report.add(_where(rel, marks, ("artifacts", i, "md5")),
+                       f"artifact {art['path']} md5 {art.get('md5')} does not match its .dvc file ({md5})")
 
 
 def _check_against_base(store: Store, base_rev: str, base: str | None, rel: str,
