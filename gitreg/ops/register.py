@@ -170,7 +170,7 @@ def _update_dvc_yaml(root: Path, name: str, path: str, info: VersionInfo) -> Non
     if not isinstance(data, dict):
         raise UserError(f"{DVC_YAML} is not a mapping", "fix dvc.yaml by hand")
     artifacts = data.get("artifacts") or {}
-    entry = {"path": path, "type": "model"}
+    entry: dict[str, Any] = {"path": path, "type": "model"}
     if info.description:
         entry["desc"] = " ".join(info.description.split())[:500]
     if info.tags:
