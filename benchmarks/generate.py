@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gitreg import Registry, yamlio
-from gitreg.api import VersionInfo, _build_manifest
+from gitreg.api import VersionInfo
+from gitreg.ops.register import build_manifest
 from gitreg.core.messages import commit_message as _commit_message
 from gitreg.core.messages import tag_message as _tag_message
 from gitreg.core.messages import tag_summary
@@ -166,7 +167,7 @@ class Generator:
             metrics=metrics, dataset_version=f"v2026.{rng.randint(1, 12):02d}",
             tags=["benchmark", m.name.split("-")[0]], created_by=actor,
         )
-        manifest = _build_manifest(m.name, ver, info, actor, now, seq)
+        manifest = build_manifest(m.name, ver, info, actor, now, seq)
         vdir = f"models/{m.name}/{ver}"
         is_dir = rng.random() < 0.1
         if is_dir:

@@ -87,6 +87,34 @@ def evaluate(w: list[float], rows: list[tuple[list[float], int]], features: int)
     return {"accuracy": round(correct / len(scores), 4), "auc": round(auc, 4), "f1": round(f1, 4)}
 
 
+def _register_runs(author: Registry, work: Path, result: DemoResult, say: Callable[[str], None]) -> None:
+    """Train three models of growing skill and register each, with its measured metrics, pushed."""
+    data = _dataset(seed=7)
+    train_rows, test_rows = data[:900], data[900:]
+    runs = [  # (features used, epochs, learning rate, description)
+        (2, 3, 0.05, "baseline: tenure and charges"),
+        (3, 6, 0.1, "adds support calls"),
+        (4, 10, 0.1, "adds contract type"),
+    ]
+    work.mkdir()
+    for i, (features, epochs, lr, desc) in enumerate(runs, start=1):
+        w = train(train_rows, features, epochs, lr, seed=i)
+        metrics = evaluate(w, test_rows, features)
+        artifact = work / f"run{i}" / "model.json"
+        artifact.parent.mkdir()
+        artifact.write_text(json.dumps({"type": "logistic_regression", "features": features,
+                                        "weights": w}, indent=2))
+        info = VersionInfo(description=desc, framework="python", algorithm="LogisticRegression",
+                           hyperparameters={"features": features, "epochs": epochs, "lr": lr},
+                           metrics=metrics, dataset_version="synthetic-churn-v1",
+                           training={"data_size": len(train_rows)}, tags=["churn", "demo"],
+                           owner=AUTHOR[1], use_case="customer retention",
+                           model_description=MODEL_DESCRIPTION if i == 1 else None)
+        reg = author.register(MODEL, [artifact], info, bump="minor" if i > 1 else None, push=True)
+        result.versions.append({"version": reg.version, **metrics})
+        say(f"registered {MODEL} {reg.version}: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+
+
 def run_demo(directory: Path | None, env: Mapping[str, str],
              say: Callable[[str], None] = lambda _: None) -> DemoResult:
     root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="gitreg-demo-"))
@@ -110,31 +138,7 @@ def run_demo(directory: Path | None, env: Mapping[str, str],
     reviewer = Registry(result.registry, env=reviewer_env)
     say(f"registry: {result.registry}")
 
-    data = _dataset(seed=7)
-    train_rows, test_rows = data[:900], data[900:]
-    runs = [  # (features used, epochs, learning rate, description)
-        (2, 3, 0.05, "baseline: tenure and charges"),
-        (3, 6, 0.1, "adds support calls"),
-        (4, 10, 0.1, "adds contract type"),
-    ]
-    work = root / "work"
-    work.mkdir()
-    for i, (features, epochs, lr, desc) in enumerate(runs, start=1):
-        w = train(train_rows, features, epochs, lr, seed=i)
-        metrics = evaluate(w, test_rows, features)
-        artifact = work / f"run{i}" / "model.json"
-        artifact.parent.mkdir()
-        artifact.write_text(json.dumps({"type": "logistic_regression", "features": features,
-                                        "weights": w}, indent=2))
-        info = VersionInfo(description=desc, framework="python", algorithm="LogisticRegression",
-                           hyperparameters={"features": features, "epochs": epochs, "lr": lr},
-                           metrics=metrics, dataset_version="synthetic-churn-v1",
-                           training={"data_size": len(train_rows)}, tags=["churn", "demo"],
-                           owner=AUTHOR[1], use_case="customer retention",
-                           model_description=MODEL_DESCRIPTION if i == 1 else None)
-        reg = author.register(MODEL, [artifact], info, bump="minor" if i > 1 else None, push=True)
-        result.versions.append({"version": reg.version, **metrics})
-        say(f"registered {MODEL} {reg.version}: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+    _register_runs(author, root / "work", result, say)
     best = max(result.versions, key=lambda v: v["auc"])["version"]
     first = result.versions[0]["version"]
     for version in dict.fromkeys([first, best]):

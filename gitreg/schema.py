@@ -174,3 +174,23 @@ def _message(err: Any) -> str:
     if len(msg) > 200:
         msg = msg[:197] + "..."
     return f"{where}{msg}"
+
+
+def extra_validator(root: Path, extra: str | None) -> Any:
+    """The validator of gitreg.yaml's extra_schema (a JSON Schema file in the repository), or None."""
+    if not extra:
+        return None
+    path = (root / extra).resolve()
+    if root.resolve() not in path.parents:
+        raise UserError(f"gitreg.yaml extra_schema {extra!r} is outside the registry",
+                        "give a path inside the repository")
+    from gitreg import yamlio
+
+    raw = yamlio.load_file(path, extra)
+    try:
+        return validator_for(raw, path, root)  # $refs: files in the repo only
+    except UserError:
+        raise
+    except Exception as exc:  # jsonschema.SchemaError
+        raise UserError(f"{extra}: not a valid JSON Schema ({str(exc).splitlines()[0]})",
+                        "fix the schema file named by extra_schema") from None

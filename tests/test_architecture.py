@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "gitreg.fastscan", "gitreg.metrics_file", "gitreg.checksum", "gitreg.github",
             "gitreg.templates")),
     ("store", ("gitreg.store", "gitreg.provenance")),
-    ("ops", ("gitreg.ops", "gitreg.monitor")),
+    ("ops", ("gitreg.ops",)),
     ("api", ("gitreg.api",)),
     ("cli", ("gitreg.cli", "gitreg.demo", "gitreg.__main__", "gitreg")),
 ]

@@ -64,3 +64,8 @@ class Context:
 
     def lifecycle(self) -> Lifecycle:
         return self.store.lifecycle()
+
+
+def epoch(clock: Clock) -> Callable[[], float]:
+    """The clock as seconds since the epoch: commit and tag dates follow the injected clock."""
+    return lambda: clock().timestamp()

@@ -5,25 +5,30 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from gitreg import yamlio
+from gitreg import dvc, schema, yamlio
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
-from gitreg.core.names import NONE_STAGE
+from gitreg.core.messages import commit_message, tag_message
+from gitreg.core.names import NONE_STAGE, check_name
+from gitreg.core.tags import register_tag
 from gitreg.core.timefmt import rfc3339
-from gitreg.errors import UserError
-from gitreg.store import DVC_YAML, MANIFEST_FILE
+from gitreg.core.version import BUMPS, Version, bump_kind, next_version, parse_version
+from gitreg.errors import ConflictError, PolicyError, UserError
+from gitreg.ops import sync
+from gitreg.ops.context import Context, epoch
+from gitreg.ops.results import Progress, Result, VersionInfo
+from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
+from gitreg.store import (
+    DVC_YAML, MANIFEST_FILE, MODELS_DIR, Change, PlannedTag, model_file_path,
+)
 
-if TYPE_CHECKING:
-    from gitreg.ops.results import VersionInfo
-
-Progress = Callable[[str, int, int], None]  # (label, done bytes, total bytes)
 COPY_CHUNK = 8 * 1024 * 1024
 SINGLE_DIR_NAME = "model"  # several files or a directory become models/N/V/model/
 
 
-def _build_manifest(name: str, version: str, info: VersionInfo, actor: str, now: datetime,
+def build_manifest(name: str, version: str, info: VersionInfo, actor: str, now: datetime,
                     seq: int) -> dict[str, Any]:
     training = dict(info.training)
     if info.dataset_version:
@@ -165,7 +170,7 @@ def _update_dvc_yaml(root: Path, name: str, path: str, info: VersionInfo) -> Non
     if not isinstance(data, dict):
         raise UserError(f"{DVC_YAML} is not a mapping", "fix dvc.yaml by hand")
     artifacts = data.get("artifacts") or {}
-    entry = {"path": path, "type": "model"}
+    entry: dict[str, Any] = {"path": path, "type": "model"}
     if info.description:
         entry["desc"] = " ".join(info.description.split())[:500]
     if info.tags:
@@ -182,3 +187,155 @@ def _size_text(artifacts: Sequence[Mapping[str, Any]]) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024  # type: ignore[assignment]
     return f"{size} B"
+
+
+# -- the use case ------------------------------------------------------------------------
+def _check_request(ctx: Context, name: str, paths: Sequence[str | Path], info: VersionInfo,
+                   version: str | None, bump: str | None) -> tuple[Version | None, list[Path]]:
+    """(the version asked for, the artifact paths), checked before anything is touched."""
+    check_name(name)
+    if version is not None and bump is not None:
+        raise UserError("give either --version or --bump, not both", "drop one of them")
+    if bump is not None and bump not in BUMPS:
+        raise UserError(f"unknown bump {bump!r}", "use --bump major, minor or patch")
+    wanted = parse_version(version) if version is not None else None
+    sources = _check_sources(paths, ctx.root)
+    for tag in info.tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 100:
+            raise UserError(f"invalid tag {tag!r}", "tags are short non-empty strings")
+    return wanted, sources
+
+
+def _new_version(ctx: Context, name: str, manifests: Mapping[str, dict], wanted: Version | None,
+                 bump: str | None, info: VersionInfo) -> str:
+    """The version to register: free, not on disk, and MAJOR-bumped if the signature changed."""
+    existing = [parse_version(v) for v in manifests]
+    new = wanted if wanted is not None else next_version(existing, bump)
+    ver = str(new)
+    if ver in manifests or any(v.precedence() == new.precedence() for v in existing):
+        raise UserError(f"{name} {ver} is already registered",
+                        f"use --bump or a new --version (latest is {max(existing)})")
+    vdir = ctx.root / MODELS_DIR / name / ver
+    if vdir.exists():
+        raise ConflictError(f"{vdir.relative_to(ctx.root)} already exists but is not committed",
+                            "remove it or commit it first")
+    previous = max((v for v in existing if v < new), default=None)
+    if previous is not None and info.signature is not None:
+        prev_sig = manifests[str(previous)].get("signature")
+        if prev_sig is not None and prev_sig != info.signature and bump_kind(previous, new) != "major":
+            raise PolicyError(
+                f"the signature of {name} {ver} differs from {previous}'s, so a MAJOR "
+                f"bump is required ({bump_kind(previous, new)} given)",
+                f"register it as {previous.bump('major')} (--bump major)")
+    return ver
+
+
+def _draft_manifest(name: str, ver: str, info: VersionInfo, actor: str, now: datetime,
+                    seq: int) -> dict[str, Any]:
+    manifest = build_manifest(name, ver, info, actor, now, seq)
+    pre = [m for p, m in schema.errors(schema.MANIFEST, {**manifest, "artifacts": [
+        {"path": "x", "md5": "0" * 32, "size": 0}]})]
+    if pre:
+        raise UserError(f"the manifest for {name} {ver} would be invalid: {pre[0]}",
+                        "fix the metadata you gave")
+    return manifest
+
+
+def _add_artifacts(ctx: Context, sources: Sequence[Path], vdir: Path,
+                   progress: Progress | None) -> tuple[Path, list[Any]]:
+    """Put the artifacts into the version directory under DVC: (the tracked path, DVC's entries)."""
+    if len(sources) == 1 and sources[0].is_file():
+        # one file: DVC copies it from the user's path into its cache and the
+        # version directory; a copy of gitreg's own first cost 1/3 more (issue 6)
+        target = vdir / sources[0].name
+        total = sources[0].stat().st_size
+        if progress:
+            progress(sources[0].name, 0, total)
+        added = dvc.add(ctx.root, [target], ctx.env, show_progress=progress is not None,
+                        source=sources[0])
+        if progress:
+            progress(sources[0].name, total, total)
+        return target, added
+    target = _copy_artifacts(sources, vdir, progress)
+    return target, dvc.add(ctx.root, [target], ctx.env, show_progress=progress is not None)
+
+
+def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[str, dict],
+                         model: Mapping[str, Any] | None, info: VersionInfo, actor: str,
+                         sources: Sequence[Path], sign: bool,
+                         progress: Progress | None) -> tuple[Result, Path]:
+    """The registration commit and its tag: (the result, the artifact path DVC tracks)."""
+    vdir = ctx.root / MODELS_DIR / name / ver
+    now = ctx.clock()
+    seq = ev.max_seq(manifests.values()) + 1
+    manifest = _draft_manifest(name, ver, info, actor, now, seq)
+    change = Change(ctx.store, name, actor)
+    change.track_dir(vdir)
+    change.extra_paths.append(DVC_YAML)
+    if model is None or _model_updates(model, info):
+        change.write(model_file_path(name), yamlio.dump(_model_file(name, model, info, now)))
+    target_box: list[Path] = []
+
+    def prepare() -> None:
+        vdir.mkdir(parents=True)
+        target, added = _add_artifacts(ctx, sources, vdir, progress)
+        target_box.append(target)
+        manifest["artifacts"] = [
+            {"path": a.path, "md5": a.md5, "size": a.size,
+             **({"nfiles": a.nfiles} if a.nfiles else {})} for a in added
+        ]
+        problems = schema.errors(schema.MANIFEST, manifest, schema.extra_validator(ctx.root, ctx.lifecycle().extra_schema))
+        if problems:
+            raise UserError(f"the manifest for {name} {ver} is invalid: {problems[0][1]}",
+                            "fix the metadata you gave")
+        yamlio.write_atomic(vdir / MANIFEST_FILE, yamlio.dump(mf.ordered(manifest)))
+        _update_dvc_yaml(ctx.root, name, f"{MODELS_DIR}/{name}/{ver}/{target.name}", info)
+
+    tag_msg = tag_message(f"register {name} {ver}", "register", actor, seq, reason=info.description)
+    change.tags.append(PlannedTag(register_tag(name, ver), None, tag_msg))
+    message = commit_message("register", name, ver, None, None, [seq], info.description)
+    cache_before = dvc.cache_listing(ctx.root)
+    try:
+        commit, tags = change.run(message, prepare, sign=sign, now=epoch(ctx.clock))
+    except BaseException:
+        # nothing refers to the objects this failed register put into the DVC cache
+        dvc.remove_new_objects(ctx.root, cache_before)
+        raise
+    result = Result("register", name, ver, commit, tags, [seq],
+                    f"registered {name} {ver} ({_size_text(manifest['artifacts'])})")
+    return result, target_box[0]
+
+
+def register(ctx: Context, name: str, paths: Sequence[str | Path], info: VersionInfo | None = None, *,
+             version: str | None = None, bump: str | None = None, push: bool = False,
+             sign: bool = False, progress: Progress | None = None, _attempt: int = 0) -> Result:
+    """Register a new version of `name` from artifact files: one commit and its tag."""
+    info = info or VersionInfo()
+    wanted, sources = _check_request(ctx, name, paths, info, version, bump)
+    lifecycle = ctx.lifecycle()
+    actor = info.created_by or ctx.actor()
+    if push:
+        sync.require_remote(ctx)
+    with ctx.store.locked():
+        ctx.store.require_branch(lifecycle)
+        ctx.store.require_clean(model=name)
+        manifests, model = ctx.store.model_manifests(name)
+        ver = _new_version(ctx, name, manifests, wanted, bump, info)
+        result, target = _commit_registration(ctx, name, ver, manifests, model, info, actor, sources,
+                                              sign, progress)
+        if push:
+            try:
+                sync.push(ctx, result, [target])
+            except PushRaceLost:
+                # this clone now matches origin: re-check the version there and re-apply
+                if _attempt + 1 >= PUSH_ATTEMPTS:
+                    raise
+                if wanted is not None and ver in ctx.store.model_manifests(name)[0]:
+                    raise ConflictError(
+                        f"{name} {ver} was registered on origin by someone else meanwhile; "
+                        "this clone's commit was undone and it now matches origin",
+                        "register it under a new --version, or use --bump") from None
+                sync.backoff(_attempt)
+                return register(ctx, name, paths, info, version=version, bump=bump, push=True,
+                                sign=sign, progress=progress, _attempt=_attempt + 1)
+        return result

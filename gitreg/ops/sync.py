@@ -6,14 +6,13 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from gitreg import dvc
 from gitreg.errors import ConflictError, UserError
+from gitreg.ops.context import Context
+from gitreg.ops.results import Result
 from gitreg.store import MODELS_DIR
-
-if TYPE_CHECKING:
-    from gitreg.api import Registry, Result
 
 
 class PushRaceLost(ConflictError):
@@ -33,30 +32,30 @@ def backoff(attempt: int) -> None:
 
 
 # -- push --------------------------------------------------------------------------
-def require_remote(reg: Registry, remote: str = "origin") -> None:
+def require_remote(ctx: Context, remote: str = "origin") -> None:
     """--push is checked before anything is done: without a remote nothing changes."""
-    if reg.git.remote_url(remote) is None:
+    if ctx.git.remote_url(remote) is None:
         raise UserError(f"--push needs a git remote '{remote}', and this clone has none; nothing was changed",
                         f"add one with `git remote add {remote} URL`, or leave out --push")
 
 
-def push(reg: Registry, result: Result, artifacts: Sequence[Path] = ()) -> None:
+def push(ctx: Context, result: Result, artifacts: Sequence[Path] = ()) -> None:
     """Push the change's commit and tags; a lost race undoes them and raises PushRaceLost."""
     remote = "origin"
-    if reg.git.remote_url(remote) is None:
+    if ctx.git.remote_url(remote) is None:
         raise UserError(f"{result.action} done locally, but there is no git remote 'origin' to push to",
                         "add one with `git remote add origin URL`, then `git push --follow-tags`")
     if artifacts:
-        dvc.push(reg.root, artifacts, reg.env)
-    branch = reg.git.current_branch()
+        dvc.push(ctx.root, artifacts, ctx.env)
+    branch = ctx.git.current_branch()
     refspecs = [f"refs/heads/{branch}:refs/heads/{branch}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in result.tags]
-    proc = reg.git.push(remote, refspecs)
+    proc = ctx.git.push(remote, refspecs)
     if proc.returncode == 0:
         result.pushed = True
         return
     why = (proc.stderr.strip().splitlines() or ["remote refused"])[-1]
-    if branch and result.commit and lost_race(reg, remote, branch, result.commit, proc):
-        touched = undo_lost_push(reg, remote, branch, result, artifacts)
+    if branch and result.commit and lost_race(ctx, remote, branch, result.commit, proc):
+        touched = undo_lost_push(ctx, remote, branch, result, artifacts)
         raise PushRaceLost(
             f"{result.action} {result.name} {result.version} lost a push race: origin got "
             + (f"other changes to {result.name}" if touched else "other commits") + " first; "
@@ -69,50 +68,50 @@ def push(reg: Registry, result: Result, artifacts: Sequence[Path] = ()) -> None:
         "run `git pull --rebase` then `git push --follow-tags`, or `gitreg doctor --fix` after pulling")
 
 
-def lost_race(reg: Registry, remote: str, branch: str, commit: str, proc: Any) -> bool:
+def lost_race(ctx: Context, remote: str, branch: str, commit: str, proc: Any) -> bool:
     """Did the push fail because origin moved meanwhile (or was busy with another push)?"""
-    if reg.git.head() != commit:
+    if ctx.git.head() != commit:
         return False
     text = f"{proc.stdout}\n{proc.stderr}".lower()
     busy = any(s in text for s in ("cannot lock ref", "failed to update ref", "incorrect old value",
                                    "atomic transaction failed"))
     try:
-        reg.git.fetch(remote, [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"], tags=False)
+        ctx.git.fetch(remote, [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"], tags=False)
     except ConflictError:
         return False
-    moved = reg.git.run(["merge-base", "--is-ancestor", f"refs/remotes/{remote}/{branch}", commit],
+    moved = ctx.git.run(["merge-base", "--is-ancestor", f"refs/remotes/{remote}/{branch}", commit],
                          check=False).returncode != 0
     return moved or busy
 
 
-def undo_lost_push(reg: Registry, remote: str, branch: str, result: Result, artifacts: Sequence[Path]) -> bool:
+def undo_lost_push(ctx: Context, remote: str, branch: str, result: Result, artifacts: Sequence[Path]) -> bool:
     """Take back the local commit and tags of a change that lost a push race; sync to origin.
 
     Returns whether origin's new commits touched this model. Nothing a user made is lost:
     the artifact payload is in the DVC cache (and remote) and its source is untouched.
     """
     assert result.commit
-    old = reg.git.rev(f"{result.commit}^")
+    old = ctx.git.rev(f"{result.commit}^")
     upstream = f"refs/remotes/{remote}/{branch}"
     for tag in result.tags:
-        reg.git.delete_tag(tag)
+        ctx.git.delete_tag(tag)
     for path in artifacts:  # the git-ignored payload copy, so origin's files can take its place
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
     base = old or upstream
-    touched = reg.git.run(["diff", "--quiet", base, upstream, "--", f"{MODELS_DIR}/{result.name}"],
+    touched = ctx.git.run(["diff", "--quiet", base, upstream, "--", f"{MODELS_DIR}/{result.name}"],
                            check=False).returncode != 0
-    if old and reg.git.run(["merge-base", "--is-ancestor", old, upstream], check=False).returncode != 0:
-        reg.git.run(["reset", "-q", "--keep", old])
+    if old and ctx.git.run(["merge-base", "--is-ancestor", old, upstream], check=False).returncode != 0:
+        ctx.git.run(["reset", "-q", "--keep", old])
         raise ConflictError(
             f"{result.action} {result.name} {result.version} was not pushed: this clone's {branch} "
             f"has commits that {remote} does not, and {remote} has moved on; the change was undone",
             "run `git pull --rebase` (or push your other commits) and run the command again")
-    reg.git.run(["reset", "-q", "--keep", upstream])
+    ctx.git.run(["reset", "-q", "--keep", upstream])
     try:
-        reg.git.fetch(remote, [], tags=True)
+        ctx.git.fetch(remote, [], tags=True)
     except ConflictError:
         pass  # tags are derived; `gitreg doctor` reports any drift
     return touched

@@ -69,27 +69,8 @@ def validate(ctx: Context, paths: Iterable[str] = (), base: str | None = None) -
         lifecycle: Lifecycle | None = ctx.lifecycle()
     except UserError:
         lifecycle = None
-    extra = extra_validator(ctx) if lifecycle else None
+    extra = schema.extra_validator(ctx.root, ctx.lifecycle().extra_schema) if lifecycle else None
     return check_files(ctx.store, lifecycle, paths, base=base, extra=extra)
-
-
-def extra_validator(ctx: Context) -> Any:
-    """The validator of gitreg.yaml's extra_schema (a JSON Schema file in the repository), if any."""
-    extra = ctx.lifecycle().extra_schema
-    if not extra:
-        return None
-    path = (ctx.root / extra).resolve()
-    if ctx.root.resolve() not in path.parents:
-        raise UserError(f"gitreg.yaml extra_schema {extra!r} is outside the registry",
-                        "give a path inside the repository")
-    raw = yamlio.load_file(path, extra)
-    try:
-        return schema.validator_for(raw, path, ctx.root)  # $refs: files in the repo only
-    except UserError:
-        raise
-    except Exception as exc:  # jsonschema.SchemaError
-        raise UserError(f"{extra}: not a valid JSON Schema ({str(exc).splitlines()[0]})",
-                        "fix the schema file named by extra_schema") from None
 
 
 def check_files(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] = (),

@@ -15,15 +15,15 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from gitreg.core import events as ev
 from gitreg.core.manifest import flatten_metrics
 from gitreg.core.policy import Condition, parse_check
 from gitreg.errors import GitregError, NotFoundError, UsageError, UserError
-
-if TYPE_CHECKING:
-    from gitreg.api import Registry
+from gitreg.ops import reads
+from gitreg.ops import rollback as rollbacks
+from gitreg.ops.context import Context
 
 MAX_OUTPUT = 1 << 20  # a metrics document larger than this is not a metrics document
 
@@ -33,6 +33,11 @@ class MetricsSource:
     file: Path | None = None
     command: str | None = None
     timeout: float = 30.0
+
+    @classmethod
+    def of(cls, file: str | Path | None, command: str | None, timeout: float) -> MetricsSource:
+        """The source `monitor --metrics FILE | --metrics-cmd CMD [--timeout S]` names."""
+        return cls(Path(file) if file is not None else None, command, timeout)
 
     def describe(self) -> str:
         return f"metrics file {self.file}" if self.file is not None else f"metrics command {self.command!r}"
@@ -149,7 +154,7 @@ def evaluate_checks(conditions: Sequence[Condition], metrics: Mapping[str, Any],
     return results
 
 
-def run(reg: "Registry", name: str, checks: Sequence[str], source: MetricsSource, *,
+def run(ctx: Context, name: str, checks: Sequence[str], source: MetricsSource, *,
         rollback: bool = False, interval: float = 0.0, max_checks: int = 1, push: bool = False,
         sleep: Callable[[float], None], on_round: Callable[[dict[str, Any]], None] | None = None,
         ) -> dict[str, Any]:
@@ -162,18 +167,18 @@ def run(reg: "Registry", name: str, checks: Sequence[str], source: MetricsSource
         raise UsageError("--interval must not be negative", "give seconds between checks, e.g. 60")
     if max_checks < 0:
         raise UsageError("--max-checks must not be negative", "give a number of rounds (0 = unbounded)")
-    stage = reg.lifecycle().rollback_stage
+    stage = ctx.lifecycle().rollback_stage
     where = source.describe()
     report: dict[str, Any] = {"name": name, "stage": stage, "version": None, "passed": True,
                               "failed": [], "rounds": [], "rollback": None, "rollback_error": None}
     n = 0
     while True:
         n += 1
-        version = production_holder(reg, name, stage)
-        metrics = read_metrics(source, reg.env, None)
+        version = production_holder(ctx, name, stage)
+        metrics = read_metrics(source, ctx.env, None)
         results = evaluate_checks(conditions, metrics, where)
         failed = [r for r in results if not r["ok"]]
-        rnd = {"round": n, "at": rfc3339(reg.clock()), "version": version, "checks": results,
+        rnd = {"round": n, "at": rfc3339(ctx.clock()), "version": version, "checks": results,
                "passed": not failed}
         report["rounds"].append(rnd)
         report["version"] = version
@@ -183,15 +188,15 @@ def run(reg: "Registry", name: str, checks: Sequence[str], source: MetricsSource
             report["passed"] = False
             report["failed"] = [r["check"] for r in failed]
             if rollback:
-                _roll_back(reg, name, results, failed, push, report)
+                _roll_back(ctx, name, results, failed, push, report)
             return report
         if max_checks and n >= max_checks:
             return report
         sleep(interval)
 
 
-def production_holder(reg: "Registry", name: str, stage: str) -> str:
-    manifests, _ = reg._model(name)
+def production_holder(ctx: Context, name: str, stage: str) -> str:
+    manifests, _ = reads.find_model(ctx, name)
     holders = ev.stage_holders(manifests.values()).get(stage)
     if not holders:
         raise NotFoundError(f"no version of {name} is in {stage}, so there is nothing to monitor",
@@ -199,12 +204,12 @@ def production_holder(reg: "Registry", name: str, stage: str) -> str:
     return holders[0]
 
 
-def _roll_back(reg: "Registry", name: str, results: Sequence[Mapping[str, Any]],
+def _roll_back(ctx: Context, name: str, results: Sequence[Mapping[str, Any]],
                failed: Sequence[Mapping[str, Any]], push: bool, report: dict[str, Any]) -> None:
     reason = "Auto-rollback: failed checks [" + ", ".join(r["check"] for r in failed) + "]"
     observed = {r["metric"]: r["value"] for r in results}
     try:
-        result = reg.rollback(name, reason=reason, observed=observed, push=push)
+        result = rollbacks.rollback(ctx, name, reason=reason, observed=observed, push=push)
     except GitregError as exc:
         report["rollback_error"] = str(exc)
         return
