@@ -6,11 +6,10 @@ GitPython is not used on purpose: its tag reads rescan packed-refs for every tag
 
 from __future__ import annotations
 
-from gitreg.git.network import (
-    DEFAULT_NETWORK_TIMEOUT, NETWORK_TIMEOUT_VAR, check_repo_url, network_timeout,
-    run_with_timeout, timed_out,
+from gitreg.git.process import (
+    DEFAULT_NETWORK_TIMEOUT, NETWORK_TIMEOUT_VAR, GitCommandError, check_repo_url, find_root,
+    git_env, internal, network_timeout, run_with_timeout, timed_out,
 )
-from gitreg.git.process import GitCommandError, find_root, git_env, internal
 from gitreg.git.repo import Git, Ref, TreeEntry
 
 __all__ = [

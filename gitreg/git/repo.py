@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from gitreg.errors import ConflictError, UserError
-from gitreg.git.network import network_timeout, run_with_timeout, timed_out
-from gitreg.git.process import GitCommandError, git_env
+from gitreg.git.process import GitCommandError, git_env, network_timeout, run_with_timeout, timed_out
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from gitreg import yamlio
 from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle, lifecycle_from_config
 from gitreg.errors import ConflictError, UserError
 from gitreg.git import Git, GitCommandError, Ref
-from gitreg.store import cache, lock, recovery
+from gitreg.store import cache
 from gitreg.store.layout import (
     CONFIG_FILE, DVC_YAML, JOURNAL_FILE, MANIFEST_FILE, MODEL_FILE, MODELS_DIR, ModelFiles,
     is_temp_file, manifest_path, model_file_path,
@@ -256,6 +256,8 @@ class Store:
             finally:
                 self._lock_depth -= 1
             return
+        from gitreg.store import lock  # mutations only: read commands never load it
+
         with lock.held(self.state_dir):
             self.require_no_index_lock()
             if not recovering:
@@ -299,6 +301,8 @@ class Store:
 
     def recover_interrupted(self) -> str | None:
         """Finish (it was committed) or undo (it was not) an interrupted change; None if none."""
+        from gitreg.store import recovery
+
         return recovery.recover(self)
 
 
