@@ -69,52 +69,28 @@ def scan(text: str) -> dict[str, Any] | None:
 def _scan(text: str) -> dict[str, Any] | None:
     top: dict[str, Any] = {}
     history: list[dict[str, Any]] | None = None
-    item: dict[str, Any] | None = None
-    in_history = False
-    first_in_history = False
+    lines = text.split("\n")
+    end = len(lines)
     block_open = False
-    for line in text.split("\n"):
+    i = 0
+    while i < end:
+        line = lines[i]
+        i += 1
         if not line:
             continue
         if line.count("'") % 2:
             raise _Unsupported  # a quoted value spanning lines, or an apostrophe: let PyYAML read it
         head = line[0]
         if head == " " or head == "-":
-            if not in_history:
-                if head == "-" and not block_open:
-                    raise _Unsupported  # a top-level sequence, or a layout we do not follow
-                continue  # nested content (or an indentless sequence) of a key we do not need
-            if head == "-":
-                if not line.startswith("- "):
-                    raise _Unsupported
-                item = {}
-                history.append(item)  # type: ignore[union-attr]
-                rest = line[2:]
-            else:
-                if first_in_history:
-                    raise _Unsupported  # indented sequence style
-                if not line.startswith("  ") or line[2] == " ":
-                    continue  # deeper: content of an entry's nested value
-                rest = line[2:]
-                if rest.startswith("-"):
-                    continue  # a sequence under one of the entry's keys (approved_by)
-            first_in_history = False
-            m = _KEY.fullmatch(rest)
-            if m is None or item is None:
-                raise _Unsupported
-            key, value = m.group(1), m.group(2)
-            if key in _ITEM_WANTED:
-                item[key] = _scalar(value)
-            elif value:
-                _check_inline(value)
-            continue
+            if head == "-" and not block_open:
+                raise _Unsupported  # a top-level sequence, or a layout we do not follow
+            continue  # nested content (or an indentless sequence) of a key we do not need
         if head == "#":
             continue
         m = _KEY.fullmatch(line)
         if m is None:
             raise _Unsupported  # ---, %, ?, a bare scalar, a BOM...
         key, value = m.group(1), m.group(2)
-        in_history = False
         block_open = not value
         if key == "history":
             if value == "[]":
@@ -122,9 +98,7 @@ def _scan(text: str) -> dict[str, Any] | None:
             elif value:
                 raise _Unsupported
             else:
-                history = []
-                in_history = True
-                first_in_history = True
+                history, i = _history(lines, i)
         elif key in _WANTED:
             top[key] = _scalar(value)
         elif value:
@@ -137,6 +111,50 @@ def _scan(text: str) -> dict[str, Any] | None:
                 raise _Unsupported  # PyYAML's reading decides what happens then
         top["history"] = history
     return top
+
+
+def _history(lines: list[str], i: int) -> tuple[list[dict[str, Any]], int]:
+    """The entries of a block `history:` sequence starting at lines[i], and the index of
+    the first line after it (the next top-level key)."""
+    history: list[dict[str, Any]] = []
+    item: dict[str, Any] | None = None  # the entry being read; None before the first "- "
+    end = len(lines)
+    while i < end:
+        line = lines[i]
+        if not line:
+            i += 1
+            continue
+        head = line[0]
+        if head != " " and head != "-" and head != "#":
+            break  # the next top-level key
+        i += 1
+        if line.count("'") % 2:
+            raise _Unsupported  # a quoted value spanning lines, or an apostrophe: let PyYAML read it
+        if head == "#":
+            continue
+        if head == "-":
+            if not line.startswith("- "):
+                raise _Unsupported
+            item = {}
+            history.append(item)
+            rest = line[2:]
+        else:
+            if item is None:
+                raise _Unsupported  # indented sequence style
+            if not line.startswith("  ") or line[2] == " ":
+                continue  # deeper: content of an entry's nested value
+            rest = line[2:]
+            if rest.startswith("-"):
+                continue  # a sequence under one of the entry's keys (approved_by)
+        m = _KEY.fullmatch(rest)
+        if m is None:
+            raise _Unsupported
+        key, value = m.group(1), m.group(2)
+        if key in _ITEM_WANTED:
+            item[key] = _scalar(value)
+        elif value:
+            _check_inline(value)
+    return history, i
 
 
 def _check_inline(value: str) -> None:

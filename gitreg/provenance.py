@@ -61,6 +61,19 @@ def read(git: Git, names: Sequence[str] | None = None, rev: str = "HEAD",
     first_parent: follow only the branch's own line, so an entry merged from a pull request
     is attributed to the merge commit (when it landed) rather than to the branch's commit.
     """
+    prov = Provenance()
+    log = _log(git, names, rev, signatures, first_parent)
+    if log is None:
+        return prov
+    changes = _commits(log, prov)
+    blobs = sorted({b for _, diffs in changes for d in diffs for b in d[2:] if b != _ZERO})
+    _attribute(prov, changes, _histories(git, blobs))
+    return prov
+
+
+def _log(git: Git, names: Sequence[str] | None, rev: str, signatures: bool,
+         first_parent: bool) -> str | None:
+    """One `git log --raw` of the manifests' commits (None: nothing to read, or no such rev)."""
     sig = "%G?%x1f%GS" if signatures else "%x1f"
     fmt = ("%x1e%H%x1f%an%x1f%ae%x1f%ct%x1f" + sig + "%x1f"
            "%(trailers:key=Gitreg-Model,valueonly,separator=%x2c)%x1f"
@@ -70,16 +83,21 @@ def read(git: Git, names: Sequence[str] | None = None, rev: str = "HEAD",
     else:
         specs = [f":(glob){MODELS_DIR}/{n}/*/{MANIFEST_FILE}" for n in names]
     if not specs:
-        return Provenance()
+        return None
     args = ["log", "--topo-order", "--raw", "--no-abbrev", "--no-renames", f"--format={fmt}"]
     if first_parent:
         args += ["--first-parent", "--diff-merges=first-parent"]
     proc = git.run([*args, rev, "--", *specs], check=False)
-    prov = Provenance()
-    if proc.returncode != 0:
-        return prov
-    changes: list[tuple[str, list[tuple[str, str, str, str]]]] = []
-    for rec in proc.stdout.split("\x1e")[1:]:
+    return proc.stdout if proc.returncode == 0 else None
+
+
+_Diff = tuple[str, str, str, str]  # model, version, old blob, new blob
+
+
+def _commits(log: str, prov: Provenance) -> list[tuple[str, list[_Diff]]]:
+    """Each commit of the log (newest first) with its manifest diffs; its CommitInfo into prov."""
+    changes: list[tuple[str, list[_Diff]]] = []
+    for rec in log.split("\x1e")[1:]:
         head, _, raw = rec.partition("\x1f\n")
         parts = head.split("\x1f")
         if len(parts) < 8:
@@ -87,21 +105,29 @@ def read(git: Git, names: Sequence[str] | None = None, rev: str = "HEAD",
         sha, an, ae, ct, gcode, signer, models, seqs = parts[:8]
         claims = _claims(models, seqs)
         prov.commits[sha] = CommitInfo(sha, an, ae, int(ct or 0), gcode, signer, claims)
-        diffs = []
-        for line in raw.splitlines():
-            if not line.startswith(":"):
-                continue
-            meta, _, path = line.partition("\t")
-            fields = meta.split(" ")
-            if len(fields) < 5:
-                continue
-            p = path.split("/")
-            if len(p) != 4 or p[0] != MODELS_DIR or p[3] != MANIFEST_FILE:
-                continue
-            diffs.append((p[1], p[2], fields[2], fields[3]))
-        changes.append((sha, diffs))
-    blobs = sorted({b for _, diffs in changes for d in diffs for b in d[2:] if b != _ZERO})
-    histories = _histories(git, blobs)
+        changes.append((sha, _diffs(raw)))
+    return changes
+
+
+def _diffs(raw: str) -> list[_Diff]:
+    diffs = []
+    for line in raw.splitlines():
+        if not line.startswith(":"):
+            continue
+        meta, _, path = line.partition("\t")
+        fields = meta.split(" ")
+        if len(fields) < 5:
+            continue
+        p = path.split("/")
+        if len(p) != 4 or p[0] != MODELS_DIR or p[3] != MANIFEST_FILE:
+            continue
+        diffs.append((p[1], p[2], fields[2], fields[3]))
+    return diffs
+
+
+def _attribute(prov: Provenance, changes: list[tuple[str, list[_Diff]]],
+               histories: Mapping[str, dict[int, Any]]) -> None:
+    """Each entry to the commit that added it; changed or removed entries to `rewritten`."""
     for sha, diffs in reversed(changes):  # oldest first: the first commit to hold an entry wins
         mine = prov.introduced.setdefault(sha, set())
         for model, version, old, new in diffs:
@@ -116,7 +142,6 @@ def read(git: Git, names: Sequence[str] | None = None, rev: str = "HEAD",
             for seq in before:
                 if seq not in after:
                     prov.rewritten.append((model, version, seq, sha))
-    return prov
 
 
 def _claims(models: str, seqs: str) -> tuple[tuple[str, int], ...]:

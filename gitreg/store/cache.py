@@ -1,0 +1,157 @@
+"""The summaries cache under .git: {model: {version: summary}}, keyed by content hashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from gitreg import yamlio
+from gitreg.core import events as ev
+from gitreg.core.names import NONE_STAGE
+from gitreg.errors import UserError
+from gitreg.store.layout import MANIFEST_FILE, MODELS_DIR, ModelFiles, manifest_path
+from gitreg.store.shape import shape_problem
+
+if TYPE_CHECKING:
+    from gitreg.store.store import Store
+
+CACHE_VERSION = 3
+
+
+def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    stage = manifest.get("stage") or NONE_STAGE
+    return {
+        "name": manifest.get("name"),
+        "version": manifest.get("version"),
+        "stage": stage,
+        "stage_seq": ev.last_assignment_seq(manifest, stage) if stage != NONE_STAGE else 0,
+        "created_at": manifest.get("created_at"),
+        "max_seq": ev.max_seq([manifest]),
+    }
+
+
+def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
+    """{model: {version: summary}} for every model, through the tree-id cache.
+
+    The cache maps a model directory's git tree id to its versions' summaries (and
+    their manifest blob ids). Tree ids are content hashes: a changed, added or removed
+    manifest gives its model directory a new tree id, so a cached entry can never be
+    stale. Only the models whose tree id is unknown are listed again, and only their
+    manifests with unknown blob ids are read and parsed (issue 6).
+    """
+    dirs = store.model_dirs(rev)
+    cache = _load_cache(store)
+    stale = [name for name, tree in dirs.items() if tree not in cache]
+    if stale:
+        known = {blob: summary for entry in cache.values()
+                 for blob, summary in zip(entry["blobs"].values(), entry["versions"].values())}
+        # many stale models (a cold cache): one recursive ls-tree of models/ is cheaper
+        files = store.model_tree(rev) if len(stale) > 64 else _model_files(store, rev, stale)
+        missing: dict[str, str] = {}
+        for name in stale:
+            for version, sha in (files[name].manifests if name in files else {}).items():
+                if sha not in known:
+                    missing[sha] = manifest_path(name, version)
+        if missing:
+            known.update(_summarize_blobs(store, missing))
+        for name in stale:
+            manifests = files[name].manifests if name in files else {}
+            ok = {v: sha for v, sha in manifests.items() if sha in known}
+            entry = {"name": name, "versions": {v: known[sha] for v, sha in ok.items()}, "blobs": ok}
+            if len(ok) == len(manifests):
+                cache[dirs[name]] = entry
+            else:  # an unreadable manifest: serve the rest, never cache the gap
+                cache[dirs[name] + "!"] = entry
+        _save_cache(store, {tree: cache[tree] for tree in dirs.values() if tree in cache})
+    out: dict[str, dict[str, dict]] = {}
+    for name, tree in dirs.items():
+        found = cache.get(tree) or cache.get(tree + "!")
+        if found and found["versions"]:
+            out[name] = found["versions"]
+    return out
+
+
+def _summarize_blobs(store: Store, paths: dict[str, str]) -> dict[str, dict]:
+    """{blob id: summary} of manifests, read in chunks and summarised one at a time
+    (never 20,000 parsed manifests in memory at once); the fast scanner reads what
+    gitreg writes, PyYAML everything else."""
+    from gitreg import fastscan
+
+    out: dict[str, dict] = {}
+    shas = list(paths)
+    for i in range(0, len(shas), 2000):
+        for sha, raw in store.read_blobs({s: paths[s] for s in shas[i:i + 2000]}).items():
+            fields = None
+            try:
+                fields = fastscan.scan(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                pass
+            try:
+                data = fields if fields is not None else yamlio.loads(raw, paths[sha])
+            except UserError as exc:  # warned about and skipped, never cached
+                store.note_broken(paths[sha], exc)
+                continue
+            problem = shape_problem(data) if isinstance(data, dict) else "not a mapping"
+            if problem is None:
+                out[sha] = summarize(data)
+            else:
+                store.note_broken(paths[sha], UserError(f"{paths[sha]}: not a valid manifest ({problem})"))
+    return out
+
+
+def _model_files(store: Store, rev: str, names: Sequence[str]) -> dict[str, ModelFiles]:
+    models: dict[str, ModelFiles] = {}
+    for i in range(0, len(names), 200):
+        chunk = [f"{MODELS_DIR}/{n}/" for n in names[i:i + 200]]
+        for entry in store.git.ls_tree(rev, chunk):
+            parts = entry.path.split("/")
+            if entry.kind == "blob" and len(parts) == 4 and parts[3] == MANIFEST_FILE:
+                models.setdefault(parts[1], ModelFiles(parts[1])).manifests[parts[2]] = entry.sha
+    return models
+
+
+def _cache_path(store: Store) -> Path:
+    return store.state_dir / f"summaries-v{CACHE_VERSION}.json"
+
+
+def _load_cache(store: Store) -> dict[str, dict]:
+    """{model tree id: {"name", "versions": {v: summary}, "blobs": {v: blob id}}}."""
+    try:
+        data = json.loads(_cache_path(store).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    # A cache that is not exactly what we write is rebuilt, never trusted: one bad
+    # entry discards the whole file.
+    try:
+        if data["version"] != CACHE_VERSION:
+            return {}
+        models = data["models"]
+        if not isinstance(models, dict):
+            return {}
+        for tree, entry in models.items():
+            versions, blobs = entry["versions"], entry["blobs"]
+            if not (isinstance(tree, str) and isinstance(entry["name"], str)
+                    and isinstance(versions, dict) and isinstance(blobs, dict)
+                    and versions.keys() == blobs.keys()):
+                return {}
+            for v, s in versions.items():
+                if not (isinstance(s["name"], str) and isinstance(s["version"], str)
+                        and isinstance(s["stage"], str) and type(s["stage_seq"]) is int
+                        and type(s["max_seq"]) is int and isinstance(blobs[v], str)):
+                    return {}
+    except (KeyError, TypeError, AttributeError):
+        return {}
+    # entries for trees with an unreadable manifest ("!") are re-read every time
+    return {t: e for t, e in models.items() if not t.endswith("!")}
+
+
+def _save_cache(store: Store, models: dict[str, dict]) -> None:
+    try:
+        store.state_dir.mkdir(parents=True, exist_ok=True)
+        yamlio.write_atomic(_cache_path(store),
+                            json.dumps({"version": CACHE_VERSION, "models": models},
+                                       separators=(",", ":")))
+    except OSError:
+        pass  # a read-only clone still reads, just without a cache
+
