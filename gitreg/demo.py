@@ -117,7 +117,8 @@ def _register_runs(author: Registry, work: Path, result: DemoResult, say: Callab
 
 def run_demo(directory: Path | None, env: Mapping[str, str],
              say: Callable[[str], None] = lambda _: None) -> DemoResult:
-    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="gitreg-demo-"))
+    # absolute: the remotes it configures must not depend on the cwd of later commands
+    root = Path(directory).resolve() if directory else Path(tempfile.mkdtemp(prefix="gitreg-demo-"))
     if root.exists() and any(root.iterdir()):
         raise UserError(f"{root} is not empty", "give a new or empty directory for the demo")
     root.mkdir(parents=True, exist_ok=True)

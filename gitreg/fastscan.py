@@ -141,8 +141,8 @@ def _history(lines: list[str], i: int) -> tuple[list[dict[str, Any]], int]:
         else:
             if item is None:
                 raise _Unsupported  # indented sequence style
-            if not line.startswith("  ") or line[2] == " ":
-                continue  # deeper: content of an entry's nested value
+            if not line.startswith("  ") or line[2:3] in (" ", ""):
+                continue  # deeper (content of an entry's nested value), or blank
             rest = line[2:]
             if rest.startswith("-"):
                 continue  # a sequence under one of the entry's keys (approved_by)

@@ -138,3 +138,36 @@ def test_the_check_sees_an_upward_import(tmp_path, source):
 def test_the_check_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+MODULE_LINES = 400
+FUNCTION_LINES = 60
+
+
+def test_no_module_or_function_is_too_long_to_read():
+    """Issue 12: a module is one room (≤ 400 lines), a function one step (≤ 60 lines)."""
+    too_long = []
+    for name, path in all_modules().items():
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > MODULE_LINES:
+            too_long.append(f"{name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+                if length > FUNCTION_LINES:
+                    too_long.append(f"{name}.{node.name}: {length} lines")
+    assert too_long == []
+
+
+def test_use_cases_never_import_the_facade():
+    """gitreg/ops takes a Context: no import of gitreg.api, not even under TYPE_CHECKING."""
+    offenders = []
+    for name, path in all_modules().items():
+        if not name.startswith("gitreg.ops"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "gitreg.api" or n.startswith("gitreg.api.") for n in names):
+                offenders.append(name)
+    assert offenders == []

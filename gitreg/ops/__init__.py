@@ -1,1 +1,1 @@
-"""Use cases, one module each: plain functions over a Registry."""
+"""Use cases, one module each: plain functions whose first argument is a Context (context.py)."""

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ALICE, BOB, git, gitreg_exe
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 USER_FILES = ["metrics.json", "model.pkl"]
 
 

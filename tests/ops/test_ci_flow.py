@@ -22,7 +22,7 @@ from gitreg import Registry, VersionInfo, yamlio
 from gitreg.ops import pr as prmod
 from gitreg.core.tags import parse_tag
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "gitreg" / "templates" / "workflows"
+TEMPLATES = Path(__file__).resolve().parents[2] / "gitreg" / "templates" / "workflows"
 
 POLICY = """\
 schema_version: 1

@@ -43,3 +43,13 @@ def test_demo_registers_promotes_pushes_and_writes_the_dashboard(tmp_path, isola
     out = subprocess.run([GTO, "show", "--json"], cwd=target / "registry", capture_output=True,
                          text=True)
     assert json.loads(out.stdout)["churn"]["stage"]["production"] == "v0.3.0"
+
+
+def test_demo_into_a_relative_directory(tmp_path, isolated_env):
+    # the git and DVC remotes it configures were relative to the cwd, so the demo's own
+    # push (run from the registry directory) failed with exit 70
+    proc = subprocess.run([*gitreg_exe(), "demo", "rel"], env=isolated_env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    reg = Registry(tmp_path / "rel" / "registry", env=isolated_env)
+    assert reg.list_models()["models"][0]["stages"]["production"] == "0.3.0"

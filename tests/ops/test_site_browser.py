@@ -21,7 +21,7 @@ CHROMIUM = Path(os.environ.get("GITREG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("GITREG_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
 # Read at import: the hermetic test environment drops GITREG_* variables before each test.
 KEEP_ARTIFACTS = bool(os.environ.get("GITREG_TEST_ARTIFACTS"))
-ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
 INSTALL = "install it with `apt-get install -y chromium chromium-driver` and `pip install selenium`"
 
 

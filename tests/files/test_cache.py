@@ -21,7 +21,7 @@ from gitreg.store import CACHE_VERSION
 
 from conftest import git
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import generate  # noqa: E402
 
 
@@ -308,6 +308,9 @@ AWKWARD = {
     "crlf": "name: a\r\nversion: 1.0.0\r\n",
     "tab": "name:\ta\nversion: 1.0.0\n",
     "key with space value colon": "name: a: b\nversion: 1.0.0\n",
+    # a hand edit: a line of two spaces inside history (the scanner raised IndexError)
+    "whitespace line in history": "name: a\nversion: 1.0.0\nhistory:\n- seq: 1\n  \n  action: promote\n",
+    "whitespace line at the end": "name: a\nversion: 1.0.0\nhistory:\n- seq: 1\n  \n",
 }
 
 
