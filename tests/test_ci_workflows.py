@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git
-import test_ci_flow as flow
+import ops.test_ci_flow as flow
 from gitreg import Registry, templates, yamlio
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,8 +12,8 @@ from conftest import ALICE, BOB, as_user, git, snapshot
 from gitreg import ConflictError, PolicyError, Registry, yamlio
 from gitreg.ops import pr as prmod
 from gitreg.ops.ci_report import github_repo_url
-import test_ci_flow as flow
-from test_ci_flow import clone, fake_gh, remote_tags
+import ops.test_ci_flow as flow
+from ops.test_ci_flow import clone, fake_gh, remote_tags
 
 BRANCH = "gitreg/churn-1.1.0-production"
 # the seeded registry of test_ci_flow (built once per session)

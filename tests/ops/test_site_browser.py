@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from test_site import demo_registry
+from ops.test_site import demo_registry
 
 CHROMIUM = Path(os.environ.get("GITREG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("GITREG_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ALICE, BOB, CAROL, GTO, as_user, git, gitreg_exe
 from gitreg import Registry, VersionInfo, yamlio
-from test_ci_flow import _seed, clone, merged, seeded  # noqa: F401 - fixtures
+from ops.test_ci_flow import _seed, clone, merged, seeded  # noqa: F401 - fixtures
 
 DAVE = "dave@example.com"
 MALLORY = "mallory@example.com"
