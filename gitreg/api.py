@@ -44,8 +44,6 @@ def load_mapping_file(path: Path, what: str) -> dict[str, Any]:
 class Registry:
     """A gitreg registry: a git repository with gitreg.yaml at its root."""
 
-
-
     def __init__(
         self,
         path: str | Path = ".",
@@ -199,7 +197,7 @@ class Registry:
 
         return validate.validate(self.ctx, paths, base=base)
 
-    # -- consuming, CI and the site: gitreg/consume.py, gitreg/ci.py, gitreg/site.py --------
+    # -- consuming, CI and the site: gitreg/ops/consume.py, get.py, ci_*.py, site/ ---------
     def ci_check(self, base: str, *, summary_file: str | Path | None = None) -> CheckReport:
         """Judge the registry changes between `base` and the work tree like a PR check."""
         return ci_check.ci_check(self.ctx, base, summary_file=summary_file)
