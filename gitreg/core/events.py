@@ -16,7 +16,16 @@ REJECT = "reject"
 PROMOTE = "promote"
 ARCHIVE = "archive"
 ROLLBACK = "rollback"
-ACTIONS = (REGISTER, REQUEST, APPROVE, REJECT, PROMOTE, ARCHIVE, ROLLBACK)
+ALIAS = "alias"  # on the version that gets the alias: {alias, replaced?}
+UNALIAS = "unalias"  # on the version that loses it: {alias, replaced_by?}
+ANNOTATE = "annotate"  # {description?, set_tags?, unset_tags?}; model-level in model.yaml
+CREATE = "create"  # model.yaml only: the model exists before any version
+DEPRECATE = "deprecate"  # a version {from?, aliases?}, or a whole model in model.yaml
+UNDEPRECATE = "undeprecate"
+ACTIONS = (REGISTER, REQUEST, APPROVE, REJECT, PROMOTE, ARCHIVE, ROLLBACK,
+           ALIAS, UNALIAS, ANNOTATE, CREATE, DEPRECATE, UNDEPRECATE)
+# model.yaml's own history holds model-level events; their Event.version is this
+MODEL_LEVEL = ""
 # Actions that move a version between stages (and so get a GTO stage tag).
 MOVES = (PROMOTE, ARCHIVE, ROLLBACK)
 
@@ -37,19 +46,30 @@ class Event:
         return self.data.get("to")
 
 
-def model_events(manifests: Iterable[Mapping[str, Any]]) -> list[Event]:
-    """All events of one model's versions, ordered by seq."""
+def model_events(manifests: Iterable[Mapping[str, Any]],
+                 model: Mapping[str, Any] | None = None) -> list[Event]:
+    """All events of one model's versions (and, given model.yaml, its model-level ones), by seq."""
     events = [
         Event(int(h["seq"]), str(m["version"]), str(h["action"]), h)
         for m in manifests
         for h in (m.get("history") or [])
     ]
+    events += [Event(int(h["seq"]), MODEL_LEVEL, str(h["action"]), h)
+               for h in _history(model)]
     events.sort(key=lambda e: e.seq)
     return events
 
 
-def max_seq(manifests: Iterable[Mapping[str, Any]]) -> int:
-    return max((int(h["seq"]) for m in manifests for h in (m.get("history") or [])), default=0)
+def max_seq(manifests: Iterable[Mapping[str, Any]], model: Mapping[str, Any] | None = None) -> int:
+    """The model's last seq: one counter covers its versions' histories and model.yaml's."""
+    seqs = [int(h["seq"]) for m in manifests for h in (m.get("history") or [])]
+    seqs += [int(h["seq"]) for h in _history(model)]
+    return max(seqs, default=0)
+
+
+def _history(model: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    history = (model or {}).get("history") or []
+    return history if isinstance(history, list) else []
 
 
 def last_assignment_seq(manifest: Mapping[str, Any], stage: str) -> int:

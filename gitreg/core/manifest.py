@@ -9,14 +9,25 @@ from gitreg.errors import UserError
 
 SCHEMA_VERSION = 1
 # Changed only by gitreg's stage operations; everything else is fixed at registration.
-MUTABLE_FIELDS = ("stage", "approval", "deployment", "history")
+# (description and tags change too, but only as an `annotate` history entry records:
+# validate --base checks that)
+MUTABLE_FIELDS = ("stage", "aliases", "deprecated", "approval", "deployment", "history")
 # The order keys are written in, so manifests read the same everywhere.
 FIELD_ORDER = (
     "schema_version", "name", "version", "description", "created_at", "created_by",
     "framework", "algorithm", "hyperparameters", "metrics", "training", "signature",
     "artifacts", "tags", "business", "custom",
-    "stage", "approval", "deployment", "history",
+    "stage", "aliases", "deprecated", "approval", "deployment", "history",
 )
+
+
+def tag_map(tags: Any) -> dict[str, str]:
+    """Tags as MLflow's key -> value; a legacy list of labels reads as {label: ""} (lossless)."""
+    if isinstance(tags, Mapping):
+        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
+    if isinstance(tags, list):
+        return {str(label): "" for label in tags}
+    return {}
 
 
 def immutable_part(manifest: Mapping[str, Any]) -> dict[str, Any]:
