@@ -14,6 +14,7 @@ from gitreg import yamlio
 from gitreg.core.stages import Lifecycle
 from gitreg.errors import UserError
 from gitreg.git import Git
+from gitreg.ops import annotate as annotations
 from gitreg.ops import approvals, ci_check, ci_publish, codeowners, consume, reads, stages
 from gitreg.ops import get as get_op
 from gitreg.ops import init as init_ops
@@ -130,6 +131,23 @@ class Registry:
     ) -> Result:
         return register_ops.register(self.ctx, name, paths, info, version=version, bump=bump,
                                      push=push, sign=sign, progress=progress, _attempt=_attempt)
+
+    # -- edits after registration, a model before its first version: ops/annotate.py ----
+    def annotate(self, name: str, version: str | None = None, *, description: str | None = None,
+                 set_tags: Mapping[str, str] | Sequence[str] | None = None,
+                 unset_tags: Sequence[str] = (), reason: str | None = None, push: bool = False,
+                 sign: bool = False) -> Result:
+        """Change a version's (no version: the model's) description and tags, in history."""
+        return annotations.annotate(self.ctx, name, version, description=description,
+                                    set_tags=set_tags, unset_tags=unset_tags, reason=reason,
+                                    push=push, sign=sign)
+
+    def create(self, name: str, *, description: str | None = None, owner: str | None = None,
+               use_case: str | None = None, tags: Mapping[str, str] | Sequence[str] | None = None,
+               push: bool = False, sign: bool = False) -> Result:
+        """Create a model with no versions yet (MLflow's create_registered_model)."""
+        return annotations.create(self.ctx, name, description=description, owner=owner,
+                                  use_case=use_case, tags=tags, push=push, sign=sign)
 
     # -- stage changes: gitreg/ops/stages.py, approvals.py, rollback.py -----------------
     def _registration_commits(self, name: str, versions: Sequence[str]) -> dict[str, str]:

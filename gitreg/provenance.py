@@ -22,6 +22,7 @@ from gitreg.git import Git
 
 MODELS_DIR = "models"
 MANIFEST_FILE = "manifest.yaml"
+MODEL_FILE = "model.yaml"
 _ZERO = "0" * 40
 _MAX_BLOB = 5 * 1024 * 1024
 
@@ -78,10 +79,12 @@ def _log(git: Git, names: Sequence[str] | None, rev: str, signatures: bool,
     fmt = ("%x1e%H%x1f%an%x1f%ae%x1f%ct%x1f" + sig + "%x1f"
            "%(trailers:key=Gitreg-Model,valueonly,separator=%x2c)%x1f"
            "%(trailers:key=Gitreg-Seq,valueonly,separator=%x2c)%x1f")
+    # model.yaml's history (create, a model's annotate) shares the model's seqs
     if names is None:
-        specs = [f":(glob){MODELS_DIR}/*/*/{MANIFEST_FILE}"]
+        specs = [f":(glob){MODELS_DIR}/*/*/{MANIFEST_FILE}", f":(glob){MODELS_DIR}/*/{MODEL_FILE}"]
     else:
-        specs = [f":(glob){MODELS_DIR}/{n}/*/{MANIFEST_FILE}" for n in names]
+        specs = [s for n in names for s in (f":(glob){MODELS_DIR}/{n}/*/{MANIFEST_FILE}",
+                                            f"{MODELS_DIR}/{n}/{MODEL_FILE}")]
     if not specs:
         return None
     args = ["log", "--topo-order", "--raw", "--no-abbrev", "--no-renames", f"--format={fmt}"]
@@ -119,9 +122,10 @@ def _diffs(raw: str) -> list[_Diff]:
         if len(fields) < 5:
             continue
         p = path.split("/")
-        if len(p) != 4 or p[0] != MODELS_DIR or p[3] != MANIFEST_FILE:
-            continue
-        diffs.append((p[1], p[2], fields[2], fields[3]))
+        if len(p) == 3 and p[0] == MODELS_DIR and p[2] == MODEL_FILE:
+            diffs.append((p[1], ev.MODEL_LEVEL, fields[2], fields[3]))
+        elif len(p) == 4 and p[0] == MODELS_DIR and p[3] == MANIFEST_FILE:
+            diffs.append((p[1], p[2], fields[2], fields[3]))
     return diffs
 
 

@@ -25,7 +25,7 @@ def list_cmd(
         return
     stages = list(reg.lifecycle().stages)
     columns = [(col, False) for col in ["model", "latest", "versions", *stages]]
-    print_table(columns, [[m["name"], m["latest"], str(m["versions"]),
+    print_table(columns, [[m["name"], m["latest"] or "-", str(m["versions"]),
                            *[m["stages"].get(s, "-") for s in stages]] for m in data["models"]])
 
 
@@ -51,6 +51,10 @@ def show_cmd(
         for key in ("description", "owner", "use_case"):
             if data.get(key):
                 head += f"\n  {key}: {data[key]}"
+        if data.get("tags"):
+            head += "\n  tags: " + ", ".join(f"{k}={v}" if v else k for k, v in data["tags"].items())
+        if not data["versions"]:
+            head += "\n  no versions yet"
         console.print(head, markup=False)
         columns = [("version", False), ("stage", False), ("created", False), ("by", False),
                    ("metrics", True)]
@@ -80,6 +84,6 @@ def history_cmd(
     for e in data["events"]:
         move = f"{e['from'] or 'none'} -> {e['to']}" if e.get("to") or e.get("from") else ""
         at = (e["at"] or "").replace("T", " ").removesuffix("Z")[:16]
-        rows.append([str(e["seq"]), e["action"], e["version"], move, at, e["by"] or "",
+        rows.append([str(e["seq"]), e["action"], e["version"] or "(model)", move, at, e["by"] or "",
                      e["reason"] or "", (e["commit"] or "")[:8], e["tag"] or ""])
     print_table(columns, rows, heading=3)

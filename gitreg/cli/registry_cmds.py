@@ -79,7 +79,7 @@ def register_cmd(
     description: Optional[str] = typer.Option(None, "--description", "-m", help="What this version is."),
     model_description: Optional[str] = typer.Option(None, "--model-description", help="What the model is (models/NAME/model.yaml; replaces the old one)."),
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Training data version."),
-    tag: List[str] = typer.Option([], "--tag", help="A label (repeatable)."),
+    tag: List[str] = typer.Option([], "--tag", help="A tag KEY=VALUE, or a LABEL (value \"\"); repeatable."),
     owner: Optional[str] = typer.Option(None, "--owner", help="Model owner (e-mail or team)."),
     use_case: Optional[str] = typer.Option(None, "--use-case", help="Business use case."),
     signature: Optional[Path] = typer.Option(None, "--signature", help="JSON/YAML file with the model signature {inputs, outputs}."),

@@ -69,7 +69,11 @@ def max_seq(manifests: Iterable[Mapping[str, Any]], model: Mapping[str, Any] | N
 
 def _history(model: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     history = (model or {}).get("history") or []
-    return history if isinstance(history, list) else []
+    if not isinstance(history, list):
+        return []
+    # model.yaml is not shape-checked like manifests: skip what is not an entry
+    return [h for h in history if isinstance(h, Mapping) and type(h.get("seq")) is int
+            and isinstance(h.get("action"), str)]
 
 
 def last_assignment_seq(manifest: Mapping[str, Any], stage: str) -> int:

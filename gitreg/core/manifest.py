@@ -30,6 +30,53 @@ def tag_map(tags: Any) -> dict[str, str]:
     return {}
 
 
+TAG_KEY_LIMIT = 250  # MLflow's limits, as the schemas say
+TAG_VALUE_LIMIT = 5000
+
+
+def check_tag_key(key: str, what: str = "tag") -> str:
+    key = key.strip()
+    if not key or len(key) > TAG_KEY_LIMIT or any(ord(c) < 32 or c == "=" for c in key):
+        raise UserError(f"invalid {what} key {key!r}",
+                        f"a tag key is 1-{TAG_KEY_LIMIT} characters, no '=' or control characters")
+    return key
+
+
+def parse_tags(items: Any) -> dict[str, str]:
+    """`KEY=VALUE` or `LABEL` (value "") items, or a mapping, as {key: value}; bad ones refused."""
+    if isinstance(items, Mapping):
+        pairs = [(str(k), "" if v is None else str(v)) for k, v in items.items()]
+    else:
+        pairs = []
+        for item in items or []:
+            if not isinstance(item, str):
+                raise UserError(f"invalid tag {item!r}", "write tags as KEY=VALUE or LABEL")
+            key, _, value = item.partition("=")
+            pairs.append((key, value))
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        key = check_tag_key(key)
+        if len(value) > TAG_VALUE_LIMIT or "\x00" in value:
+            raise UserError(f"tag {key}'s value is too long or has a NUL byte",
+                            f"a tag value is at most {TAG_VALUE_LIMIT} characters")
+        out[key] = value
+    return out
+
+
+def apply_annotation(doc: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest or model.yaml with one `annotate` entry's edits applied (tags as a mapping)."""
+    out = dict(doc)
+    if entry.get("description") is not None:
+        out["description"] = entry["description"]
+    tags = tag_map(doc.get("tags"))
+    tags.update(tag_map(entry.get("set_tags")))
+    for key in entry.get("unset_tags") or []:
+        tags.pop(str(key), None)
+    if "tags" in doc or tags:
+        out["tags"] = tags
+    return out
+
+
 def immutable_part(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in manifest.items() if k not in MUTABLE_FIELDS}
 

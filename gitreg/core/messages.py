@@ -24,13 +24,15 @@ def tag_summary(name: str, t: ev.EventTag) -> str:
 
 def commit_message(action: str, name: str, version: str, source: str | None, target: str | None,
                    seqs: Sequence[int], reason: str | None, extra: Mapping[str, str] | None = None) -> str:
-    subject = f"gitreg: {action} {name} {version}"
+    # a model-level change (create, a model's annotate) has no version: "" leaves it out
+    subject = f"gitreg: {action} {name}" + (f" {version}" if version else "")
     if source is not None and target is not None:
         subject += f" {source} -> {target}"
     body = ""
     if reason:
         body = " ".join(reason.split())[:REASON_LIMIT] + "\n\n"
-    trailers = [f"Gitreg-Action: {action}", f"Gitreg-Model: {name}", f"Gitreg-Version: {version}"]
+    trailers = [f"Gitreg-Action: {action}", f"Gitreg-Model: {name}"]
+    trailers += [f"Gitreg-Version: {version}"] if version else []
     trailers += [f"Gitreg-Seq: {s}" for s in seqs]
     for key, value in (extra or {}).items():
         trailers.append(f"{key}: {' '.join(str(value).split())}")

@@ -6,6 +6,7 @@ import difflib
 from typing import Any, Mapping, Sequence
 
 from gitreg.core import events as ev
+from gitreg.core.manifest import tag_map
 from gitreg.core.refs import parse_ref
 from gitreg.core.names import check_name
 from gitreg.core.tags import register_tag
@@ -15,10 +16,19 @@ from gitreg.ops.context import Context
 from gitreg.store import manifest_path
 
 
-def find_model(ctx: Context, name: str) -> tuple[dict[str, dict], dict | None]:
-    """(version -> manifest, model.yaml) of a registered model; NotFoundError with a close match."""
+def find_model(ctx: Context, name: str, allow_empty: bool = False) -> tuple[dict[str, dict], dict | None]:
+    """(version -> manifest, model.yaml) of a registered model; NotFoundError with a close match.
+
+    A model made by `create` has model.yaml and no versions yet: allow_empty returns it
+    (show, history, annotate); otherwise that is a NotFoundError saying so.
+    """
     check_name(name)
     manifests, model = ctx.store.model_manifests(name)
+    if not manifests and model is not None and not ctx.store.broken_files(name):
+        if allow_empty:
+            return manifests, model
+        raise NotFoundError(f"model {name!r} has no versions yet",
+                            f"register one with `gitreg register {name} PATH`")
     if not manifests:
         broken = ctx.store.broken_files(name)
         if broken:
@@ -37,7 +47,8 @@ def list_models(ctx: Context, stage: str | None = None) -> dict[str, Any]:
     rows = []
     for name, versions in sorted(ctx.store.summaries().items()):
         parsed = {v: parse_version(v) for v in versions}
-        latest = max(parsed, key=lambda v: parsed[v])
+        # a model made by `create` has no versions yet: latest null, no stages
+        latest = max(parsed, key=lambda v: parsed[v]) if parsed else None
         stages: dict[str, str] = {}
         for st in lifecycle.stages:
             holders = [(s["stage_seq"], parsed[v], v) for v, s in versions.items() if s["stage"] == st]
@@ -46,14 +57,16 @@ def list_models(ctx: Context, stage: str | None = None) -> dict[str, Any]:
         if want and want not in stages:
             continue
         rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
-                     "latest_tag": register_tag(name, latest)})  # what gto and dvc --rev take
+                     # what gto and dvc --rev take
+                     "latest_tag": register_tag(name, latest) if latest else None})
     return {"models": rows}
 
 
 def show(ctx: Context, ref: str) -> dict[str, Any]:
     name, version, stage = parse_ref(ref)
-    manifests, model = find_model(ctx, name)
-    manifests = with_published_approvals(ctx, name, manifests)
+    manifests, model = find_model(ctx, name, allow_empty=True)
+    # tags always read as a mapping (a legacy list of labels as {label: ""})
+    manifests = {v: _tags_mapped(m) for v, m in with_published_approvals(ctx, name, manifests).items()}
     if version is not None:
         bad = [b for b in ctx.store.broken_files(name) if b.startswith(manifest_path(name, version))]
         if version not in manifests and bad:
@@ -71,17 +84,25 @@ def show(ctx: Context, ref: str) -> dict[str, Any]:
                                 f"see `gitreg show {name}` for each version's stage")
         return manifests[holders[0]]
     ordered = sorted(manifests, key=parse_version)
-    info = {k: v for k, v in (model or {}).items() if k not in ("schema_version",)}
+    info = {k: v for k, v in _tags_mapped(model or {}).items() if k not in ("schema_version",)}
     info["name"] = name
     info["versions"] = [manifests[v] for v in ordered]
     return info
 
 
+def _tags_mapped(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {**doc, "tags": tag_map(doc.get("tags"))} if "tags" in doc else dict(doc)
+
+
+HISTORY_EXTRAS = ("results", "observed", "description", "set_tags", "unset_tags")
+
+
 def history(ctx: Context, name: str) -> dict[str, Any]:
+    """Every event by seq; a model-level one (model.yaml's history) has version null."""
     from gitreg import provenance
 
-    manifests, _ = find_model(ctx, name)
-    events = ev.model_events(manifests.values())
+    manifests, model = find_model(ctx, name, allow_empty=True)
+    events = ev.model_events(manifests.values(), model)
     # the commit that really added each entry (from the manifests' diffs, not from
     # commit-message trailers, which any commit can claim)
     prov = provenance.read(ctx.git, [name])
@@ -91,13 +112,13 @@ def history(ctx: Context, name: str) -> dict[str, Any]:
     for e in events:
         tag = event_tag(name, e)
         row = {
-            "seq": e.seq, "action": e.action, "version": e.version,
+            "seq": e.seq, "action": e.action,
+            "version": None if e.version == ev.MODEL_LEVEL else e.version,
             "from": e.data.get("from"), "to": e.data.get("to"),
             "at": e.data.get("at"), "by": e.data.get("by"),
             "reason": e.data.get("reason"), "approved_by": e.data.get("approved_by"),
             "commit": prov.recorded.get((name, e.seq)), "tag": tag if tag in tags else None,
-            **({"results": e.data["results"]} if "results" in e.data else {}),
-            **({"observed": e.data["observed"]} if "observed" in e.data else {}),
+            **{k: e.data[k] for k in HISTORY_EXTRAS if k in e.data},
         }
         if e.seq in published:
             # landed by a reviewed pull request: the merger approved it when it merged

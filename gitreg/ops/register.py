@@ -16,7 +16,7 @@ from gitreg.core.tags import register_tag
 from gitreg.core.timefmt import rfc3339
 from gitreg.core.version import BUMPS, Version, bump_kind, next_version, parse_version
 from gitreg.errors import ConflictError, PolicyError, UserError
-from gitreg.ops import sync
+from gitreg.ops import studio, sync
 from gitreg.ops.context import Context, epoch
 from gitreg.ops.results import Progress, Result, VersionInfo
 from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
@@ -56,7 +56,7 @@ def build_manifest(name: str, version: str, info: VersionInfo, actor: str, now: 
     if info.signature is not None:
         m["signature"] = info.signature
     m["artifacts"] = []
-    m["tags"] = list(dict.fromkeys(info.tags))
+    m["tags"] = mf.parse_tags(info.tags)  # key -> value; a LABEL is {LABEL: ""}
     if business:
         m["business"] = business
     m["custom"] = dict(info.custom)
@@ -84,7 +84,7 @@ def _model_file(name: str, model: Mapping[str, Any] | None, info: VersionInfo, n
     if info.use_case:
         out["use_case"] = info.use_case
     if info.tags and "tags" not in out:
-        out["tags"] = list(dict.fromkeys(info.tags))
+        out["tags"] = mf.parse_tags(info.tags)
     out.setdefault("created_at", rfc3339(now))
     return out
 
@@ -164,22 +164,6 @@ def _copy_file(src: Path, dest: Path, progress: Progress | None) -> None:
             progress(src.name, done, total)
 
 
-def _update_dvc_yaml(root: Path, name: str, path: str, info: VersionInfo) -> None:
-    dvc_yaml = root / DVC_YAML
-    data = yamlio.load_file(dvc_yaml, DVC_YAML) if dvc_yaml.exists() else {}
-    if not isinstance(data, dict):
-        raise UserError(f"{DVC_YAML} is not a mapping", "fix dvc.yaml by hand")
-    artifacts = data.get("artifacts") or {}
-    entry: dict[str, Any] = {"path": path, "type": "model"}
-    if info.description:
-        entry["desc"] = " ".join(info.description.split())[:500]
-    if info.tags:
-        entry["labels"] = list(dict.fromkeys(info.tags))
-    artifacts[name] = entry
-    data["artifacts"] = artifacts
-    yamlio.write_atomic(dvc_yaml, yamlio.dump(data))
-
-
 def _size_text(artifacts: Sequence[Mapping[str, Any]]) -> str:
     size = sum(int(a.get("size", 0)) for a in artifacts)
     for unit in ("B", "KB", "MB", "GB"):
@@ -200,9 +184,7 @@ def _check_request(ctx: Context, name: str, paths: Sequence[str | Path], info: V
         raise UserError(f"unknown bump {bump!r}", "use --bump major, minor or patch")
     wanted = parse_version(version) if version is not None else None
     sources = _check_sources(paths, ctx.root)
-    for tag in info.tags:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > 100:
-            raise UserError(f"invalid tag {tag!r}", "tags are short non-empty strings")
+    mf.parse_tags(info.tags)  # KEY=VALUE or LABEL, refused before anything is touched
     return wanted, sources
 
 
@@ -267,13 +249,15 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
     """The registration commit and its tag: (the result, the artifact path DVC tracks)."""
     vdir = ctx.root / MODELS_DIR / name / ver
     now = ctx.clock()
-    seq = ev.max_seq(manifests.values()) + 1
+    seq = ev.max_seq(manifests.values(), model) + 1  # a created model's seqs continue
     manifest = _draft_manifest(name, ver, info, actor, now, seq)
     change = Change(ctx.store, name, actor)
     change.track_dir(vdir)
     change.extra_paths.append(DVC_YAML)
+    new_model = model
     if model is None or _model_updates(model, info):
-        change.write(model_file_path(name), yamlio.dump(_model_file(name, model, info, now)))
+        new_model = _model_file(name, model, info, now)
+        change.write(model_file_path(name), yamlio.dump(new_model))
     target_box: list[Path] = []
 
     def prepare() -> None:
@@ -289,7 +273,8 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
             raise UserError(f"the manifest for {name} {ver} is invalid: {problems[0][1]}",
                             "fix the metadata you gave")
         yamlio.write_atomic(vdir / MANIFEST_FILE, yamlio.dump(mf.ordered(manifest)))
-        _update_dvc_yaml(ctx.root, name, f"{MODELS_DIR}/{name}/{ver}/{target.name}", info)
+        studio.write_entry(ctx.root, name, f"{MODELS_DIR}/{name}/{ver}/{target.name}",
+                           {**manifests, ver: manifest}, new_model)
 
     tag_msg = tag_message(f"register {name} {ver}", "register", actor, seq, reason=info.description)
     change.tags.append(PlannedTag(register_tag(name, ver), None, tag_msg))

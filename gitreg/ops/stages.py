@@ -16,11 +16,11 @@ from gitreg.core.stages import Lifecycle
 from gitreg.core.timefmt import rfc3339
 from gitreg.core.version import parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
-from gitreg.ops import reads, sync
+from gitreg.ops import reads, studio, sync
 from gitreg.ops.context import Context, epoch
 from gitreg.ops.results import Result
 from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
-from gitreg.store import Change, PlannedTag, manifest_path
+from gitreg.store import DVC_YAML, Change, PlannedTag, manifest_path, model_file_path
 
 
 # -- the steps every stage change shares ------------------------------------------------
@@ -76,29 +76,41 @@ def _copy(manifest: dict) -> dict:
 
 
 def _append_history(manifests: Mapping[str, dict], steps: list[dict[str, Any]], now: str,
-                    actor: str) -> tuple[dict[str, dict], list[int]]:
-    """The changed manifests with one history entry per step, and the seqs given to them."""
-    seq = ev.max_seq(manifests.values())
+                    actor: str, model: Mapping[str, Any] | None = None,
+                    ) -> tuple[dict[str, dict], list[int], dict | None]:
+    """The changed manifests with one history entry per step, the seqs given to them, and
+    model.yaml if a step changed it (a step whose version is ev.MODEL_LEVEL)."""
+    seq = ev.max_seq(manifests.values(), model)  # one counter per model, model.yaml's too
     changed: dict[str, dict] = {}
+    changed_model: dict | None = None
     seqs: list[int] = []
     for step in steps:
         seq += 1
         seqs.append(seq)
         ver = step["version"]
-        m = changed.setdefault(ver, _copy(manifests[ver]))
+        if ver == ev.MODEL_LEVEL:
+            changed_model = changed_model or _copy(dict(model or {}))
+            m = changed_model
+        else:
+            m = changed.setdefault(ver, _copy(manifests[ver]))
         entry: dict[str, Any] = {"seq": seq, "action": step["action"]}
         for key in ("from", "to"):
             if step.get(key) is not None:
                 entry[key] = step[key]
         entry["at"] = now
         entry["by"] = actor
-        for key in ("reason", "approved_by", "requested_by", "replaced_by", "results", "observed"):
+        for key in ("reason", "approved_by", "requested_by", "replaced_by", "results", "observed",
+                    "set_tags", "unset_tags"):
             if step.get(key) not in (None, "", [], {}):
                 entry[key] = step[key]
+        if step.get("description") is not None:  # "" clears a description: it is kept
+            entry["description"] = step["description"]
         m.setdefault("history", []).append(entry)
         if step["action"] in ev.MOVES:
             m["stage"] = step["to"]
-    return changed, seqs
+        if step["action"] == ev.ANNOTATE:
+            m.update(mf.apply_annotation(m, entry))
+    return changed, seqs, changed_model
 
 
 def _planned_tags(ctx: Context, name: str, manifests: Mapping[str, dict], changed: Mapping[str, dict],
@@ -134,9 +146,17 @@ def commit_moves(
     approvals: Mapping[str, dict | None] | None = None,
     extra_trailers: Mapping[str, str] | None = None,
     branch_commit: Callable[[Change], None] | None = None,
+    model: Mapping[str, Any] | None = None,
 ) -> Result:
-    """Append history steps (each {version, action, from?, to?, ...}) in one commit with tags."""
-    changed, seqs = _append_history(manifests, steps, rfc3339(ctx.clock()), actor)
+    """Append history steps (each {version, action, from?, to?, ...}) in one commit with tags.
+
+    `model` is models/NAME/model.yaml (read from HEAD when not given): its history shares the
+    model's seq counter, and a step with version ev.MODEL_LEVEL is recorded there.
+    """
+    if model is None:
+        model = read_model_file(ctx, name)
+    changed, seqs, changed_model = _append_history(manifests, steps, rfc3339(ctx.clock()), actor,
+                                                   model)
     planned = _planned_tags(ctx, name, manifests, changed, seqs, actor)
     for ver, approval in (approvals or {}).items():
         m = changed.setdefault(ver, _copy(manifests[ver]))
@@ -152,12 +172,31 @@ def commit_moves(
             raise UserError(f"the change would make {name} {ver}'s manifest invalid: {problems[0][1]}",
                             "check the reason and results you gave")
         change.write(manifest_path(name, ver), yamlio.dump(mf.ordered(m)))
+    if changed_model is not None:
+        problems = schema.errors(schema.MODEL, changed_model)
+        if problems:
+            raise UserError(f"the change would make {name}'s model.yaml invalid: {problems[0][1]}",
+                            "check the description and tags you gave")
+        change.write(model_file_path(name), yamlio.dump(changed_model))
+    # Studio's view (desc, labels, meta with the stage holders) changes in the same commit
+    dvc_text = studio.refreshed(ctx.root, name, {**manifests, **changed}, changed_model or model)
+    if dvc_text is not None:
+        change.write(DVC_YAML, dvc_text)
     change.tags = planned
     message = commit_message(action, name, version, source, target, seqs, reason, extra_trailers)
     if branch_commit is not None:
         branch_commit(change)
     commit, tags = change.run(message, sign=sign, now=epoch(ctx.clock))
     return Result(action, name, version, commit, tags, seqs)
+
+
+def read_model_file(ctx: Context, name: str, rev: str = "HEAD") -> dict | None:
+    """models/NAME/model.yaml at rev (one `git show`), or None if there is none."""
+    raw = ctx.git.show_file(rev, model_file_path(name))
+    if raw is None:
+        return None
+    data = yamlio.loads(raw, model_file_path(name))
+    return data if isinstance(data, dict) else None
 
 
 # -- promote -----------------------------------------------------------------------------

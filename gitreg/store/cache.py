@@ -10,13 +10,13 @@ from gitreg import yamlio
 from gitreg.core import events as ev
 from gitreg.core.names import NONE_STAGE
 from gitreg.errors import UserError
-from gitreg.store.layout import MANIFEST_FILE, MODELS_DIR, ModelFiles, manifest_path
+from gitreg.store.layout import MANIFEST_FILE, MODEL_FILE, MODELS_DIR, ModelFiles, manifest_path
 from gitreg.store.shape import shape_problem
 
 if TYPE_CHECKING:
     from gitreg.store.store import Store
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: an entry says whether the model has model.yaml (`create`)
 
 
 def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,7 +58,8 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
         for name in stale:
             manifests = files[name].manifests if name in files else {}
             ok = {v: sha for v, sha in manifests.items() if sha in known}
-            entry = {"name": name, "versions": {v: known[sha] for v, sha in ok.items()}, "blobs": ok}
+            entry = {"name": name, "versions": {v: known[sha] for v, sha in ok.items()}, "blobs": ok,
+                     "model_file": name in files and files[name].model_file is not None}
             if len(ok) == len(manifests):
                 cache[dirs[name]] = entry
             else:  # an unreadable manifest: serve the rest, never cache the gap
@@ -67,7 +68,8 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = {}
     for name, tree in dirs.items():
         found = cache.get(tree) or cache.get(tree + "!")
-        if found and found["versions"]:
+        # a model made by `create` has only model.yaml: listed with no versions
+        if found and (found["versions"] or found["model_file"]):
             out[name] = found["versions"]
     return out
 
@@ -108,6 +110,8 @@ def _model_files(store: Store, rev: str, names: Sequence[str]) -> dict[str, Mode
             parts = entry.path.split("/")
             if entry.kind == "blob" and len(parts) == 4 and parts[3] == MANIFEST_FILE:
                 models.setdefault(parts[1], ModelFiles(parts[1])).manifests[parts[2]] = entry.sha
+            elif entry.kind == "blob" and len(parts) == 3 and parts[2] == MODEL_FILE:
+                models.setdefault(parts[1], ModelFiles(parts[1])).model_file = entry.sha
     return models
 
 
@@ -133,6 +137,7 @@ def _load_cache(store: Store) -> dict[str, dict]:
             versions, blobs = entry["versions"], entry["blobs"]
             if not (isinstance(tree, str) and isinstance(entry["name"], str)
                     and isinstance(versions, dict) and isinstance(blobs, dict)
+                    and type(entry["model_file"]) is bool
                     and versions.keys() == blobs.keys()):
                 return {}
             for v, s in versions.items():
