@@ -77,6 +77,49 @@ def apply_annotation(doc: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[s
     return out
 
 
+# model.yaml: fixed once written; description and tags change only as `annotate` records;
+# owner, use_case, custom and deprecated stay free (register --owner rewrites them, as before)
+MODEL_FIXED_FIELDS = ("schema_version", "name", "created_at")
+ANNOTATED_FIELDS = ("description", "tags")
+
+
+def appended_entries(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Any] | None:
+    """The history entries `new` adds after `old`'s, or None if it changed or removed any."""
+    before, after = old.get("history") or [], new.get("history") or []
+    if not isinstance(after, list) or not isinstance(before, list) or after[:len(before)] != before:
+        return None
+    return after[len(before):]
+
+
+def _annotated(old: Mapping[str, Any], added: list[Any]) -> dict[str, Any]:
+    expected = dict(old)
+    for h in added:
+        if isinstance(h, Mapping) and h.get("action") == "annotate":
+            expected = apply_annotation(expected, h)
+    return expected
+
+
+def _differs(key: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if key == "tags":  # a legacy list and its mapping are the same tags
+        return tag_map(a.get(key)) != tag_map(b.get(key))
+    return a.get(key) != b.get(key)
+
+
+def unrecorded_changes(old: Mapping[str, Any], new: Mapping[str, Any], model_file: bool = False) -> list[str]:
+    """Registered fields `new` changed that its new `annotate` entries do not record (sorted).
+
+    A manifest's registered part is everything but MUTABLE_FIELDS; model.yaml's is
+    MODEL_FIXED_FIELDS and ANNOTATED_FIELDS. description and tags may change exactly as
+    the annotate entries appended since `old` say (the base with them applied).
+    """
+    expected = _annotated(old, appended_entries(old, new) or [])
+    if model_file:
+        keys: set[str] = set(MODEL_FIXED_FIELDS) | set(ANNOTATED_FIELDS)
+    else:
+        keys = (set(old) | set(new)) - set(MUTABLE_FIELDS)
+    return sorted(k for k in keys if _differs(k, expected, new))
+
+
 def immutable_part(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in manifest.items() if k not in MUTABLE_FIELDS}
 

@@ -100,13 +100,13 @@ def _work_tree_manifests(ctx: Context, name: str) -> dict[str, dict]:
 
 def _check_model(ctx: Context, name: str, base_rev: str, base: str, lifecycle: Lifecycle,
                  report: CheckReport) -> None:
-    old, _ = ctx.store.model_manifests(name, rev=base_rev)
+    old, old_model = ctx.store.model_manifests(name, rev=base_rev)
     new = _work_tree_manifests(ctx, name)
-    base_max = ev.max_seq(old.values())
+    base_max = ev.max_seq(old.values(), old_model)  # one seq counter, model.yaml's too
     holders = ev.stage_holders(old.values())
     events = _new_events(old, new)
     _file_approvals(name, events, old, new, report)
-    for e in events:
+    for e in events + _new_model_events(ctx, name, old_model):
         if e.seq <= base_max:
             report.violations.append(
                 f"{name} {e.version}: history seq {e.seq} is not after {base}'s last seq {base_max} "
@@ -134,6 +134,20 @@ def _check_model(ctx: Context, name: str, base_rev: str, base: str, lifecycle: L
             report.changes.append(_judge_move(ctx, name, e, src, dst, old, new, holders,
                                               lifecycle, report))
     _check_recorded_stages(name, old, new, state, moves, lifecycle, report)
+
+
+def _new_model_events(ctx: Context, name: str, old_model: Mapping[str, Any] | None) -> list[ev.Event]:
+    """The entries the pull request appends to models/NAME/model.yaml's history."""
+    from gitreg.store import model_file_path
+
+    path = ctx.root / model_file_path(name)
+    try:
+        data = yamlio.load_file(path, model_file_path(name)) if path.is_file() else None
+    except UserError:
+        return []  # validate reports it
+    old_seqs = {e.seq for e in ev.model_events([], old_model)}
+    return [e for e in ev.model_events([], data if isinstance(data, dict) else None)
+            if e.seq not in old_seqs]
 
 
 def _new_events(old: Mapping[str, dict], new: Mapping[str, dict]) -> list[ev.Event]:

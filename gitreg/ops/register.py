@@ -73,8 +73,16 @@ def _model_updates(model: Mapping[str, Any], info: VersionInfo) -> bool:
     )
 
 
-def _model_file(name: str, model: Mapping[str, Any] | None, info: VersionInfo, now: datetime) -> dict:
+def _model_file(name: str, model: Mapping[str, Any] | None, info: VersionInfo, now: datetime,
+                actor: str, seq: int) -> dict:
+    """model.yaml after a registration; replacing an existing model's description is an
+    `annotate` entry in its history (seq), as `gitreg annotate NAME` would record it."""
     out = dict(model or {})
+    if model is not None and info.model_description \
+            and info.model_description != model.get("description"):
+        out["history"] = [*(model.get("history") or []), {
+            "seq": seq, "action": ev.ANNOTATE, "at": rfc3339(now), "by": actor,
+            "description": info.model_description}]
     out.setdefault("schema_version", 1)
     out["name"] = name
     if info.model_description:  # a version's message is not the model's description (issue 14)
@@ -83,7 +91,7 @@ def _model_file(name: str, model: Mapping[str, Any] | None, info: VersionInfo, n
         out["owner"] = info.owner
     if info.use_case:
         out["use_case"] = info.use_case
-    if info.tags and "tags" not in out:
+    if info.tags and model is None:  # a model's own tags change only through annotate later
         out["tags"] = mf.parse_tags(info.tags)
     out.setdefault("created_at", rfc3339(now))
     return out
@@ -251,12 +259,14 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
     now = ctx.clock()
     seq = ev.max_seq(manifests.values(), model) + 1  # a created model's seqs continue
     manifest = _draft_manifest(name, ver, info, actor, now, seq)
+    seqs = [seq]
     change = Change(ctx.store, name, actor)
     change.track_dir(vdir)
     change.extra_paths.append(DVC_YAML)
     new_model = model
     if model is None or _model_updates(model, info):
-        new_model = _model_file(name, model, info, now)
+        new_model = _model_file(name, model, info, now, actor, seq + 1)
+        seqs += [h["seq"] for h in new_model.get("history") or [] if h.get("seq") == seq + 1]
         change.write(model_file_path(name), yamlio.dump(new_model))
     target_box: list[Path] = []
 
@@ -278,7 +288,7 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
 
     tag_msg = tag_message(f"register {name} {ver}", "register", actor, seq, reason=info.description)
     change.tags.append(PlannedTag(register_tag(name, ver), None, tag_msg))
-    message = commit_message("register", name, ver, None, None, [seq], info.description)
+    message = commit_message("register", name, ver, None, None, seqs, info.description)
     cache_before = dvc.cache_listing(ctx.root)
     try:
         commit, tags = change.run(message, prepare, sign=sign, now=epoch(ctx.clock))
@@ -286,7 +296,7 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
         # nothing refers to the objects this failed register put into the DVC cache
         dvc.remove_new_objects(ctx.root, cache_before)
         raise
-    result = Result("register", name, ver, commit, tags, [seq],
+    result = Result("register", name, ver, commit, tags, seqs,
                     f"registered {name} {ver} ({_size_text(manifest['artifacts'])})")
     return result, target_box[0]
 

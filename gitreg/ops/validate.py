@@ -100,6 +100,12 @@ def check_files(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] 
         data, marks = loaded
         if path.name == MODEL_FILE:
             _check_model_file(rel, data, marks, report)
+            parts = Path(rel).parts
+            if isinstance(data, dict) and isinstance(data.get("history"), list) and len(parts) == 3:
+                # model.yaml's history shares the model's seq counter
+                _check_seqs(rel, data["history"], marks, report, parts[1], MODEL_FILE, seqs)
+            if base_rev and isinstance(data, dict):
+                _check_against_base(store, base_rev, base, rel, data, marks, report, model_file=True)
             continue
         _check_manifest(store, lifecycle, rel, data, marks, report, seen_versions, seqs, extra)
         report.manifests.append(rel)
@@ -261,7 +267,8 @@ def _check_artifacts(store: Store, rel: str, artifacts: Sequence[Any], marks: Ma
 
 def _check_against_base(store: Store, base_rev: str, base: str | None, rel: str,
                         data: Mapping[str, Any], marks: Mapping[tuple, yamlio.Mark],
-                        report: Report) -> None:
+                        report: Report, model_file: bool = False) -> None:
+    """Registered fields unchanged but as new `annotate` entries record; history append-only."""
     raw = store.git.show_file(base_rev, rel)
     if raw is None:
         return  # a new version
@@ -271,15 +278,12 @@ def _check_against_base(store: Store, base_rev: str, base: str | None, rel: str,
         return
     if not isinstance(old, dict):
         return
-    before, after = mf.immutable_part(old), mf.immutable_part(data)
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) != after.get(key):
-            report.add(_where(rel, marks, (key,)),
-                       f"{key} changed since {base}: registered fields are immutable "
-                       "(register a new version instead)")
-    old_hist = old.get("history") or []
-    new_hist = data.get("history") or []
-    if not isinstance(new_hist, list) or new_hist[:len(old_hist)] != old_hist:
+    for key in mf.unrecorded_changes(old, data, model_file):
+        fix = ("change a description or tags with `gitreg annotate`" if key in mf.ANNOTATED_FIELDS
+               else "register a new version instead" if not model_file else "put it back")
+        report.add(_where(rel, marks, (key,)),
+                   f"{key} changed since {base}: registered fields are immutable ({fix})")
+    if mf.appended_entries(old, data) is None:
         report.add(_where(rel, marks, ("history",)),
                    f"history entries recorded in {base} were changed or removed: history is append-only")
 

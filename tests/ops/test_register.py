@@ -136,7 +136,7 @@ def test_metrics_files_flat_nested_yaml_and_flags(cli, repo, make_artifact, tmp_
     m = Registry(repo).show("churn@0.1.0")
     assert m["metrics"] == {"eval.auc": 0.91, "eval.loss": 0.2, "step": 10, "f1": 0.88}
     assert m["hyperparameters"] == {"n_estimators": 100, "max_depth": 10, "lr": 0.1}
-    assert m["framework"] == "sklearn" and m["tags"] == ["a", "b"]
+    assert m["framework"] == "sklearn" and m["tags"] == {"a": "", "b": ""}
     yml = tmp_path / "m.yaml"
     yml.write_text("accuracy: 0.9\n")
     r = cli(repo, "register", "churn", str(make_artifact()), "--metrics", str(yml))

@@ -133,7 +133,7 @@ def change_text(ev: Mapping[str, Any]) -> str:
     move = ""
     if ev.get("to") and ev.get("action") != "register":
         move = f" → {ev['to']}"
-    return f"{verb} {ev.get('version')}{move}"
+    return f"{verb} {ev.get('version') or 'the model'}{move}"  # null: a model-level event
 
 
 def heading(title: str) -> str:

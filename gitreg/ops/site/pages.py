@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from gitreg import yamlio
+from gitreg.core.manifest import tag_map
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.version import parse_version
 from gitreg.ops.site import charts
@@ -87,8 +88,9 @@ def model_row(row: Mapping[str, Any], info: Mapping[str, Any], events: Sequence[
         f'<td class="name"><a href="{e(link)}">{e(name)}</a>'
         + (f'<div class="sub">{e(clip(desc, 90))}</div>' if desc else "")
         + f'</td><td class="owner">{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
-        f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
-        f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
+        + (f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
+           if row["latest"] else '<td><span class="muted">–</span>')  # created, no versions yet
+        + f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
         + "".join(cells)
         + f'<td class="trend">{spark}</td><td class="changed">{change_html}</td></tr>')
 
@@ -109,6 +111,12 @@ def render_model(info: Mapping[str, Any], events: Sequence[Mapping[str, Any]], l
     return page(f"{name} · gitreg", body, meta, 2, [("models", "../../index.html"), (name, "")])
 
 
+def tag_spans(tags: Any) -> str:
+    """Tags (a mapping, or a legacy list of labels) as `KEY=VALUE` or `LABEL` chips."""
+    return " ".join(f'<span class="tag">{e(f"{k}={v}" if v else k)}</span>'
+                    for k, v in tag_map(tags).items())
+
+
 def model_header(info: Mapping[str, Any]) -> str:
     """The model's name, description, owner, use case and tags."""
     facts = []
@@ -116,8 +124,7 @@ def model_header(info: Mapping[str, Any]) -> str:
         if info.get(key):
             facts.append(f'<span class="fact"><b>{e(key.replace("_", " "))}</b> {e(info[key])}</span>')
     if info.get("tags"):
-        facts.append('<span class="fact">' + " ".join(f'<span class="tag">{e(t)}</span>'
-                                                     for t in info["tags"]) + "</span>")
+        facts.append(f'<span class="fact">{tag_spans(info["tags"])}</span>')
     return (f'<h1>{e(str(info["name"]))}</h1>'
             + (f'<p class="lead">{e(info["description"])}</p>' if info.get("description") else "")
             + (f'<div class="facts">{"".join(facts)}</div>' if facts else ""))
@@ -192,7 +199,7 @@ def render_version(manifest: Mapping[str, Any], events: Sequence[Mapping[str, An
     if isinstance(training, Mapping) and training.get("dataset_version"):
         facts.append(("dataset", e(training["dataset_version"])))
     if manifest.get("tags"):
-        facts.append(("tags", " ".join(f'<span class="tag">{e(t)}</span>' for t in manifest["tags"])))
+        facts.append(("tags", tag_spans(manifest["tags"])))
     dl = "".join(f"<div><dt>{e(k)}</dt><dd>{v}</dd></div>" for k, v in facts)
 
     def kv_table(title: str, data: Any, ident: str, numbers: bool = False) -> str:

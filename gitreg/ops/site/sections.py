@@ -31,7 +31,10 @@ def timeline(events: Sequence[Mapping[str, Any]], stages: Sequence[str], link_ve
     for ev in ordered:
         action = str(ev.get("action"))
         version = str(ev.get("version"))
-        if from_root:
+        if ev.get("version") is None:  # a model-level event (create, a model's annotate)
+            vtext = (f'<a href="{e(href("models", str(ev.get("model")), "index.html"))}">'
+                     f'{e(str(ev.get("model")))}</a>' if from_root else "the model")
+        elif from_root:
             model = str(ev.get("model"))
             vtext = (f'<a href="{e(href("models", model, "index.html"))}">{e(model)}</a> '
                      f'<a href="{e(href("models", model, version + ".html"))}">{e(version)}</a>')
