@@ -64,8 +64,9 @@ def gitreg_json(repo: Path, *args: str) -> Any:
 
 
 def gitreg_state(repo: Path) -> dict[str, Any]:
+    # a model made by `gitreg create` has no version yet: GTO has no such thing to show
     return {m["name"]: {"latest": m["latest"], "stages": m["stages"]}
-            for m in gitreg_json(repo, "list")["models"]}
+            for m in gitreg_json(repo, "list")["models"] if m["versions"]}
 
 
 def _from_gto(data: dict[str, Any]) -> dict[str, Any]:

@@ -125,6 +125,18 @@ def test_create_then_register_keeps_model_yaml_and_one_seq_counter(cli, repo, ma
     assert_tools_agree(repo)
 
 
+def test_a_created_model_beside_registered_ones_keeps_gto_dvc_and_doctor_agreeing(cli, churn):
+    assert cli(churn, "promote", "churn", "1.0.0", "staging").exit_code == 0
+    assert cli(churn, "create", "fraud", "--owner", "risk@example.com").exit_code == 0
+    rows = {m["name"]: m for m in _json(cli, churn, "list")["models"]}
+    assert rows["fraud"]["versions"] == 0 and rows["churn"]["stages"] == {"staging": "1.0.0"}
+    assert "fraud" not in _load(churn, "dvc.yaml")["artifacts"]  # DVC needs a path
+    r = cli(churn, "resolve", "fraud")
+    assert_one_line_error(r, 1, "no versions yet")
+    assert_tools_agree(churn)
+    assert cli(churn, "site", "-o", str(churn.parent / "site")).exit_code == 0
+
+
 def test_register_replacing_a_model_description_records_an_annotate_entry(cli, churn, make_artifact):
     cli(churn, "annotate", "churn", "--description", "old words")
     r = cli(churn, "register", "churn", str(make_artifact()), "--model-description", "new words",
