@@ -14,7 +14,7 @@ from gitreg import yamlio
 from gitreg.core.stages import Lifecycle
 from gitreg.errors import UserError
 from gitreg.git import Git
-from gitreg.ops import annotate as annotations
+from gitreg.ops import annotate as annotate_ops
 from gitreg.ops import approvals, ci_check, ci_publish, codeowners, consume, reads, stages
 from gitreg.ops import get as get_op
 from gitreg.ops import init as init_ops
@@ -138,7 +138,7 @@ class Registry:
                  unset_tags: Sequence[str] = (), reason: str | None = None, push: bool = False,
                  sign: bool = False) -> Result:
         """Change a version's (no version: the model's) description and tags, in history."""
-        return annotations.annotate(self.ctx, name, version, description=description,
+        return annotate_ops.annotate(self.ctx, name, version, description=description,
                                     set_tags=set_tags, unset_tags=unset_tags, reason=reason,
                                     push=push, sign=sign)
 
@@ -146,7 +146,7 @@ class Registry:
                use_case: str | None = None, tags: Mapping[str, str] | Sequence[str] | None = None,
                push: bool = False, sign: bool = False) -> Result:
         """Create a model with no versions yet (MLflow's create_registered_model)."""
-        return annotations.create(self.ctx, name, description=description, owner=owner,
+        return annotate_ops.create(self.ctx, name, description=description, owner=owner,
                                   use_case=use_case, tags=tags, push=push, sign=sign)
 
     # -- stage changes: gitreg/ops/stages.py, approvals.py, rollback.py -----------------

@@ -40,7 +40,8 @@ def artifact_entry(path: str, manifests: Mapping[str, Mapping[str, Any]],
         meta["framework"] = latest["framework"]
     if latest.get("metrics"):
         meta["metrics"] = dict(latest["metrics"])
-    business = latest.get("business") if isinstance(latest.get("business"), Mapping) else {}
+    business = latest.get("business")
+    business = business if isinstance(business, Mapping) else {}
     owner = model.get("owner") or business.get("owner")
     if owner:
         meta["owner"] = owner
@@ -75,7 +76,9 @@ def refreshed(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
     """dvc.yaml's new text after a change that keeps the path (None: nothing to change)."""
     data = _load(root)
     artifacts = data.get("artifacts")
-    old = artifacts.get(name) if isinstance(artifacts, dict) else None
+    if not isinstance(artifacts, dict):
+        return None
+    old = artifacts.get(name)
     if not isinstance(old, dict) or not isinstance(old.get("path"), str):
         return None  # no registered version yet: DVC needs a path
     new = artifact_entry(old["path"], manifests, model)
