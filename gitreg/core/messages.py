@@ -82,7 +82,8 @@ def parse_commit_message(text: str) -> dict[str, Any]:
     extra = {k: v for k, _, v in (line.partition(": ") for line in trailers) if k not in known}
     return {
         "action": fields.get("Gitreg-Action"), "name": fields.get("Gitreg-Model"),
-        "version": fields.get("Gitreg-Version"), "source": source, "target": target,
+        # "": a model-level change (create, a model's annotate) has no Gitreg-Version
+        "version": fields.get("Gitreg-Version", ""), "source": source, "target": target,
         "seqs": [int(s) for s in _all_trailers(rest, "Gitreg-Seq")], "reason": reason,
         "extra": extra,
     }

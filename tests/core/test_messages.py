@@ -18,6 +18,8 @@ COMMITS = [
     ("approve", "fraud-v2", "0.1.0", "none", "staging", [7], "looks fine",
      {"Gitreg-Approved-By": "Ann <ann@x.io>"}),
     ("rollback", "m", "2.0.0-rc.1", "production", "staging", [], None, {"Gitreg-Extra": "a b"}),
+    ("create", "churn", "", None, None, [1], None, None),  # model-level: no version, no trailer
+    ("annotate", "churn", "", None, None, [6], "typo", None),
 ]
 
 
