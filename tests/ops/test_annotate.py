@@ -272,3 +272,33 @@ def test_unrecorded_changes_table(old, new, changed):
 ])
 def test_parse_tags_table(items, expected):
     assert mf.parse_tags(items) == expected
+
+
+# -- --push races (ops/sync, as promote) ----------------------------------------------------------
+def _stale_clone(churn, bare_remote, tmp_path):
+    git(churn, "push", "-q", "origin", "main", "--tags")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(other))
+    return other
+
+
+def test_a_lost_race_to_another_model_is_reapplied_on_origin(cli, churn, bare_remote, tmp_path,
+                                                             make_artifact):
+    other = _stale_clone(churn, bare_remote, tmp_path)
+    assert cli(churn, "register", "fraud", str(make_artifact()), "--push").exit_code == 0
+    r = cli(other, "annotate", "churn", "1.0.0", "--set-tag", "x=1", "--push", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["pushed"] is True
+    assert git(other, "rev-parse", "HEAD") == git(bare_remote, "rev-parse", "main")
+    assert set(_load(other, "dvc.yaml")["artifacts"]) == {"churn", "fraud"}  # origin's kept
+    assert _load(other, MANIFEST)["tags"]["x"] == "1"
+
+
+def test_a_lost_race_on_the_same_model_is_undone_with_exit_4(cli, churn, bare_remote, tmp_path):
+    other = _stale_clone(churn, bare_remote, tmp_path)
+    assert cli(churn, "annotate", "churn", "1.0.0", "--set-tag", "x=1", "--push").exit_code == 0
+    r = cli(other, "annotate", "churn", "1.0.0", "--set-tag", "x=2", "--push")
+    assert_one_line_error(r, 4, "lost a push race")
+    assert git(other, "rev-parse", "HEAD") == git(bare_remote, "rev-parse", "main")
+    assert git(other, "status", "--porcelain") == ""
+    assert _load(other, MANIFEST)["tags"]["x"] == "1"
