@@ -36,7 +36,12 @@ def site(ctx: Context, out_dir: str | Path, title: str | None = None) -> dict[st
     n_versions = 0
     for row in listing:
         name = row["name"]
-        info = reads.show(ctx, name)
+        try:
+            info = reads.show(ctx, name)
+        except UserError:
+            if row["versions"]:
+                raise
+            continue  # a model.yaml alone that cannot be read: warned about, not shown
         events = reads.history(ctx, name)["events"]
         models.append((row, info, events))
         base = f"models/{name}"
