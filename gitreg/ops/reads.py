@@ -166,5 +166,8 @@ def published_approvals(name: str, events: Sequence[ev.Event],
 
 def event_tag(name: str, e: ev.Event) -> str | None:
     """The event's main tag (the assignment, else the unassignment) for history."""
+    adopted = e.data.get("adopted_from")
+    if isinstance(adopted, str) and adopted:
+        return adopted
     tags = ev.event_tags(name, e)
     return tags[-1] if tags else None

@@ -1,0 +1,166 @@
+"""`gitreg doctor --adopt`: tags the real gto wrote on a registry become gitreg history, and then
+gitreg, gto and `dvc artifacts get` agree and doctor is clean."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agree import assert_tools_agree, gitreg_json
+from conftest import BOB, CAROL, GTO, as_user, git, snapshot
+from gitreg import yamlio
+
+M = "m"
+# gto 1.10.1 makes tags through scmrepo: pygit2 refuses GIT_COMMITTER_DATE, dulwich (the fallback)
+# dates the tag with time.time(). This runs the real gto CLI with dulwich's clock reading
+# GIT_COMMITTER_DATE, so tests set GTO's one-second order from the environment (no sleeping).
+_GTO_AT = r"""
+import os, sys, time
+when = float(os.environ["GIT_COMMITTER_DATE"].split()[0])
+time.time = lambda: when
+from gto.cli import app
+sys.argv = ["gto", *sys.argv[1:]]
+app()
+"""
+
+
+class Gto:
+    """The real gto in a subprocess; each call one second after the last (GTO's resolution)."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self.when = int(time.time()) + 60  # after every tag gitreg wrote in the test so far
+
+    def __call__(self, *args: str, who: str = BOB) -> None:
+        assert GTO, "the real gto is not installed"
+        self.when += 1
+        env = {**os.environ, **as_user(who), "GIT_COMMITTER_DATE": f"{self.when} +0000"}
+        proc = subprocess.run([sys.executable, "-c", _GTO_AT, *args], cwd=self.repo, env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _no_approvals(repo: Path) -> None:
+    cfg = yamlio.load_file(repo / "gitreg.yaml")
+    cfg["policies"] = {"production": {"from": ["staging"], "approvals": 0}}
+    (repo / "gitreg.yaml").write_text(yamlio.dump(cfg))
+    git(repo, "commit", "-qam", "policy: no approvals")
+
+
+def _registered(cli, repo: Path, make_artifact, *versions: str) -> None:
+    _no_approvals(repo)
+    for v in versions:
+        r = cli(repo, "register", M, str(make_artifact(512)), "--version", v)
+        assert r.exit_code == 0, r.output
+
+
+def _history(cli, repo: Path) -> list[dict]:
+    return json.loads(cli(repo, "history", M, "--json").stdout)["events"]
+
+
+def test_gto_assignments_are_named_then_adopted_and_every_tool_agrees(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0", "0.2.0", "0.3.0")
+    gto = Gto(repo)
+    gto("assign", M, "--version", "v0.1.0", "--stage", "staging")
+    gto("assign", M, "--version", "v0.2.0", "--stage", "production", who=CAROL)
+    gto("assign", M, "--version", "v0.1.0", "--stage", "production")  # exclusive: 0.2.0 leaves
+    gto("assign", M, "--version", "v0.3.0", "--stage", "staging")
+    gto("deprecate", M, "v0.3.0", "staging")  # an unassignment
+    assert gitreg_json(repo, "list")["models"][0]["stages"] == {}  # gitreg ignored them so far
+
+    r = cli(repo, "doctor")
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("gto: ")]
+    assert len(lines) == 5, r.output
+    assert lines[0].startswith(f"gto: {M}#staging#") and "0.1.0 assigned to staging by bob@example.com" in lines[0]
+    assert all("`gitreg doctor --adopt` records it" in ln for ln in lines)
+    assert "extra" not in r.output and "unfixable" not in r.output
+    assert "gitreg doctor --adopt" in r.output.splitlines()[-1]
+
+    r = cli(repo, "doctor", "--adopt")
+    assert r.exit_code == 0, r.output
+    assert "adopted 5 gto tag(s)" in r.output and "ok: tags match the manifests" in r.output
+    state = assert_tools_agree(repo, [M])[M]
+    assert state["stages"] == {"production": "0.1.0", "archived": "0.2.0"}
+
+    events = _history(cli, repo)
+    adopted = [e for e in events if e["tag"] and "#" in e["tag"] and e["action"] != "register"]
+    promote_prod = next(e for e in events if e["version"] == "0.1.0" and e["to"] == "production")
+    assert (promote_prod["from"], promote_prod["by"]) == ("staging", BOB)
+    assert promote_prod["at"] == _tag_time(repo, promote_prod["tag"])
+    carol = next(e for e in events if e["version"] == "0.2.0" and e["to"] == "production")
+    assert carol["by"] == CAROL
+    left = next(e for e in events if e["version"] == "0.3.0" and e["action"] == "archive")
+    assert (left["from"], left["to"]) == ("staging", "none")
+    assert len(adopted) >= 5
+    m1 = yamlio.load_file(repo / "models" / M / "0.1.0" / "manifest.yaml")
+    assert [h["adopted_from"] for h in m1["history"] if "adopted_from" in h] == \
+        [f"{M}#staging#{_n(repo, 'staging', '0.1.0')}", promote_prod["tag"]]
+    # one commit, authored by whoever adopted; a second --adopt has nothing to do
+    assert git(repo, "log", "-1", "--format=%ae %s").startswith("alice@example.com gitreg: adopt 5 gto tag(s)")
+    head = git(repo, "rev-parse", "HEAD")
+    r = cli(repo, "doctor", "--adopt")
+    assert r.exit_code == 0 and "nothing to adopt" in r.output
+    assert git(repo, "rev-parse", "HEAD") == head
+
+    # gitreg carries on from the adopted state; gto's next tag is adopted after it
+    r = cli(repo, "promote", M, "0.3.0", "staging")
+    assert r.exit_code == 0, r.output
+    gto.when = max(gto.when, int(time.time()) + 120)
+    gto("assign", M, "--version", "v0.3.0", "--stage", "production")
+    assert cli(repo, "doctor", "--adopt").exit_code == 0
+    assert assert_tools_agree(repo, [M])[M]["stages"] == {"production": "0.3.0", "archived": "0.1.0"}
+
+
+def _tag_time(repo: Path, tag: str) -> str:
+    out = git(repo, "for-each-ref", "--format=%(taggerdate:iso-strict)", f"refs/tags/{tag}").strip()
+    return out.replace("+00:00", "Z")
+
+
+def _n(repo: Path, stage: str, version: str) -> str:
+    target = git(repo, "rev-parse", f"{M}@v{version}^{{commit}}").strip()
+    for line in git(repo, "for-each-ref", "--format=%(refname:strip=2) %(*objectname)",
+                    f"refs/tags/{M}#{stage}#*").splitlines():
+        name, obj = line.split()
+        if obj == target:
+            return name.rsplit("#", 1)[1]
+    raise AssertionError(f"no {stage} tag of {version}")
+
+
+def test_adopt_refuses_a_tag_it_cannot_record_and_changes_nothing(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    gto = Gto(repo)
+    gto("assign", M, "--version", "v0.1.0", "--stage", "staging")
+    # an assignment of a commit no version is registered at (gto calls it a version by its sha)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "unrelated")
+    gto("assign", M, "HEAD", "--stage", "production")
+    before = snapshot(repo)
+    r = cli(repo, "doctor", "--adopt")
+    assert r.exit_code == 1
+    assert len(r.output.strip().splitlines()) == 1, r.output
+    assert r.output.startswith(f"error: cannot adopt {M}#production#") and "nothing was changed" in r.output
+    assert "hint:" in r.output
+    assert snapshot(repo) == before
+
+
+def test_push_goes_with_adopt(cli, repo):
+    before = snapshot(repo)
+    r = cli(repo, "doctor", "--push")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert snapshot(repo) == before
+
+
+def test_adopt_push_sends_the_commit_and_gtos_tags(cli, repo, bare_remote, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    git(repo, "push", "-q", "origin", "main", "--tags")
+    Gto(repo)("assign", M, "--version", "v0.1.0", "--stage", "staging")  # left local, as gto does
+    r = cli(repo, "doctor", "--adopt", "--push")
+    assert r.exit_code == 0, r.output
+    assert "pushed" in r.output
+    remote_tags = git(bare_remote, "tag", "--list").split()
+    assert any(t.startswith(f"{M}#staging#") for t in remote_tags)
+    assert git(bare_remote, "rev-parse", "main") == git(repo, "rev-parse", "HEAD")
