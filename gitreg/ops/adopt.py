@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 from gitreg.core import events as ev
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.stages import Lifecycle
-from gitreg.core.tags import ASSIGN, DEPRECATE, DEREGISTER, UNASSIGN, parse_tag
+from gitreg.core.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, parse_tag
 from gitreg.core.timefmt import rfc3339
 from gitreg.ops.context import Context
 from gitreg.ops.gto_tags import GtoTag, expected_names, gto_tags
@@ -35,6 +35,7 @@ class ModelPlan:
     seq: int
     changed: set[str] = field(default_factory=set)  # versions whose manifest changed
     model_changed: bool = False
+    files: dict[str, str] = field(default_factory=dict)  # new files (a gto-registered version's)
     seqs: list[int] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
 
@@ -196,12 +197,31 @@ def plan_all(ctx: Context, found: list[GtoTag], actor: str) -> dict[str, ModelPl
             tags = [r.name for r in ctx.store.tags(t.model)]
             plan = plans[t.model] = ModelPlan(t.model, _copy(manifests), _copy(model) if model else None,
                                               start_seq(manifests, model, tags))
-        why = check(plan, t, lifecycle)
+        why = _register(ctx, plan, t) if t.parsed.kind == REGISTER else check(plan, t, lifecycle)
         if why:
             raise UserError(f"cannot adopt {t.tag}: {why}; nothing was changed",
                             "fix or delete that tag, then run `gitreg doctor --adopt` again")
-        apply(plan, t, lifecycle, actor, now)
+        if t.parsed.kind != REGISTER:
+            apply(plan, t, lifecycle, actor, now)
     return plans
+
+
+def _register(ctx: Context, plan: ModelPlan, t: GtoTag) -> str:
+    """A version gto registered: its manifest and files into the plan ("" done, else why not)."""
+    from gitreg.ops import adopt_register
+
+    if t.version in plan.manifests:
+        return f"{t.model} {t.version} is registered in models/ already"
+    drafted = adopt_register.draft(ctx, t, plan.seq + 1)
+    if isinstance(drafted, str):
+        return drafted
+    plan.next_seq()
+    manifest, files = drafted
+    plan.manifests[str(t.version)] = manifest
+    plan.changed.add(str(t.version))
+    plan.files.update(files)
+    plan.adopted.append(t.tag)
+    return ""
 
 
 def planned_tags(ctx: Context, plan: ModelPlan) -> list[Any]:
@@ -248,6 +268,8 @@ def commit(ctx: Context, plans: Mapping[str, ModelPlan], actor: str, sign: bool 
                                 f"{problems[0][1]}; nothing was changed",
                                 "fix or delete the tag named, then run `gitreg doctor --adopt` again")
             change.write(manifest_path(plan.name, ver), yamlio.dump(mf.ordered(m)))
+        for rel, text in plan.files.items():
+            change.write(rel, text)
         if plan.model_changed and plan.model is not None:
             change.write(model_file_path(plan.name), yamlio.dump(plan.model))
         change.tags += planned_tags(ctx, plan)

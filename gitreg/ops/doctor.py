@@ -87,15 +87,24 @@ def expected_tags(ctx: Context) -> list[Expected]:
     from gitreg.core.messages import tag_summary
 
     adds = registration_commits(ctx)
+    refs: dict[str, str] | None = None
     out: list[Expected] = []
     for name in sorted(ctx.store.model_tree()):
         manifests, model = ctx.store.model_manifests(name)
         tags = ev.model_tags(name, ev.model_events(manifests.values(), model))
         superseded = ev.superseded_reassertions(tags)
+        # a version adopted from `gto register` is at the commit gto registered, not at the
+        # commit that added its manifest
+        gto_registered = {t.version: t.tag for t in tags if t.kind == REGISTER
+                          and t.event.data.get("adopted_from")}
+        if gto_registered and refs is None:
+            refs = {r.name: r.target for r in ctx.store.tags()}
+        at = {v: (refs or {}).get(tag) for v, tag in gto_registered.items()}
         for t in tags:
             summary = f"register {name} {t.version}" if t.kind == REGISTER else tag_summary(name, t)
-            out.append(Expected(t.tag, name, t.version,
-                                adds.get(f"{MODELS_DIR}/{name}/{t.version}/{MANIFEST_FILE}"),
+            target = at[t.version] if t.version in at else \
+                adds.get(f"{MODELS_DIR}/{name}/{t.version}/{MANIFEST_FILE}")
+            out.append(Expected(t.tag, name, t.version, target,
                                 t.seq, t.event.action, dict(t.event.data), t.kind,
                                 t.tag in superseded, summary))
     return out

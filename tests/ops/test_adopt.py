@@ -164,3 +164,64 @@ def test_adopt_push_sends_the_commit_and_gtos_tags(cli, repo, bare_remote, make_
     remote_tags = git(bare_remote, "tag", "--list").split()
     assert any(t.startswith(f"{M}#staging#") for t in remote_tags)
     assert git(bare_remote, "rev-parse", "main") == git(repo, "rev-parse", "HEAD")
+
+
+def _dvc(repo: Path, *args: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _gto_version(repo: Path, content: bytes, path: str = "train/model.pkl") -> None:
+    """What a gto user does: a DVC-tracked file, named by dvc.yaml `artifacts:`, committed."""
+    target = repo / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    _dvc(repo, "add", path)
+    data = yamlio.load_file(repo / "dvc.yaml")
+    data["artifacts"][M] = {"path": path, "type": "model", "desc": "trained outside gitreg"}
+    (repo / "dvc.yaml").write_text(yamlio.dump(data))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "train: new model")
+
+
+def test_a_version_gto_registered_gets_a_manifest_from_dvc_yaml_and_its_dvc_file(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    _gto_version(repo, b"bytes trained outside gitreg" * 50)
+    gto = Gto(repo)
+    gto("register", M, "--version", "v0.2.0")
+    gto("assign", M, "--version", "v0.2.0", "--stage", "staging", who=CAROL)
+    r = cli(repo, "doctor")
+    assert r.exit_code == 1 and f"gto: {M}@v0.2.0: {M} 0.2.0 registered by bob@example.com" in r.output
+
+    r = cli(repo, "doctor", "--adopt")
+    assert r.exit_code == 0, r.output
+    state = assert_tools_agree(repo, [M])[M]  # DVC fetched the bytes of train/model.pkl
+    assert state == {"latest": "0.2.0", "stages": {"staging": "0.2.0"}}
+    m = yamlio.load_file(repo / "models" / M / "0.2.0" / "manifest.yaml")
+    assert (m["created_by"], m["description"]) == (BOB, "trained outside gitreg")
+    assert m["history"][0]["adopted_from"] == f"{M}@v0.2.0"
+    dvc_file = yamlio.load_file(repo / "train" / "model.pkl.dvc")
+    assert m["artifacts"] == [{"path": "model.pkl", "md5": dvc_file["outs"][0]["md5"],
+                               "size": dvc_file["outs"][0]["size"]}]
+    # the register tag stays where gto put it; gitreg's resolve names that commit
+    resolved = gitreg_json(repo, "resolve", f"{M}@0.2.0")
+    assert resolved["commit"] == git(repo, "rev-parse", f"{M}@v0.2.0^{{commit}}").strip()
+    # and gitreg get fetches the same bytes through DVC
+    out = repo.parent / "got"
+    r = cli(repo, "get", f"{M}#staging", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert (out / "model.pkl").read_bytes() == (repo / "train" / "model.pkl").read_bytes()
+
+
+def test_a_gto_registration_with_no_dvc_tracked_file_is_refused(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    data = yamlio.load_file(repo / "dvc.yaml")
+    data["artifacts"][M] = {"path": "nowhere/model.pkl", "type": "model"}
+    (repo / "dvc.yaml").write_text(yamlio.dump(data))
+    git(repo, "commit", "-qam", "point at a file DVC does not track")
+    Gto(repo)("register", M, "--version", "v0.2.0")
+    before = snapshot(repo)
+    r = cli(repo, "doctor", "--adopt")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"cannot adopt {M}@v0.2.0: nowhere/model.pkl is not tracked by DVC" in r.output
+    assert snapshot(repo) == before
