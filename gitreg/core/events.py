@@ -183,21 +183,32 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
             out.append(EventTag(register_tag(name, e.version), e.version, e.seq, REGISTER, e))
             continue
         if e.action not in MOVES:
-            if e.action == DEPRECATE and e.version != MODEL_LEVEL:
-                held[e.version] = (NONE_STAGE, e.seq)  # a deprecated version holds no stage
             if isinstance(adopted, str) and adopted:
+                if e.action == DEPRECATE and e.version != MODEL_LEVEL:
+                    # gto's deregistration left the stage in gto's eyes only: DVC follows
+                    # stage tags, so the version leaves it with gitreg's unassignment
+                    held[e.version] = (NONE_STAGE, e.seq)
+                    if e.source and e.source != NONE_STAGE:
+                        out += _leave(name, e.source, e, held, None)
                 out.append(EventTag(adopted, e.version, e.seq, ADOPTED, e))
             continue
         source, target = e.source, e.target
         held[e.version] = (target or NONE_STAGE, e.seq)
         if source and source != NONE_STAGE and source != target:
             left = adopted if adopted and not (target and target != NONE_STAGE) else None
-            out.append(EventTag(left or unassign_tag(name, source, e.seq), e.version, e.seq, UNASSIGN, e))
-            rest = [(seq, parse_version(v), v) for v, (st, seq) in held.items() if st == source]
-            if rest:
-                out.append(EventTag(assign_tag(name, source, e.seq), max(rest)[2], e.seq, REASSERT, e))
+            out += _leave(name, source, e, held, left)
         if target and target != NONE_STAGE:
             out.append(EventTag(adopted or assign_tag(name, target, e.seq), e.version, e.seq, ASSIGN, e))
+    return out
+
+
+def _leave(name: str, source: str, e: Event, held: Mapping[str, tuple[str, int]],
+           tag: str | None) -> list[EventTag]:
+    """The unassignment of `source` (`tag` when adopted), then the re-assertion of its holder."""
+    out = [EventTag(tag or unassign_tag(name, source, e.seq), e.version, e.seq, UNASSIGN, e)]
+    rest = [(seq, parse_version(v), v) for v, (st, seq) in held.items() if st == source]
+    if rest:
+        out.append(EventTag(assign_tag(name, source, e.seq), max(rest)[2], e.seq, REASSERT, e))
     return out
 
 

@@ -225,3 +225,53 @@ def test_a_gto_registration_with_no_dvc_tracked_file_is_refused(cli, repo, make_
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
     assert f"cannot adopt {M}@v0.2.0: nowhere/model.pkl is not tracked by DVC" in r.output
     assert snapshot(repo) == before
+
+
+def test_a_gto_deregistration_becomes_a_deprecation_and_the_stage_moves_on(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0", "0.2.0")
+    gto = Gto(repo)
+    gto("assign", M, "--version", "v0.2.0", "--stage", "staging")
+    gto("assign", M, "--version", "v0.1.0", "--stage", "staging")
+    gto("deprecate", M, "v0.1.0", "-m", "leaks labels")  # NAME@v0.1.0!
+    r = cli(repo, "doctor")
+    assert r.exit_code == 1 and f"gto: {M}@v0.1.0!: {M} 0.1.0 deregistered by bob@example.com" in r.output
+    assert cli(repo, "doctor", "--adopt").exit_code == 0
+    # gto no longer sees 0.1.0; gitreg records it deprecated, out of staging; DVC gets 0.2.0
+    assert assert_tools_agree(repo, [M])[M]["stages"] == {"staging": "0.2.0"}
+    m = yamlio.load_file(repo / "models" / M / "0.1.0" / "manifest.yaml")
+    last = m["history"][-1]
+    assert (last["action"], last["from"], last["by"], last["adopted_from"]) == \
+        ("deprecate", "staging", BOB, f"{M}@v0.1.0!")
+    assert m["stage"] == "none" and m["deprecated"]["by"] == BOB
+    assert m["deprecated"]["reason"] == "leaks labels"
+
+
+def test_a_gto_model_deprecation_is_recorded_in_model_yaml(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    Gto(repo)("deprecate", M)  # NAME@deprecated
+    r = cli(repo, "doctor")
+    assert r.exit_code == 1 and f"gto: {M}@deprecated: {M} deprecated by bob@example.com" in r.output
+    assert cli(repo, "doctor", "--adopt").exit_code == 0
+    model = yamlio.load_file(repo / "models" / M / "model.yaml")
+    entry = model["history"][-1]
+    assert (entry["action"], entry["by"], entry["adopted_from"]) == ("deprecate", BOB, f"{M}@deprecated")
+    assert entry["seq"] == 2 and model["deprecated"]["by"] == BOB  # one counter with the versions'
+    r = cli(repo, "doctor")
+    assert r.exit_code == 0, r.output
+
+
+def test_a_gto_stage_outside_the_lifecycle_becomes_an_alias(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0", "0.2.0")
+    gto = Gto(repo)
+    gto("assign", M, "--version", "v0.1.0", "--stage", "champion")
+    gto("assign", M, "--version", "v0.2.0", "--stage", "champion", who=CAROL)
+    assert cli(repo, "doctor", "--adopt").exit_code == 0
+    old = yamlio.load_file(repo / "models" / M / "0.1.0" / "manifest.yaml")
+    new = yamlio.load_file(repo / "models" / M / "0.2.0" / "manifest.yaml")
+    assert new["aliases"] == ["champion"] and old["aliases"] == []
+    alias = new["history"][-1]
+    assert (alias["action"], alias["alias"], alias["replaced"], alias["by"]) == ("alias", "champion", "0.1.0", CAROL)
+    assert old["history"][-1]["action"] == "unalias" and old["history"][-1]["replaced_by"] == "0.2.0"
+    assert "adopted_from" not in old["history"][-1]  # gitreg's own consequence, by the adopter
+    assert old["history"][-2]["adopted_from"].startswith(f"{M}#champion#")
+    assert cli(repo, "doctor").exit_code == 0
