@@ -98,6 +98,14 @@ class Registry:
         return init_ops.init(path, dvc_remote=dvc_remote, dvc_remote_options=dvc_remote_options,
                              remote=remote, github=github, env=env, github_package=github_package)
 
+    @classmethod
+    def adopt_repository(cls, path: str | Path = ".", *, env: Mapping[str, str] | None = None,
+                         push: bool = False) -> Result:
+        """Make a GTO-only repository (gto tags, dvc.yaml artifacts) a registry, in one commit."""
+        from gitreg.ops import adopt_repo
+
+        return adopt_repo.adopt_repository(path, env=env, push=push)  # type: ignore[no-any-return]
+
     # -- reads ------------------------------------------------------------------------
     def lifecycle(self) -> Lifecycle:
         return self.store.lifecycle()

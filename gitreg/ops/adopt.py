@@ -53,13 +53,19 @@ class ModelPlan:
         entry.update({k: v for k, v in data.items()
                       if k not in ("from", "to") and v not in (None, "", [], {})})
         if version == ev.MODEL_LEVEL:
-            self.model = self.model if self.model is not None else {"name": self.name}
+            self.new_model(at)
             self.model.setdefault("history", []).append(entry)
             self.model_changed = True
         else:
             self.manifests[version].setdefault("history", []).append(entry)
             self.changed.add(version)
         return entry
+
+    def new_model(self, at: str) -> None:
+        """model.yaml for a model gto made (a GTO repository has none)."""
+        if self.model is None:
+            self.model = {"schema_version": 1, "name": self.name, "created_at": at}
+            self.model_changed = True
 
     def stage_of(self, version: str) -> str:
         return self.manifests[version].get("stage") or NONE_STAGE
@@ -183,11 +189,12 @@ def _looks_reserved(alias: str) -> bool:
 
 
 # -- the one commit ------------------------------------------------------------------------
-def plan_all(ctx: Context, found: list[GtoTag], actor: str) -> dict[str, ModelPlan]:
+def plan_all(ctx: Context, found: list[GtoTag], actor: str,
+             lifecycle: Lifecycle | None = None) -> dict[str, ModelPlan]:
     """Every tag applied in GTO's order; the first that cannot be adopted refuses them all."""
     from gitreg.errors import UserError
 
-    lifecycle = ctx.lifecycle()
+    lifecycle = lifecycle or ctx.lifecycle()
     now = rfc3339(ctx.clock())
     plans: dict[str, ModelPlan] = {}
     for t in found:
@@ -218,6 +225,7 @@ def _register(ctx: Context, plan: ModelPlan, t: GtoTag) -> str:
     plan.next_seq()
     manifest, files = drafted
     plan.manifests[str(t.version)] = manifest
+    plan.new_model(manifest["created_at"])
     plan.changed.add(str(t.version))
     plan.files.update(files)
     plan.adopted.append(t.tag)
@@ -248,17 +256,23 @@ def planned_tags(ctx: Context, plan: ModelPlan) -> list[Any]:
     return out
 
 
-def commit(ctx: Context, plans: Mapping[str, ModelPlan], actor: str, sign: bool = False) -> Any:
-    """All plans in one commit (through the store's Change) with the tags gitreg adds."""
+def commit(ctx: Context, plans: Mapping[str, ModelPlan], actor: str, sign: bool = False,
+           lifecycle: Lifecycle | None = None, files: Mapping[str, str] | None = None) -> Any:
+    """All plans in one commit (through the store's Change) with the tags gitreg adds.
+
+    files: more files for the same commit (a GTO repository's new gitreg.yaml).
+    """
     from gitreg import schema, yamlio
     from gitreg.core import manifest as mf
     from gitreg.errors import UserError
     from gitreg.ops.results import Result
     from gitreg.store import Change, manifest_path, model_file_path
 
-    extra = schema.extra_validator(ctx.root, ctx.lifecycle().extra_schema)
+    extra = schema.extra_validator(ctx.root, (lifecycle or ctx.lifecycle()).extra_schema)
     names = sorted(plans)
     change = Change(ctx.store, names[0], actor)
+    for rel, text in (files or {}).items():
+        change.write(rel, text)
     for plan in plans.values():
         for ver in sorted(plan.changed):
             m = plan.manifests[ver]
@@ -312,7 +326,7 @@ def adopt(ctx: Context, *, push: bool = False, sign: bool = False, _attempt: int
         if push:
             try:
                 sync.push(ctx, result)
-                _push_adopted(ctx, result.details["adopted"])
+                push_adopted(ctx, result.details["adopted"])
             except sync.PushRaceLost as lost:
                 if lost.touched or _attempt + 1 >= sync.PUSH_ATTEMPTS:
                     raise
@@ -321,7 +335,7 @@ def adopt(ctx: Context, *, push: bool = False, sign: bool = False, _attempt: int
         return result
 
 
-def _push_adopted(ctx: Context, adopted: list[str]) -> None:
+def push_adopted(ctx: Context, adopted: list[str]) -> None:
     """gto's own tags to origin too (gto may have left them local), so origin agrees."""
     from gitreg.errors import ConflictError
 

@@ -275,3 +275,74 @@ def test_a_gto_stage_outside_the_lifecycle_becomes_an_alias(cli, repo, make_arti
     assert "adopted_from" not in old["history"][-1]  # gitreg's own consequence, by the adopter
     assert old["history"][-2]["adopted_from"].startswith(f"{M}#champion#")
     assert cli(repo, "doctor").exit_code == 0
+
+
+# -- a GTO-only repository --------------------------------------------------------------------
+def _gto_repository(tmp_path: Path) -> tuple[Path, Gto]:
+    """What a GTO user has: git, DVC, dvc.yaml `artifacts:`, files under DVC, gto's tags."""
+    repo = tmp_path / "gto-repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    _dvc(repo, "init", "-q")
+    (repo / "dvc.yaml").write_text(yamlio.dump({"artifacts": {
+        "churn": {"path": "data/churn.pkl", "type": "model", "desc": "churn classifier",
+                  "labels": ["tabular"]}}}))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "dvc init")
+    return repo, Gto(repo)
+
+
+def _train(repo: Path, content: bytes) -> None:
+    (repo / "data").mkdir(exist_ok=True)
+    (repo / "data" / "churn.pkl").write_bytes(content)
+    _dvc(repo, "add", "data/churn.pkl")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "train churn")
+
+
+def test_a_gto_repository_is_adopted_into_gitregs_format(cli, tmp_path):
+    repo, gto = _gto_repository(tmp_path)
+    _train(repo, b"churn one" * 100)
+    gto("register", "churn", "--version", "v1.0.0")
+    gto("assign", "churn", "--version", "v1.0.0", "--stage", "dev")
+    _train(repo, b"churn two" * 100)
+    gto("register", "churn", "--version", "v1.1.0", who=CAROL)
+    gto("assign", "churn", "--version", "v1.1.0", "--stage", "dev")
+    gto("assign", "churn", "--version", "v1.0.0", "--stage", "prod")
+    gto("register", "team/ranker", "--version", "v0.1.0")  # GTO's monorepo name form
+
+    r = cli(repo, "doctor")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert "gitreg init --adopt" in r.output
+
+    r = cli(None, "init", str(repo), "--adopt")
+    assert r.exit_code == 0, r.output
+    assert "skipped: team/ranker: not adopted:" in r.output
+    assert "made a gitreg registry: adopted 5 gto tag(s)" in r.output
+    assert git(repo, "rev-list", "--count", "HEAD").strip() == "4"  # one commit
+    cfg = yamlio.load_file(repo / "gitreg.yaml")
+    assert cfg["stages"] == ["dev", "prod"] and cfg["exclusive"] == []
+    state = assert_tools_agree(repo, ["churn"], gto_only=["team/ranker"])
+    assert state["churn"] == {"latest": "1.1.0", "stages": {"dev": "1.1.0", "prod": "1.0.0"}}
+    v2 = yamlio.load_file(repo / "models" / "churn" / "1.1.0" / "manifest.yaml")
+    assert (v2["created_by"], v2["description"], v2["tags"]) == (CAROL, "churn classifier", ["tabular"])
+    v1 = yamlio.load_file(repo / "models" / "churn" / "1.0.0" / "manifest.yaml")
+    assert [h["action"] for h in v1["history"]] == ["register", "promote", "promote"]
+    assert [h["to"] for h in v1["history"][1:]] == ["dev", "prod"]
+    # the registry works on: gitreg promotes, gto's next tag is adopted by doctor
+    r = cli(repo, "promote", "churn", "1.1.0", "prod")
+    assert r.exit_code == 0, r.output
+    # prod is not exclusive (GTO's stages never are): both hold it, gto shows the latest
+    assert assert_tools_agree(repo, ["churn"], gto_only=["team/ranker"])["churn"]["stages"] == \
+        {"prod": "1.1.0"}
+    r = cli(None, "init", str(repo), "--adopt")
+    assert r.exit_code == 1 and "gitreg doctor --adopt" in r.output
+
+
+def test_init_adopt_refuses_a_repository_without_gto_tags(cli, tmp_path):
+    repo, _ = _gto_repository(tmp_path)
+    before = snapshot(repo)
+    r = cli(None, "init", str(repo), "--adopt")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "has no gto tags gitreg can adopt" in r.output
+    assert snapshot(repo) == before
