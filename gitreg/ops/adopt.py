@@ -21,7 +21,7 @@ from gitreg.core.stages import Lifecycle
 from gitreg.core.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, parse_tag
 from gitreg.core.timefmt import rfc3339
 from gitreg.ops.context import Context
-from gitreg.ops.gto_tags import GtoTag, expected_names, gto_tags
+from gitreg.ops.gto_tags import GtoTag, expected_names, gto_models, gto_tags
 
 
 # -- the plan: history entries in GTO's order -------------------------------------------
@@ -318,7 +318,7 @@ def adopt(ctx: Context, *, push: bool = False, sign: bool = False, _attempt: int
         sync.require_remote(ctx)
     with ctx.store.locked():
         _, actor = stages.stage_context(ctx)
-        models = sorted(ctx.store.model_tree())
+        models = sorted(set(ctx.store.model_tree()) | gto_models(ctx))
         found = gto_tags(ctx, expected_names(ctx, models), models)
         if not found:
             return None

@@ -119,10 +119,20 @@ def unbacked_entries(ctx: Context) -> list[str]:
     names = sorted(ctx.store.model_tree())
     prov = provenance.read(ctx.git, names, signatures=bool(signed))
     out = []
+    adopted: list[tuple[str, str, ev.Event]] = []
     for name in names:
-        manifests, _ = ctx.store.model_manifests(name)
+        manifests, model = ctx.store.model_manifests(name)
         for version, msg in provenance.problems(name, manifests, prov, signed):
             out.append(f"{name} {version}: {msg}" if version else f"{name}: {msg}")
+        adopted += [(name, str(e.data["adopted_from"]), e) for e in ev.model_events(manifests.values(), model)
+                    if e.data.get("adopted_from")]
+    # an adopted entry is backed by the gto tag it names: its tagger is the entry's actor
+    taggers = gto_tags.tag_details(ctx, sorted({tag for _, tag, _ in adopted}))
+    for name, tag, e in adopted:
+        who = taggers.get(tag, ("",))[0]
+        if who and who != e.data.get("by"):
+            out.append(f"{name} {e.version or '(model)'}: history seq {e.seq} ({e.action} by {e.data.get('by')}) "
+                       f"says it was adopted from {tag}, whose tagger is {who}")
     return out
 
 
@@ -164,7 +174,7 @@ def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:
     report.unreadable = [f for (rev, _), files in sorted(ctx.store.broken.items()) if rev == "HEAD"
                          for f in files]
     # tags gto wrote that history does not account for: named, and adopted by --adopt
-    found = gto_tags.gto_tags(ctx, want, set(ctx.store.model_tree()) - broken)
+    found = gto_tags.gto_tags(ctx, want, (set(ctx.store.model_tree()) | gto_tags.gto_models(ctx)) - broken)
     report.gto = [t.to_dict() for t in found]
     report.gto_lines = [t.line() for t in found]
     from_gto = {t.tag for t in found}

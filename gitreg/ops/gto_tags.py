@@ -69,7 +69,7 @@ def expected_names(ctx: Context, models: Iterable[str]) -> set[str]:
     return out
 
 
-def _details(ctx: Context, names: Iterable[str]) -> dict[str, tuple[str, int, str, str]]:
+def tag_details(ctx: Context, names: Iterable[str]) -> dict[str, tuple[str, int, str, str]]:
     """tag -> (tagger email, tagger time, message, object type), in one `git for-each-ref`."""
     refs = [f"refs/tags/{n}" for n in names]
     if not refs:
@@ -82,6 +82,11 @@ def _details(ctx: Context, names: Iterable[str]) -> dict[str, tuple[str, int, st
         if len(parts) == 5:
             out[parts[0]] = (parts[1], int(parts[2] or 0), parts[4], parts[3])
     return out
+
+
+def gto_models(ctx: Context) -> set[str]:
+    """Every model a tag in GTO's grammar names (gitreg's name rule), in models/ or not."""
+    return {p.name for p in (parse_tag(r.name) for r in ctx.store.tags()) if p is not None}
 
 
 def gto_tags(ctx: Context, expected: Iterable[str], models: Iterable[str]) -> list[GtoTag]:
@@ -101,7 +106,7 @@ def gto_tags(ctx: Context, expected: Iterable[str], models: Iterable[str]) -> li
         if ref.objecttype != "tag":
             continue  # gto ignores lightweight tags; doctor names them
         candidates.append((name, parsed, ref.target))
-    details = _details(ctx, [c[0] for c in candidates])
+    details = tag_details(ctx, [c[0] for c in candidates])
     out = []
     for name, parsed, target in candidates:
         email, time, message, _ = details.get(name, ("", 0, "", ""))

@@ -346,3 +346,38 @@ def test_init_adopt_refuses_a_repository_without_gto_tags(cli, tmp_path):
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
     assert "has no gto tags gitreg can adopt" in r.output
     assert snapshot(repo) == before
+
+
+def test_a_model_only_gto_knows_is_adopted_into_the_registry(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    (repo / "train").mkdir()
+    (repo / "train" / "other.pkl").write_bytes(b"another model" * 40)
+    _dvc(repo, "add", "train/other.pkl")
+    data = yamlio.load_file(repo / "dvc.yaml")
+    data["artifacts"]["other"] = {"path": "train/other.pkl", "type": "model"}
+    (repo / "dvc.yaml").write_text(yamlio.dump(data))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "train other")
+    gto = Gto(repo)
+    gto("register", "other", "--version", "v1.0.0")
+    gto("assign", "other", "--version", "v1.0.0", "--stage", "staging")
+    r = cli(repo, "doctor")
+    assert r.exit_code == 1 and "gto: other@v1.0.0: other 1.0.0 registered" in r.output
+    assert cli(repo, "doctor", "--adopt").exit_code == 0
+    state = assert_tools_agree(repo)
+    assert state["other"] == {"latest": "1.0.0", "stages": {"staging": "1.0.0"}}
+    assert yamlio.load_file(repo / "models" / "other" / "model.yaml")["name"] == "other"
+
+
+def test_an_adopted_entry_naming_another_actor_than_its_tagger_is_unbacked(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    Gto(repo)("assign", M, "--version", "v0.1.0", "--stage", "staging")
+    assert cli(repo, "doctor", "--adopt").exit_code == 0
+    path = repo / "models" / M / "0.1.0" / "manifest.yaml"
+    m = yamlio.load_file(path)
+    m["history"][-1]["by"] = CAROL  # someone rewrites who did it
+    path.write_text(yamlio.dump(m))
+    git(repo, "commit", "-qam", "edit history by hand")
+    r = cli(repo, "doctor")
+    assert r.exit_code == 1
+    assert f"says it was adopted from {M}#staging#" in r.output and "whose tagger is bob@example.com" in r.output
