@@ -54,6 +54,7 @@ class ModelPlan:
                       if k not in ("from", "to") and v not in (None, "", [], {})})
         if version == ev.MODEL_LEVEL:
             self.new_model(at)
+            assert self.model is not None
             self.model.setdefault("history", []).append(entry)
             self.model_changed = True
         else:
