@@ -381,3 +381,18 @@ def test_an_adopted_entry_naming_another_actor_than_its_tagger_is_unbacked(cli, 
     r = cli(repo, "doctor")
     assert r.exit_code == 1
     assert f"says it was adopted from {M}#staging#" in r.output and "whose tagger is bob@example.com" in r.output
+
+
+def test_adopt_refuses_uncommitted_changes_and_names_tags_in_json(cli, repo, make_artifact):
+    _registered(cli, repo, make_artifact, "0.1.0")
+    Gto(repo)("assign", M, "--version", "v0.1.0", "--stage", "staging")
+    report = json.loads(cli(repo, "doctor", "--json").stdout)
+    assert report["clean"] is False and report["extra"] == []
+    assert [(g["kind"], g["version"], g["stage"], g["by"]) for g in report["gto"]] == \
+        [("assign", "0.1.0", "staging", BOB)]
+    (repo / "dvc.yaml").write_text((repo / "dvc.yaml").read_text() + "# edited\n")
+    before = snapshot(repo)
+    r = cli(repo, "doctor", "--adopt")
+    assert r.exit_code == 4 and len(r.output.strip().splitlines()) == 1, r.output  # a conflict
+    assert r.output.startswith("error: ") and "hint:" in r.output
+    assert snapshot(repo) == before
