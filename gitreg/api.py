@@ -99,6 +99,14 @@ class Registry:
         return init_ops.init(path, dvc_remote=dvc_remote, dvc_remote_options=dvc_remote_options,
                              remote=remote, github=github, env=env, github_package=github_package)
 
+    @classmethod
+    def adopt_repository(cls, path: str | Path = ".", *, env: Mapping[str, str] | None = None,
+                         push: bool = False) -> Result:
+        """Make a GTO-only repository (gto tags, dvc.yaml artifacts) a registry, in one commit."""
+        from gitreg.ops import adopt_repo
+
+        return adopt_repo.adopt_repository(path, env=env, push=push)  # type: ignore[no-any-return]
+
     # -- reads ------------------------------------------------------------------------
     def lifecycle(self) -> Lifecycle:
         return self.store.lifecycle()
@@ -192,15 +200,16 @@ class Registry:
                                   observed=observed)
 
     # -- doctor / verify: gitreg/ops/doctor.py -------------------------------------------
-    def doctor(self, fix: bool = False) -> Any:
+    def doctor(self, fix: bool = False, adopt: bool = False, push: bool = False) -> Any:
         """Drift between manifests and tags; fix=True recreates missing tags (never deletes).
 
         An interrupted change (a crash left its journal under .git) is reported; fix=True
         first finishes it (it was committed: its tags are made) or undoes it (it was not).
+        adopt=True first records the tags gto wrote as history, in one commit (push: and pushes it).
         """
         from gitreg.ops import doctor
 
-        return doctor.doctor(self.ctx, fix=fix)
+        return doctor.doctor(self.ctx, fix=fix, adopt_tags=adopt, push=push)
 
     def verify(self, name: str) -> dict[str, Any]:
         """Check the signatures of a model's tags and of the commits that changed it."""

@@ -241,7 +241,8 @@ def problems(model: str, manifests: Mapping[str, Mapping[str, Any]], prov: Prove
             out.append((e.version, f"history seq {e.seq} ({e.action}) was added by no commit's "
                                    "change to this manifest (a merge or rewrite made it)"))
             continue
-        if info.author_email != by:
+        # an adopted entry's actor is the gto tag's tagger (doctor checks the tag says so)
+        if info.author_email != by and not e.data.get("adopted_from"):
             out.append((e.version, f"history seq {e.seq} ({e.action} by {by}) was recorded by commit "
                                    f"{info.sha[:12]} authored by {info.author_email}: an entry is "
                                    "recorded by its actor's own commit"))

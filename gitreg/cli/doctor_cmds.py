@@ -5,18 +5,29 @@ from __future__ import annotations
 import typer
 
 from gitreg.cli.common import JSON_OPTION, command, message, print_json, registry
-from gitreg.errors import PolicyError, UserError
+from gitreg.errors import PolicyError, UsageError, UserError
 
 
 @command("doctor")
 def doctor_cmd(
     fix: bool = typer.Option(False, "--fix", help="Recreate missing tags from the manifests (never deletes)."),
+    adopt: bool = typer.Option(False, "--adopt", help="Record the tags gto wrote (assign, deprecate, "
+                               "register) as history, in one commit."),
+    push: bool = typer.Option(False, "--push", help="With --adopt: push the commit and the tags."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Find drift between the committed manifests and the tags."""
-    report = registry().doctor(fix=fix)
+    if push and not adopt:
+        raise UsageError("--push goes with --adopt", "run `gitreg doctor --adopt --push`")
+    report = registry().doctor(fix=fix, adopt=adopt, push=push)
     if as_json:
         print_json(report.to_dict())
+    if report.adopted:
+        message(report.adopted["message"] + (", pushed" if report.adopted.get("pushed") else ""))
+    elif adopt:
+        message("nothing to adopt: gitreg's history accounts for every gto tag")
+    for line in report.gto_lines:
+        message(f"gto: {line}")
     for line in report.ignored:
         message(f"warning: {line}")
     for line in report.recovered:
@@ -41,13 +52,17 @@ def doctor_cmd(
         message(f"unreadable: {bad}")
     remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
                  + len(report.extra) + len(report.lightweight) + len(report.interrupted)
-                 + len(report.unreadable) + len(set(report.temp_files) - set(report.removed)))
+                 + len(report.unreadable) + len(set(report.temp_files) - set(report.removed))
+                 + len(report.gto))
     for u in report.unbacked:
         message(f"unbacked: {u}")
     if report.unbacked and not remaining:
         raise UserError(f"{len(report.unbacked)} history entr(ies) or approval(s) that no commit backs",
                         "someone wrote them into the files by hand: find the commit with `git log -p "
                         "models/NAME`, revert it, and record the change with gitreg")
+    if report.gto and remaining == len(report.gto):
+        raise UserError(f"{len(report.gto)} tag(s) written by gto that gitreg's history does not record",
+                        "run `gitreg doctor --adopt` to record them (actor and time from each tag)")
     if remaining:
         raise UserError(f"{remaining} problem(s) between manifests and tags",
                         "run `gitreg doctor --fix` to recreate missing tags; wrong or extra tags "

@@ -22,9 +22,24 @@ def init_cmd(
     dvc_remote: Optional[str] = typer.Option(None, "--dvc-remote", help="Default DVC remote: a folder path, s3://bucket/path, ..."),
     dvc_remote_option: List[str] = typer.Option([], "--dvc-remote-option", help="Extra remote setting key=value, e.g. endpointurl=http://127.0.0.1:9000 (repeatable)."),
     package: Optional[str] = typer.Option(None, "--package", help="With --github: the pinned gitreg the workflows install, e.g. git+https://github.com/org/gitreg@COMMIT or a wheel (default: gitreg-registry==this version)."),
+    adopt: bool = typer.Option(False, "--adopt", help="Make a GTO repository a registry: its gto tags and dvc.yaml artifacts become gitreg.yaml, manifests and history."),
+    push: bool = typer.Option(False, "--push", help="With --adopt: push the commit and the tags."),
 ) -> None:
     """Make a directory a gitreg registry (git, DVC, gitreg.yaml). Safe to run again."""
     from gitreg.api import Registry
+
+    if push and not adopt:
+        raise UsageError("--push goes with --adopt", "run `gitreg init --adopt --push`")
+    if adopt:
+        if github or remote or dvc_remote or dvc_remote_option or package:
+            raise UsageError("--adopt takes no other option but --push",
+                             "run `gitreg init --adopt`, then set remotes or workflows")
+        adopted = Registry.adopt_repository(path or STATE["path"] or Path("."), env=dict(os.environ),
+                                            push=push)
+        for line in adopted.warnings:
+            message(f"skipped: {line}")
+        message(adopted.message + (", pushed" if adopted.pushed else ""))
+        return
 
     if package is not None and not github:
         raise UsageError("--package is only used with --github", "add --github, or drop --package")

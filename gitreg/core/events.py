@@ -155,6 +155,7 @@ def event_tags(name: str, e: Event) -> list[str]:
 
 
 REASSERT = "reassert"
+ADOPTED = "adopted"  # an adopted alias, unalias or deprecation: exactly the tag gto wrote
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class EventTag:
     tag: str
     version: str
     seq: int
-    kind: str  # register | unassign | reassert | assign
+    kind: str  # register | unassign | reassert | assign | adopted
     event: Event  # the event that writes it (for a reassert: the departure)
 
 
@@ -180,20 +181,38 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
     held: dict[str, tuple[str, int]] = {}  # version -> (stage, seq of its assignment)
     out: list[EventTag] = []
     for e in sorted(events, key=lambda x: x.seq):
+        # adopted from a gto-written tag: that tag is the event's own, never written again
+        adopted = e.data.get("adopted_from")
         if e.action == REGISTER:
             out.append(EventTag(register_tag(name, e.version), e.version, e.seq, REGISTER, e))
             continue
         if e.action not in MOVES:
+            if isinstance(adopted, str) and adopted:
+                if e.action == DEPRECATE and e.version != MODEL_LEVEL:
+                    # gto's deregistration left the stage in gto's eyes only: DVC follows
+                    # stage tags, so the version leaves it with gitreg's unassignment
+                    held[e.version] = (NONE_STAGE, e.seq)
+                    if e.source and e.source != NONE_STAGE:
+                        out += _leave(name, e.source, e, held, None)
+                out.append(EventTag(adopted, e.version, e.seq, ADOPTED, e))
             continue
         source, target = e.source, e.target
         held[e.version] = (target or NONE_STAGE, e.seq)
-        if source and source != NONE_STAGE:
-            out.append(EventTag(unassign_tag(name, source, e.seq), e.version, e.seq, UNASSIGN, e))
-            rest = [(seq, parse_version(v), v) for v, (st, seq) in held.items() if st == source]
-            if rest:
-                out.append(EventTag(assign_tag(name, source, e.seq), max(rest)[2], e.seq, REASSERT, e))
+        if source and source != NONE_STAGE and source != target:
+            left = adopted if adopted and not (target and target != NONE_STAGE) else None
+            out += _leave(name, source, e, held, left)
         if target and target != NONE_STAGE:
-            out.append(EventTag(assign_tag(name, target, e.seq), e.version, e.seq, ASSIGN, e))
+            out.append(EventTag(adopted or assign_tag(name, target, e.seq), e.version, e.seq, ASSIGN, e))
+    return out
+
+
+def _leave(name: str, source: str, e: Event, held: Mapping[str, tuple[str, int]],
+           tag: str | None) -> list[EventTag]:
+    """The unassignment of `source` (`tag` when adopted), then the re-assertion of its holder."""
+    out = [EventTag(tag or unassign_tag(name, source, e.seq), e.version, e.seq, UNASSIGN, e)]
+    rest = [(seq, parse_version(v), v) for v, (st, seq) in held.items() if st == source]
+    if rest:
+        out.append(EventTag(assign_tag(name, source, e.seq), max(rest)[2], e.seq, REASSERT, e))
     return out
 
 

@@ -54,7 +54,10 @@ def resolve(ctx: Context, ref: str) -> dict[str, Any]:
         commit = reads.registration_commits(ctx, name, [ver]).get(ver)
     stage_tag = None
     if current != NONE_STAGE:
-        candidate = assign_tag(name, current, ev.last_assignment_seq(manifest, current))
+        moves = [h for h in manifest.get("history") or [] if h.get("action") in ev.MOVES and h.get("to") == current]
+        # an event adopted from gto's tag has that tag as its own
+        candidate = (moves[-1].get("adopted_from") if moves else None) or \
+            assign_tag(name, current, ev.last_assignment_seq(manifest, current))
         stage_tag = candidate if candidate in refs else None
     return {
         "name": name,

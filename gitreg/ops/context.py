@@ -47,8 +47,11 @@ class Context:
             raise UserError(f"{start} is not a git repository, so not a gitreg registry",
                             "run `gitreg init` to make one")
         if not (root / CONFIG_FILE).exists():
+            # a GTO repository (its tags name stages and versions): adopted, not started afresh
+            gto = any("#" in r.name or "@" in r.name for r in Git(root, env).refs())
             raise UserError(f"{root} is not a gitreg registry (no {CONFIG_FILE})",
-                            "run `gitreg init` there to make it one")
+                            "it has gto tags: `gitreg init --adopt` makes it a registry from them"
+                            if gto else "run `gitreg init` there to make it one")
         return cls(root, env=env, clock=clock, actor=actor)
 
     def actor(self) -> str:

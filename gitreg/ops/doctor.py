@@ -13,7 +13,7 @@ from typing import Any
 
 from gitreg.core import events as ev
 from gitreg.core.tags import ASSIGN, REGISTER, UNASSIGN, parse_tag
-from gitreg.ops import reads
+from gitreg.ops import adopt, gto_tags, reads
 from gitreg.ops.context import Context
 from gitreg.store import MANIFEST_FILE, MODELS_DIR
 
@@ -47,11 +47,14 @@ class DoctorReport:
     unreadable: list[str] = field(default_factory=list)  # committed files that cannot be read
     temp_files: list[str] = field(default_factory=list)  # leftovers of killed atomic writes
     removed: list[str] = field(default_factory=list)  # the temp files --fix removed
+    gto: list[dict[str, Any]] = field(default_factory=list)  # gto-written tags history lacks
+    gto_lines: list[str] = field(default_factory=list)  # the same, one line each
+    adopted: dict[str, Any] | None = None  # what --adopt did (Result.to_dict())
 
     @property
     def clean(self) -> bool:
         return not (self.missing or self.wrong_commit or self.extra or self.lightweight
-                    or self.interrupted or self.unreadable or self.unbacked
+                    or self.interrupted or self.unreadable or self.unbacked or self.gto
                     or set(self.temp_files) - set(self.removed))
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +64,7 @@ class DoctorReport:
             "fixed": self.fixed, "unfixable": self.unfixable, "unbacked": self.unbacked,
             "interrupted": self.interrupted, "recovered": self.recovered,
             "unreadable": self.unreadable, "temp_files": self.temp_files, "removed": self.removed,
+            "gto": self.gto, "adopted": self.adopted,
         }
 
 
@@ -83,15 +87,24 @@ def expected_tags(ctx: Context) -> list[Expected]:
     from gitreg.core.messages import tag_summary
 
     adds = registration_commits(ctx)
+    refs: dict[str, str] | None = None
     out: list[Expected] = []
     for name in sorted(ctx.store.model_tree()):
-        manifests, _ = ctx.store.model_manifests(name)
-        tags = ev.model_tags(name, ev.model_events(manifests.values()))
+        manifests, model = ctx.store.model_manifests(name)
+        tags = ev.model_tags(name, ev.model_events(manifests.values(), model))
         superseded = ev.superseded_reassertions(tags)
+        # a version adopted from `gto register` is at the commit gto registered, not at the
+        # commit that added its manifest
+        gto_registered = {t.version: t.tag for t in tags if t.kind == REGISTER
+                          and t.event.data.get("adopted_from")}
+        if gto_registered and refs is None:
+            refs = {r.name: r.target for r in ctx.store.tags()}
+        at = {v: (refs or {}).get(tag) for v, tag in gto_registered.items()}
         for t in tags:
             summary = f"register {name} {t.version}" if t.kind == REGISTER else tag_summary(name, t)
-            out.append(Expected(t.tag, name, t.version,
-                                adds.get(f"{MODELS_DIR}/{name}/{t.version}/{MANIFEST_FILE}"),
+            target = at[t.version] if t.version in at else \
+                adds.get(f"{MODELS_DIR}/{name}/{t.version}/{MANIFEST_FILE}")
+            out.append(Expected(t.tag, name, t.version, target,
                                 t.seq, t.event.action, dict(t.event.data), t.kind,
                                 t.tag in superseded, summary))
     return out
@@ -106,19 +119,31 @@ def unbacked_entries(ctx: Context) -> list[str]:
     names = sorted(ctx.store.model_tree())
     prov = provenance.read(ctx.git, names, signatures=bool(signed))
     out = []
+    adopted: list[tuple[str, str, ev.Event]] = []
     for name in names:
-        manifests, _ = ctx.store.model_manifests(name)
+        manifests, model = ctx.store.model_manifests(name)
         for version, msg in provenance.problems(name, manifests, prov, signed):
             out.append(f"{name} {version}: {msg}" if version else f"{name}: {msg}")
+        adopted += [(name, str(e.data["adopted_from"]), e) for e in ev.model_events(manifests.values(), model)
+                    if e.data.get("adopted_from")]
+    # an adopted entry is backed by the gto tag it names: its tagger is the entry's actor
+    taggers = gto_tags.tag_details(ctx, sorted({tag for _, tag, _ in adopted}))
+    for name, tag, e in adopted:
+        who = taggers.get(tag, ("",))[0]
+        if who and who != e.data.get("by"):
+            out.append(f"{name} {e.version or '(model)'}: history seq {e.seq} ({e.action} by {e.data.get('by')}) "
+                       f"says it was adopted from {tag}, whose tagger is {who}")
     return out
 
 
-def doctor(ctx: Context, fix: bool = False) -> DoctorReport:
+def doctor(ctx: Context, fix: bool = False, adopt_tags: bool = False, push: bool = False) -> DoctorReport:
     """Drift between manifests and tags; fix=True recreates missing tags (never deletes).
 
     An interrupted change (a crash left its journal under .git) is reported; fix=True
     first finishes it (it was committed: its tags are made) or undoes it (it was not).
+    adopt_tags=True first records the tags gto wrote as history (ops/adopt.py), one commit.
     """
+    adopted = adopt.adopt(ctx, push=push) if adopt_tags else None
     recovered = None
     removed: list[str] = []
     if fix:
@@ -134,6 +159,7 @@ def doctor(ctx: Context, fix: bool = False) -> DoctorReport:
     report.recovered = [recovered] if recovered else []
     report.temp_files = removed or ctx.store.temp_files()
     report.removed = removed
+    report.adopted = adopted.to_dict() if adopted is not None else None
     return report
 
 
@@ -147,8 +173,15 @@ def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:
     broken = {model for (rev, model), files in ctx.store.broken.items() if rev == "HEAD" and files}
     report.unreadable = [f for (rev, _), files in sorted(ctx.store.broken.items()) if rev == "HEAD"
                          for f in files]
+    # tags gto wrote that history does not account for: named, and adopted by --adopt
+    found = gto_tags.gto_tags(ctx, want, (set(ctx.store.model_tree()) | gto_tags.gto_models(ctx)) - broken)
+    report.gto = [t.to_dict() for t in found]
+    report.gto_lines = [t.line() for t in found]
+    from_gto = {t.tag for t in found}
     for name, ref in sorted(refs.items()):
         parsed = parse_tag(name)
+        if name in from_gto:
+            continue
         if parsed is None:
             if "@" in name or "#" in name:
                 report.ignored.append(f"{name}: not in GTO's tag grammar, ignored")

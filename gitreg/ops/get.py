@@ -40,6 +40,11 @@ def get(ctx: Context, ref: str, out_dir: str | Path = ".", repo_url: str | None 
     info = resolve(ctx, ref)
     manifest = reads.show(ctx, f"{info['name']}@{info['version']}")
     rev = info["tag"] or info["commit"]
+    if (manifest.get("history") or [{}])[0].get("adopted_from"):
+        # gto registered it (`doctor --adopt` wrote its directory later): its files are
+        # where the adoption commit put them, not at the commit gto tagged
+        rev = reads.registration_commits(ctx, info["name"], [info["version"]], by_manifest=True).get(
+            info["version"], rev)
     return _download(str(ctx.root), info["name"], info["version"], rev, Path(out_dir),
                      env=ctx.env, progress=progress, manifest=manifest, local_git=ctx.git)
 

@@ -149,10 +149,11 @@ def with_published_approvals(ctx: Context, name: str, manifests: dict[str, dict]
     return out
 
 
-def registration_commits(ctx: Context, name: str, versions: Sequence[str]) -> dict[str, str]:
-    """version -> the commit its register tag points at (or that added its manifest)."""
+def registration_commits(ctx: Context, name: str, versions: Sequence[str],
+                         by_manifest: bool = False) -> dict[str, str]:
+    """version -> the commit its register tag points at (or, by_manifest, that added its manifest)."""
     found: dict[str, str] = {}
-    for ref in ctx.store.tags(name):
+    for ref in [] if by_manifest else ctx.store.tags(name):
         if ref.name.startswith(f"{name}@v") and ref.name[len(name) + 2:] in versions:
             found[ref.name[len(name) + 2:]] = ref.target
     for version in versions:
@@ -187,5 +188,8 @@ def published_approvals(name: str, events: Sequence[ev.Event],
 
 def event_tag(name: str, e: ev.Event) -> str | None:
     """The event's main tag (the assignment, else the unassignment) for history."""
+    adopted = e.data.get("adopted_from")
+    if isinstance(adopted, str) and adopted:
+        return adopted
     tags = ev.event_tags(name, e)
     return tags[-1] if tags else None

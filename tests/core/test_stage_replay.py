@@ -160,3 +160,30 @@ def test_holder_stack(events, stack):
 def test_holder_stack_non_exclusive_stage_drops_the_leaver():
     events = [E(1, "0.1.0", "promote", N, S), E(2, "0.2.0", "promote", N, S), E(3, "0.1.0", "promote", S, N)]
     assert ev.holder_stack(events, S) == ["0.2.0"]
+
+
+def ADOPTED(seq: int, version: str, action: str, tag: str, src: str | None = None,
+            dst: str | None = None) -> ev.Event:
+    e = E(seq, version, action, src, dst)
+    return ev.Event(seq, version, action, {**e.data, "adopted_from": tag})
+
+
+@pytest.mark.parametrize("event,expected", [
+    # an adopted assignment expects gto's tag; the stage it left is gitreg's own to tag
+    (ADOPTED(5, "0.1.0", "promote", "m#production#9", S, P),
+     [("m#staging!#5", "0.1.0", 5, "unassign"), ("m#staging#5", "0.2.0", 5, "reassert"),
+      ("m#production#9", "0.1.0", 5, "assign")]),
+    # an adopted unassignment is gto's tag alone (plus the re-assertion of who stays)
+    (ADOPTED(5, "0.1.0", "archive", "m#staging!#9", S, N),
+     [("m#staging!#9", "0.1.0", 5, "unassign"), ("m#staging#5", "0.2.0", 5, "reassert")]),
+    # gto assigned a stage the version holds: nothing but gto's tag
+    (ADOPTED(5, "0.1.0", "promote", "m#staging#9", S, S), [("m#staging#9", "0.1.0", 5, "assign")]),
+    # a deregistration: gto's tag, after gitreg's unassignment of the stage it held
+    (ADOPTED(5, "0.2.0", "deprecate", "m@v0.2.0!", S),
+     [("m#staging!#5", "0.2.0", 5, "unassign"), ("m#staging#5", "0.1.0", 5, "reassert"),
+      ("m@v0.2.0!", "0.2.0", 5, "adopted")]),
+    (ADOPTED(5, "0.2.0", "alias", "m#champion#9"), [("m#champion#9", "0.2.0", 5, "adopted")]),
+    (ADOPTED(5, ev.MODEL_LEVEL, "deprecate", "m@deprecated"), [("m@deprecated", "", 5, "adopted")]),
+])
+def test_an_adopted_event_expects_exactly_the_tag_gto_wrote(event, expected):
+    assert tags(BOTH_STAGING + [event])[-len(expected):] == expected
