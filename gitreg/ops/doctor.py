@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg.core import events as ev
-from gitreg.core.tags import ASSIGN, REGISTER, UNASSIGN, parse_tag
+from gitreg.core.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, parse_tag
 from gitreg.ops import reads
 from gitreg.ops.context import Context
 from gitreg.store import MANIFEST_FILE, MODELS_DIR
@@ -85,8 +85,8 @@ def expected_tags(ctx: Context) -> list[Expected]:
     adds = registration_commits(ctx)
     out: list[Expected] = []
     for name in sorted(ctx.store.model_tree()):
-        manifests, _ = ctx.store.model_manifests(name)
-        tags = ev.model_tags(name, ev.model_events(manifests.values()))
+        manifests, model = ctx.store.model_manifests(name)
+        tags = ev.model_tags(name, ev.model_events(manifests.values(), model))
         superseded = ev.superseded_reassertions(tags)
         for t in tags:
             summary = f"register {name} {t.version}" if t.kind == REGISTER else tag_summary(name, t)
@@ -155,7 +155,7 @@ def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:
             continue
         if parsed.name in broken:
             continue
-        if parsed.kind not in (REGISTER, ASSIGN, UNASSIGN):
+        if parsed.kind not in (REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE):
             report.ignored.append(f"{name}: {parsed.kind} tags are not written by gitreg, ignored")
             continue
         if ref.objecttype != "tag":
@@ -192,6 +192,8 @@ def _fix(ctx: Context, missing: list[Expected], report: DoctorReport) -> None:
             change = Change(ctx.store, model)
             when = change._first_tag_time(lambda: ctx.clock().timestamp())
             for i, e in enumerate(items):
+                if e.version == ev.MODEL_LEVEL:  # `NAME@deprecated`: GTO tags any commit (HEAD)
+                    e.target = ctx.git.head()
                 if not e.target:
                     report.unfixable.append(f"{e.tag}: the commit that registered {model} {e.version} "
                                             "is not in this branch's history")
