@@ -60,25 +60,7 @@ class Change:
                             "fix or restore that file first (`gitreg validate` lists every problem)")
         if sign and self.git.config_get("gpg.format") == "ssh" and not self.git.config_get("user.signingkey"):
             raise UserError("--sign with gpg.format ssh needs user.signingkey; nothing was changed", SIGN_HINT)
-        old_head = self.git.head()
-        planned = [t.name for t in self.tags]
-        # A journal under .git records what this change touches before anything is touched:
-        # a crash (SIGKILL, power cut) leaves it behind, and `doctor --fix` then finishes the
-        # change (if it was committed) or undoes it (if not) from it.
-        journal: dict[str, Any] = {
-            "pid": os.getpid(), "model": self.model, "message": message, "old_head": old_head,
-            "describe": message.split("\n")[0].removeprefix("gitreg: "), "sign": sign,
-            "actor": self.actor,
-            "files": {rel: (root / rel).exists() for rel in self.files},
-            "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
-            "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
-            "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],
-            "preexisting_tags": sorted(r.name for r in self.git.refs([f"refs/tags/{n}" for n in planned]))
-            if planned else [],
-            "commit": None,
-            # name -> tag object, so an undone change can put a deleted tag back exactly
-            "drop_tags": {n: self._tag_object(n) for n in self.drop_tags},
-        }
+        journal = self._journal(message, sign)
         # what the files were, to put back even where git cannot (a read-only or full disk)
         originals = {rel: _read_or_none(root / rel) for rel in [*self.files, *self.extra_paths]}
         try:
@@ -114,6 +96,27 @@ class Change:
             if translated is not None:
                 raise translated from None
             raise
+
+    def _journal(self, message: str, sign: bool) -> dict[str, Any]:
+        root = self.store.root
+        planned = [t.name for t in self.tags]
+        # A journal under .git records what this change touches before anything is touched:
+        # a crash (SIGKILL, power cut) leaves it behind, and `doctor --fix` then finishes the
+        # change (if it was committed) or undoes it (if not) from it.
+        return {
+            "pid": os.getpid(), "model": self.model, "message": message, "old_head": self.git.head(),
+            "describe": message.split("\n")[0].removeprefix("gitreg: "), "sign": sign,
+            "actor": self.actor,
+            "files": {rel: (root / rel).exists() for rel in self.files},
+            "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
+            "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
+            "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],
+            "preexisting_tags": sorted(r.name for r in self.git.refs([f"refs/tags/{n}" for n in planned]))
+            if planned else [],
+            "commit": None,
+            # name -> tag object, so an undone change can put a deleted tag back exactly
+            "drop_tags": {n: self._tag_object(n) for n in self.drop_tags},
+        }
 
     def _tag_object(self, name: str) -> str | None:
         proc = self.git.run(["rev-parse", "--verify", "-q", f"refs/tags/{name}"], check=False)
