@@ -64,7 +64,7 @@ def gitreg_json(repo: Path, *args: str) -> Any:
 
 
 def gitreg_state(repo: Path) -> dict[str, Any]:
-    return {m["name"]: {"latest": m["latest"], "stages": m["stages"]}
+    return {m["name"]: {"latest": m["latest"] or "", "stages": m["stages"]}
             for m in gitreg_json(repo, "list")["models"]}
 
 
@@ -82,12 +82,12 @@ def gto_state(repo: Path) -> dict[str, Any]:
     return _from_gto(json.loads(proc.stdout or "{}"))
 
 
-def gto_state_inprocess(repo: Path) -> dict[str, Any]:
+def gto_state_inprocess(repo: Path, deprecated: bool = False) -> dict[str, Any]:
     """What `gto show --json` prints (gto.api.show with the CLI's defaults), without the 0.6 s
-    process start; gto opens the repository afresh on every call."""
+    process start; gto opens the repository afresh on every call. deprecated: `--deprecated`."""
     from gto import api
 
-    return _from_gto(api.show(str(repo), table=False))
+    return _from_gto(api.show(str(repo), table=False, deprecated=deprecated))
 
 
 def dvc_artifacts_get(repo: Path, name: str, stage: str, out: Path) -> None:
@@ -124,6 +124,11 @@ def assert_tools_agree(repo: Path, models: Iterable[str] | None = None, *, docto
     agreed = (all_tags, json.dumps(mine, sort_keys=True))
     if _GTO_AGREED.get(str(repo)) != agreed:
         assert gto_state_inprocess(repo) == mine, "gto show and gitreg list disagree"
+        if any(t.split(" ")[0].endswith(("!", "@deprecated")) for t in all_tags):
+            # what each hides: gto's deprecated models are the ones `gitreg list` counts in "hidden"
+            shown_by_gto_d = set(gto_state_inprocess(repo, deprecated=True))
+            hidden = gitreg_json(repo, "list")["hidden"]
+            assert sorted(shown_by_gto_d - set(mine)) == hidden, "gitreg list hides other models than gto"
         _GTO_AGREED[str(repo)] = agreed
     if doctor:
         r = _RUNNER.invoke(app, ["-C", str(repo), "doctor"], catch_exceptions=False)

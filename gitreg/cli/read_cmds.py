@@ -28,7 +28,7 @@ def list_cmd(
         return
     stages = list(reg.lifecycle().stages)
     columns = [(col, False) for col in ["model", "latest", "versions", *stages]]
-    print_table(columns, [[m["name"] + (" (deprecated)" if m.get("deprecated") else ""), m["latest"], str(m["versions"]),
+    print_table(columns, [[m["name"] + (" (deprecated)" if m.get("deprecated") else ""), m["latest"] or "-", str(m["versions"]),
                            *[m["stages"].get(s, "-") for s in stages]] for m in data["models"]])
     if note:
         typer.echo(note, err=True)

@@ -45,10 +45,8 @@ def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool
             continue  # as `gto show` does (its --deprecated shows them)
         parsed = {v: parse_version(v) for v in versions}
         live = [v for v in versions if not versions[v].get("deprecated")]
-        if not live and not include_deprecated:
-            hidden.add(name)  # every version deprecated: gto shows nothing for it either
-            continue
-        latest = max(live or versions, key=lambda v: parsed[v])
+        # every version deprecated: no latest (gto shows the model with version null)
+        latest = max(live, key=lambda v: parsed[v]) if live else None
         stages: dict[str, str] = {}
         for st in lifecycle.stages:
             holders = [(s["stage_seq"], parsed[v], v) for v, s in versions.items() if s["stage"] == st]
@@ -57,7 +55,7 @@ def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool
         if want and want not in stages:
             continue
         rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
-                     "latest_tag": register_tag(name, latest),  # what gto and dvc --rev take
+                     "latest_tag": register_tag(name, latest) if latest else None,  # gto's, dvc --rev's
                      "deprecated": name in deprecated,
                      "deprecated_versions": sorted((v for v in versions if v not in live), key=parse_version)})
     return {"models": rows, "hidden": sorted(hidden)}

@@ -87,8 +87,9 @@ def model_row(row: Mapping[str, Any], info: Mapping[str, Any], events: Sequence[
         f'<td class="name"><a href="{e(link)}">{e(name)}</a>'
         + (f'<div class="sub">{e(clip(desc, 90))}</div>' if desc else "")
         + f'</td><td class="owner">{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
-        f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
-        f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
+        + (f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
+           if row["latest"] else '<td><span class="muted">–</span>')  # every version deprecated
+        + f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
         + "".join(cells)
         + f'<td class="trend">{spark}</td><td class="changed">{change_html}</td></tr>')
 
