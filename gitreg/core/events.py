@@ -142,6 +142,10 @@ def event_tags(name: str, e: Event) -> list[str]:
     """
     if e.action == REGISTER:
         return [register_tag(name, e.version)]
+    if e.action == DEPRECATE:
+        gto = deprecate_tag(name) if e.version == MODEL_LEVEL else deregister_tag(name, e.version)
+        left = [unassign_tag(name, e.source, e.seq)] if e.source and e.source != NONE_STAGE else []
+        return left + [gto]
     if e.action not in MOVES:
         return []
     tags = []

@@ -91,8 +91,8 @@ def show(ctx: Context, ref: str) -> dict[str, Any]:
 def history(ctx: Context, name: str) -> dict[str, Any]:
     from gitreg import provenance
 
-    manifests, _ = find_model(ctx, name)
-    events = ev.model_events(manifests.values())
+    manifests, model = find_model(ctx, name)
+    events = ev.model_events(manifests.values(), model)  # model.yaml's own entries too
     # the commit that really added each entry (from the manifests' diffs, not from
     # commit-message trailers, which any commit can claim)
     prov = provenance.read(ctx.git, [name])

@@ -82,7 +82,8 @@ def test_deprecating_versions_leaves_stages_and_latest_everywhere(cli, three):
     assert (repo / "models" / M / "0.3.0" / "manifest.yaml").exists()
     assert gitreg_json(repo, "show", f"{M}@0.3.0")["deprecated"]["reason"] == "drifted"
     events = gitreg_json(repo, "history", M)["events"]
-    assert [e["action"] for e in events][-2:] == ["deprecate", "deprecate"]
+    assert [(e["action"], e["from"], e["tag"]) for e in events][-2:] == [
+        ("deprecate", "staging", f"{M}@v0.2.0!"), ("deprecate", "production", f"{M}@v0.3.0!")]
     # whatever computes the latest skips it: resolve, list, compare marks it
     assert gitreg_json(repo, "resolve", M)["version"] == "0.1.0"
     listed = gitreg_json(repo, "list")["models"][0]
@@ -152,6 +153,8 @@ def test_whole_model_deprecation_is_gtos_tag_and_hides_it(cli, repo, make_artifa
     assert model["deprecated"]["reason"] == "replaced by other"
     assert model["history"][-1]["action"] == "deprecate"
     assert model["history"][-1]["seq"] == 2  # one counter with its versions' history
+    last = gitreg_json(repo, "history", M)["events"][-1]
+    assert (last["action"], last["version"], last["tag"]) == ("deprecate", "", f"{M}@deprecated")
     # gto hides it, so does list (and says so); --all shows it
     assert set(gto_state(repo)) == {"other"}
     assert assert_tools_agree(repo) == {"other": {"latest": "1.0.0", "stages": {}}}
@@ -227,3 +230,17 @@ def test_a_slash_in_a_name_is_refused_with_the_reason_and_the_fix(cli, repo, mak
     before = snapshot(repo)
     assert_one_line_error(cli(repo, *args), 1, "'/' is not allowed", "models/NAME/", "'team-churn'")
     assert snapshot(repo) == before
+
+
+def test_the_aliases_it_held_are_recorded_and_emptied(cli, three):
+    """The aliases lane writes `aliases:`; here one is written by hand, as a merge would leave it."""
+    repo = three
+    path = repo / "models" / M / "0.2.0" / "manifest.yaml"
+    m = yamlio.load_file(path)
+    m["aliases"] = ["champion", "challenger"]
+    path.write_text(yamlio.dump(m))
+    git(repo, "commit", "-qam", "test: aliases")
+    _ok(cli, repo, "deprecate", M, "0.2.0", "--reason", "bad")
+    m = _manifest(repo, "0.2.0")
+    assert m["aliases"] == []
+    assert m["history"][-1]["aliases"] == ["challenger", "champion"]
