@@ -244,3 +244,20 @@ def test_the_aliases_it_held_are_recorded_and_emptied(cli, three):
     m = _manifest(repo, "0.2.0")
     assert m["aliases"] == []
     assert m["history"][-1]["aliases"] == ["challenger", "champion"]
+
+
+@pytest.mark.parametrize("target,done", [("gitreg.git.repo:Git.commit", False),
+                                         ("gitreg.git.repo:Git.delete_tag", True)])
+def test_a_killed_undeprecate_is_finished_or_undone_by_doctor_fix(three, target, done):
+    """SIGKILLed before its commit (undone: the tag stays) or before deleting the tag (finished)."""
+    from reliability._util import assert_healthy, run_gitreg, run_killed
+
+    repo = three
+    Registry(repo).deprecate(M, "0.3.0", reason="drifted")
+    run_killed(repo, target, 1, "before", "undeprecate", M, "0.3.0", "--reason", "ok")
+    r = run_gitreg(repo, "doctor", "--fix")
+    assert r.returncode == 0, r.stderr
+    assert ("finished" if done else "undid") in r.stderr
+    assert (git(repo, "tag", "-l", f"{M}@v0.3.0!") == "") is done
+    assert ("deprecated" in _manifest(repo, "0.3.0")) is not done
+    assert_healthy(repo)
