@@ -16,6 +16,7 @@ from gitreg.errors import UserError
 from gitreg.git import Git
 from gitreg.ops import annotate as annotate_ops
 from gitreg.ops import approvals, ci_check, ci_publish, codeowners, consume, reads, stages
+from gitreg.ops import deprecate as deprecation
 from gitreg.ops import get as get_op
 from gitreg.ops import init as init_ops
 from gitreg.ops import register as register_ops
@@ -114,8 +115,8 @@ class Registry:
     def _model(self, name: str) -> tuple[dict[str, dict], dict | None]:
         return reads.find_model(self.ctx, name)
 
-    def list_models(self, stage: str | None = None) -> dict[str, Any]:
-        return reads.list_models(self.ctx, stage)
+    def list_models(self, stage: str | None = None, include_deprecated: bool = False) -> dict[str, Any]:
+        return reads.list_models(self.ctx, stage, include_deprecated)
 
     def show(self, ref: str) -> dict[str, Any]:
         return reads.show(self.ctx, ref)
@@ -172,6 +173,16 @@ class Registry:
         """
         return stages.promote(self.ctx, name, version, stage, reason=reason,
                               keep_existing=keep_existing, push=push, sign=sign, _attempt=_attempt)
+
+    def deprecate(self, name: str, version: str | None = None, *, reason: str, push: bool = False,
+                  sign: bool = False) -> Result:
+        """Deprecate a version (GTO's `NAME@vX.Y.Z!`) or, with no version, the model (`NAME@deprecated`)."""
+        return deprecation.deprecate(self.ctx, name, version, reason=reason, push=push, sign=sign)
+
+    def undeprecate(self, name: str, version: str | None = None, *, reason: str, push: bool = False,
+                    sign: bool = False) -> Result:
+        """Reverse a deprecation; GTO's tag is deleted (on origin too with push)."""
+        return deprecation.undeprecate(self.ctx, name, version, reason=reason, push=push, sign=sign)
 
     def request(self, name: str, version: str, stage: str, *, reason: str,
                 results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False) -> Result:

@@ -65,7 +65,7 @@ def gitreg_json(repo: Path, *args: str) -> Any:
 
 def gitreg_state(repo: Path) -> dict[str, Any]:
     # a model made by `gitreg create` has no version yet: GTO has no such thing to show
-    return {m["name"]: {"latest": m["latest"], "stages": m["stages"]}
+    return {m["name"]: {"latest": m["latest"] or "", "stages": m["stages"]}
             for m in gitreg_json(repo, "list")["models"] if m["versions"]}
 
 
@@ -83,12 +83,12 @@ def gto_state(repo: Path) -> dict[str, Any]:
     return _from_gto(json.loads(proc.stdout or "{}"))
 
 
-def gto_state_inprocess(repo: Path) -> dict[str, Any]:
+def gto_state_inprocess(repo: Path, deprecated: bool = False) -> dict[str, Any]:
     """What `gto show --json` prints (gto.api.show with the CLI's defaults), without the 0.6 s
-    process start; gto opens the repository afresh on every call."""
+    process start; gto opens the repository afresh on every call. deprecated: `--deprecated`."""
     from gto import api
 
-    return _from_gto(api.show(str(repo), table=False))
+    return _from_gto(api.show(str(repo), table=False, deprecated=deprecated))
 
 
 def dvc_artifacts_get(repo: Path, name: str, stage: str, out: Path) -> None:
@@ -130,6 +130,11 @@ def assert_tools_agree(repo: Path, models: Iterable[str] | None = None, *, docto
         assert set(gto_only) <= set(theirs), "gto does not show the models gitreg left to it"
         theirs = {k: v for k, v in theirs.items() if k not in set(gto_only)}
         assert theirs == mine, "gto show and gitreg list disagree"
+        if any(t.split(" ")[0].endswith(("!", "@deprecated")) for t in all_tags):
+            # what each hides: gto's deprecated models are the ones `gitreg list` counts in "hidden"
+            shown_by_gto_d = set(gto_state_inprocess(repo, deprecated=True))
+            hidden = gitreg_json(repo, "list")["hidden"]
+            assert sorted(shown_by_gto_d - set(mine) - set(gto_only)) == hidden, "gitreg list hides other models than gto"
         _GTO_AGREED[str(repo)] = agreed
     if doctor:
         r = _RUNNER.invoke(app, ["-C", str(repo), "doctor"], catch_exceptions=False)

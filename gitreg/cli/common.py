@@ -22,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # `gitreg --help` lists the commands in these panels, in this order: a new command is one
 # word in one of these tuples.
 PANELS: dict[str, tuple[str, ...]] = {
-    "Registry": ("init", "create", "register", "annotate", "validate"),
+    "Registry": ("init", "create", "register", "annotate", "validate", "deprecate", "undeprecate"),
     "Stages": ("request", "approve", "reject", "promote", "rollback"),
     "Read": ("list", "show", "history", "compare", "best", "resolve", "get"),
     "Automation": ("monitor", "ci", "codeowners", "site"),

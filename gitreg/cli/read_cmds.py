@@ -12,21 +12,26 @@ from gitreg.cli.common import JSON_OPTION, command, out, print_json, print_table
 @command("list")
 def list_cmd(
     stage: Optional[str] = typer.Option(None, "--stage", help="Only models with a version in this stage."),
+    show_all: bool = typer.Option(False, "--all", help="Include deprecated models (as `gto show --deprecated`)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List models: latest version, number of versions, the version in each stage."""
     reg = registry()
-    data = reg.list_models(stage=stage)
+    data = reg.list_models(stage=stage, include_deprecated=show_all)
     if as_json:
         print_json(data)
         return
+    hidden = data.get("hidden") or []
+    note = f"{len(hidden)} deprecated model(s) hidden: {', '.join(hidden)} (--all shows them)" if hidden else ""
     if not data["models"]:
-        typer.echo("no models registered yet (gitreg register NAME FILE)", err=True)
+        typer.echo(note or "no models registered yet (gitreg register NAME FILE)", err=True)
         return
     stages = list(reg.lifecycle().stages)
     columns = [(col, False) for col in ["model", "latest", "versions", *stages]]
-    print_table(columns, [[m["name"], m["latest"] or "-", str(m["versions"]),
+    print_table(columns, [[m["name"] + (" (deprecated)" if m.get("deprecated") else ""), m["latest"] or "-", str(m["versions"]),
                            *[m["stages"].get(s, "-") for s in stages]] for m in data["models"]])
+    if note:
+        typer.echo(note, err=True)
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:

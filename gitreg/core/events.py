@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from gitreg.core.names import NONE_STAGE
-from gitreg.core.tags import ASSIGN, UNASSIGN, assign_tag, register_tag, unassign_tag
+from gitreg.core.tags import (ASSIGN, DEPRECATE as DEPRECATE_TAG, DEREGISTER, UNASSIGN, assign_tag,
+                              deprecate_tag, deregister_tag, register_tag, unassign_tag)
 from gitreg.core.version import parse_version
 
 REGISTER = "register"
@@ -109,7 +110,8 @@ def holder_stack(events: Iterable[Event], stage: str) -> list[str]:
     """
     stack: list[str] = []
     for e in events:
-        if e.action not in MOVES:
+        # a deprecation leaves its stage with no replacement, like a manual archive
+        if e.action not in MOVES and not (e.action == DEPRECATE and e.source):
             continue
         if e.target == stage:
             if e.action == ROLLBACK and e.version in stack:
@@ -144,6 +146,10 @@ def event_tags(name: str, e: Event) -> list[str]:
     """
     if e.action == REGISTER:
         return [register_tag(name, e.version)]
+    if e.action == DEPRECATE:
+        gto = deprecate_tag(name) if e.version == MODEL_LEVEL else deregister_tag(name, e.version)
+        left = [unassign_tag(name, e.source, e.seq)] if e.source and e.source != NONE_STAGE else []
+        return left + [gto]
     if e.action not in MOVES:
         return []
     tags = []
@@ -186,14 +192,11 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
         if e.action == REGISTER:
             out.append(EventTag(register_tag(name, e.version), e.version, e.seq, REGISTER, e))
             continue
+        if e.action in (DEPRECATE, UNDEPRECATE):
+            _deprecation_tags(name, e, held, out, adopted if isinstance(adopted, str) else None)
+            continue
         if e.action not in MOVES:
             if isinstance(adopted, str) and adopted:
-                if e.action == DEPRECATE and e.version != MODEL_LEVEL:
-                    # gto's deregistration left the stage in gto's eyes only: DVC follows
-                    # stage tags, so the version leaves it with gitreg's unassignment
-                    held[e.version] = (NONE_STAGE, e.seq)
-                    if e.source and e.source != NONE_STAGE:
-                        out += _leave(name, e.source, e, held, None)
                 out.append(EventTag(adopted, e.version, e.seq, ADOPTED, e))
             continue
         source, target = e.source, e.target
@@ -214,6 +217,33 @@ def _leave(name: str, source: str, e: Event, held: Mapping[str, tuple[str, int]]
     if rest:
         out.append(EventTag(assign_tag(name, source, e.seq), max(rest)[2], e.seq, REASSERT, e))
     return out
+
+
+def _deprecation_tags(name: str, e: Event, held: dict[str, tuple[str, int]],
+                      out: list[EventTag], adopted: str | None = None) -> None:
+    """A deprecation: the stage it left (unassignment, re-assertion), then GTO's `NAME@vX!`
+    (a version) or `NAME@deprecated` (a whole model). Undeprecating drops that tag from
+    what the history calls for: GTO's only reverse is deleting it. An adopted deprecation
+    expects gto's own tag; the stage it left is gitreg's to unassign (DVC follows stage
+    tags, and gto's deregistration left the stage in gto's eyes only)."""
+    tag = adopted or (deprecate_tag(name) if e.version == MODEL_LEVEL else deregister_tag(name, e.version))
+    out[:] = [t for t in out if t.tag != tag]
+    if e.action == UNDEPRECATE:
+        return
+    source = e.source
+    if source and source != NONE_STAGE and e.version != MODEL_LEVEL:
+        held[e.version] = (NONE_STAGE, e.seq)
+        out += _leave(name, source, e, held, None)
+    # TODO(aliases, after the merge): here, one `NAME#ALIAS!#N` per alias in e.data["aliases"]
+    kind = ADOPTED if adopted else DEPRECATE_TAG if e.version == MODEL_LEVEL else DEREGISTER
+    out.append(EventTag(tag, e.version, e.seq, kind, e))
+
+
+def is_deprecated(entity: Mapping[str, Any]) -> bool:
+    """Is this version (manifest) or model (model.yaml) deprecated? Its last deprecate or
+    undeprecate entry decides (the summaries' fast scanner reads only seq/action/to)."""
+    last = [h.get("action") for h in _history(entity) if h.get("action") in (DEPRECATE, UNDEPRECATE)]
+    return bool(last) and last[-1] == DEPRECATE
 
 
 def superseded_reassertions(tags: Iterable[EventTag]) -> set[str]:

@@ -19,6 +19,10 @@ def tag_summary(name: str, t: ev.EventTag) -> str:
     e = t.event
     if t.kind == ev.REASSERT:
         return f"{name} {t.version}: still holds {e.source} after {e.version} left it ({e.action})"
+    if t.tag.endswith("!") or t.tag.endswith("@deprecated"):
+        return f"{name} {e.version}: deprecated" if e.version else f"{name}: deprecated"
+    if e.target is None:  # a deprecation's unassignment
+        return f"{name} {e.version}: {e.source} -> {NONE_STAGE} ({e.action})"
     return f"{name} {e.version}: {e.source or NONE_STAGE} -> {e.target} ({e.action})"
 
 

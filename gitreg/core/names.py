@@ -1,4 +1,4 @@
-"""Model and stage names: GTO's rule without '/', at most 100 characters."""
+"""Model and stage names: GTO's rule without '/' (refused with its reason), at most 100 characters."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def check_name(value: object, what: str = "model name") -> str:
         raise UserError(
             f"{what} is {len(value)} characters long; the limit is {MAX_NAME}",
             "choose a shorter name",
+        )
+    if "/" in value and NAME_RE.fullmatch(value.replace("/", "-")):
+        # GTO allows it (monorepo names); gitreg refuses it, as decided in issue 13
+        raise UserError(
+            f"'/' is not allowed in a {what} ({_describe(value)}): gitreg keeps each model in one "
+            "directory, models/NAME/, whose name is also a file name, a CODEOWNERS pattern and a site path",
+            f"use {value.replace('/', '-')!r} instead (README, Model names)",
         )
     if not NAME_RE.fullmatch(value):
         raise UserError(

@@ -116,3 +116,18 @@ def require_signature(lifecycle: Lifecycle, target: str, sign: bool) -> None:
     if lifecycle.policy(target).require_signed and not sign:
         raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
                           "add --sign (and set up git signing)")
+
+
+def require_not_deprecated(name: str, version: str, manifest: Mapping[str, Any]) -> None:
+    """Refuse changing the stage (or an alias) of a deprecated version: undeprecate it first."""
+    if manifest.get("deprecated"):
+        raise PolicyError(f"{name} {version} is deprecated, so it cannot change stage or alias",
+                          f"run `gitreg undeprecate {name} {version} --reason ...` first")
+
+
+def require_model_not_deprecated(name: str, model: Mapping[str, Any] | None) -> None:
+    """Refuse adding to (registering, promoting, aliasing in) a deprecated model."""
+    if model and model.get("deprecated"):
+        raise PolicyError(f"model {name} is deprecated, so nothing new can be registered, "
+                          "promoted or aliased in it",
+                          f"run `gitreg undeprecate {name} --reason ...` first")

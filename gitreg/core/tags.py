@@ -47,6 +47,15 @@ def register_tag(name: str, version: str) -> str:
     return f"{name}@v{version}"
 
 
+def deregister_tag(name: str, version: str) -> str:
+    return f"{name}@v{version}!"
+
+
+def deprecate_tag(name: str) -> str:
+    """What `gto deprecate NAME` writes (GTO 1.10.1: no #N)."""
+    return f"{name}@deprecated"
+
+
 def assign_tag(name: str, stage: str, seq: int) -> str:
     return f"{name}#{stage}#{seq}"
 

@@ -14,7 +14,7 @@ from gitreg.errors import PolicyError, UserError
 from gitreg.ops import sync
 from gitreg.ops.context import Context
 from gitreg.ops.results import Result
-from gitreg.ops.stages import commit_moves, find_version, promotion_steps, stage_context
+from gitreg.ops.stages import commit_moves, find_live_version, find_version, promotion_steps, stage_context
 
 
 def backed_approvers(ctx: Context, name: str, manifests: Mapping[str, dict], version: str, stage: str,
@@ -46,7 +46,7 @@ def request(ctx: Context, name: str, version: str, stage: str, *, reason: str,
     with ctx.store.locked():
         lifecycle, actor = stage_context(ctx, name)
         target = lifecycle.stage(stage)
-        ver, manifests = find_version(ctx, name, version)
+        ver, manifests = find_live_version(ctx, name, version)
         current = manifests[ver].get("stage") or NONE_STAGE
         if current == target:
             raise UserError(f"{name} {ver} is already in {target}", "nothing to request")
@@ -103,7 +103,7 @@ def _approve_locked(ctx: Context, name: str, version: str, stage: str, reason: s
                     sign: bool) -> Result:
     lifecycle, actor = stage_context(ctx, name)
     target = lifecycle.stage(stage)
-    ver, manifests = find_version(ctx, name, version)
+    ver, manifests = find_live_version(ctx, name, version)
     approval = _pending(manifests, name, ver, target,
                         f"ask for one first: `gitreg request {name} {ver} {target} --reason ...`")
     pol = lifecycle.policy(target)

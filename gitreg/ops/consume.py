@@ -40,7 +40,7 @@ def resolve(ctx: Context, ref: str) -> dict[str, Any]:
     name, version, stage = parse_ref(ref)
     if version is None and stage is None:
         manifests, _ = reads.find_model(ctx, name)
-        manifest = manifests[max(manifests, key=parse_version)]
+        manifest = manifests[reads.latest_version(name, manifests)]
     else:
         manifest = reads.show(ctx, ref)
     ver = str(manifest["version"])
@@ -105,6 +105,7 @@ def compare(ctx: Context, name: str, metrics: Sequence[str] | None = None, stage
             "version": v,
             "stage": m.get("stage") or NONE_STAGE,
             "created_at": m.get("created_at"),
+            "deprecated": bool(m.get("deprecated")),
             "metrics": {k: _number(values.get(k)) for k in columns},
         })
     best: dict[str, str] = {}
@@ -119,8 +120,9 @@ def compare(ctx: Context, name: str, metrics: Sequence[str] | None = None, stage
 def best(ctx: Context, name: str, metric: str, lower_is_better: bool = False) -> dict[str, Any]:
     """The version with the highest (or lowest) value of one metric."""
     manifests, _ = reads.find_model(ctx, name)
+    # a deprecated version is never the one to use
     rows = [{"version": v, "metrics": {metric: _number((manifests[v].get("metrics") or {}).get(metric))}}
-            for v in sorted(manifests, key=parse_version)]
+            for v in sorted(manifests, key=parse_version) if not manifests[v].get("deprecated")]
     winner = _best_row(rows, metric, lower_is_better)
     if winner is None:
         known = sorted({k for m in manifests.values() for k in (m.get("metrics") or {})})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg.core import events as ev
-from gitreg.core.tags import ASSIGN, REGISTER, UNASSIGN, parse_tag
+from gitreg.core.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, parse_tag
 from gitreg.ops import adopt, gto_tags, reads
 from gitreg.ops.context import Context
 from gitreg.store import MANIFEST_FILE, MODELS_DIR
@@ -188,7 +188,7 @@ def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:
             continue
         if parsed.name in broken:
             continue
-        if parsed.kind not in (REGISTER, ASSIGN, UNASSIGN):
+        if parsed.kind not in (REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE):
             report.ignored.append(f"{name}: {parsed.kind} tags are not written by gitreg, ignored")
             continue
         if ref.objecttype != "tag":
@@ -225,6 +225,8 @@ def _fix(ctx: Context, missing: list[Expected], report: DoctorReport) -> None:
             change = Change(ctx.store, model)
             when = change._first_tag_time(lambda: ctx.clock().timestamp())
             for i, e in enumerate(items):
+                if e.version == ev.MODEL_LEVEL:  # `NAME@deprecated`: GTO tags any commit (HEAD)
+                    e.target = ctx.git.head()
                 if not e.target:
                     report.unfixable.append(f"{e.tag}: the commit that registered {model} {e.version} "
                                             "is not in this branch's history")

@@ -41,14 +41,22 @@ def find_model(ctx: Context, name: str, allow_empty: bool = False) -> tuple[dict
     return manifests, model
 
 
-def list_models(ctx: Context, stage: str | None = None) -> dict[str, Any]:
+def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool = False) -> dict[str, Any]:
+    """Each model's latest live version and stage holders; deprecated models are left out
+    (and counted in "hidden") unless include_deprecated."""
     lifecycle = ctx.lifecycle()
     want = lifecycle.stage(stage) if stage else None
     rows = []
-    for name, versions in sorted(ctx.store.summaries().items()):
+    summaries = ctx.store.summaries()
+    deprecated = ctx.store.deprecated_models(list(summaries))
+    hidden = set() if include_deprecated else set(deprecated)
+    for name, versions in sorted(summaries.items()):
+        if name in hidden:
+            continue  # as `gto show` does (its --deprecated shows them)
         parsed = {v: parse_version(v) for v in versions}
-        # a model made by `create` has no versions yet: latest null, no stages
-        latest = max(parsed, key=lambda v: parsed[v]) if parsed else None
+        live = [v for v in versions if not versions[v].get("deprecated")]
+        # every version deprecated: no latest (gto shows the model with version null)
+        latest = max(live, key=lambda v: parsed[v]) if live else None
         stages: dict[str, str] = {}
         for st in lifecycle.stages:
             holders = [(s["stage_seq"], parsed[v], v) for v, s in versions.items() if s["stage"] == st]
@@ -57,9 +65,10 @@ def list_models(ctx: Context, stage: str | None = None) -> dict[str, Any]:
         if want and want not in stages:
             continue
         rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
-                     # what gto and dvc --rev take
-                     "latest_tag": register_tag(name, latest) if latest else None})
-    return {"models": rows}
+                     "latest_tag": register_tag(name, latest) if latest else None,  # gto's, dvc --rev's
+                     "deprecated": name in deprecated,
+                     "deprecated_versions": sorted((v for v in versions if v not in live), key=parse_version)})
+    return {"models": rows, "hidden": sorted(hidden)}
 
 
 def show(ctx: Context, ref: str) -> dict[str, Any]:
@@ -164,6 +173,15 @@ def registration_commits(ctx: Context, name: str, versions: Sequence[str],
             if commits:
                 found[version] = commits[-1]
     return found
+
+
+def latest_version(name: str, manifests: Mapping[str, Mapping[str, Any]]) -> str:
+    """The highest version that is not deprecated (what `NAME` alone names, as in GTO)."""
+    live = [v for v, m in manifests.items() if not m.get("deprecated")]
+    if not live:
+        raise NotFoundError(f"every version of {name} is deprecated, so {name} alone names none",
+                            f"name one: {name}@VERSION (`gitreg show {name}` lists them)")
+    return max(live, key=parse_version)
 
 
 def versions_text(manifests: Mapping[str, Any]) -> str:

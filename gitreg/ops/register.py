@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 from gitreg import dvc, schema, yamlio
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
+from gitreg.core import policy
 from gitreg.core.messages import commit_message, tag_message
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.tags import register_tag
@@ -315,6 +316,7 @@ def register(ctx: Context, name: str, paths: Sequence[str | Path], info: Version
         ctx.store.require_branch(lifecycle)
         ctx.store.require_clean(model=name)
         manifests, model = ctx.store.model_manifests(name)
+        policy.require_model_not_deprecated(name, model)
         ver = _new_version(ctx, name, manifests, wanted, bump, info)
         result, target = _commit_registration(ctx, name, ver, manifests, model, info, actor, sources,
                                               sign, progress)

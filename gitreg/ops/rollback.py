@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from gitreg.core import events as ev
+from gitreg.core import policy
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.stages import Lifecycle
 from gitreg.core.version import parse_version
@@ -19,7 +20,8 @@ def rollback_target(ctx: Context, name: str, to: str | None = None) -> tuple[str
     """(current holder, target, manifests) of a rollback, or raise why there is none."""
     lifecycle = ctx.lifecycle()
     stage = lifecycle.rollback_stage
-    manifests, _ = reads.find_model(ctx, name)
+    manifests, model = reads.find_model(ctx, name)
+    policy.require_model_not_deprecated(name, model)
     events = ev.model_events(manifests.values())
     holders = ev.stage_holders(manifests.values()).get(stage, [])
     current = holders[0] if holders else None
@@ -30,6 +32,7 @@ def rollback_target(ctx: Context, name: str, to: str | None = None) -> tuple[str
                                 f"registered versions: {reads.versions_text(manifests)}")
         if target in holders:
             raise UserError(f"{name} {target} already holds {stage}", "nothing to roll back")
+        policy.require_not_deprecated(name, target, manifests[target])
         if not ev.held_stage_before(events, target, stage):
             raise UserError(f"{name} {target} never held {stage}, so it cannot be rolled back to",
                             f"promote it instead: `gitreg promote {name} {target} {stage}`")
@@ -40,6 +43,7 @@ def rollback_target(ctx: Context, name: str, to: str | None = None) -> tuple[str
     if not stack:
         raise UserError(f"nothing to roll back to: no earlier version of {name} held {stage}",
                         f"see `gitreg history {name}`")
+    policy.require_not_deprecated(name, stack[-1], manifests[stack[-1]])
     return current, stack[-1], manifests
 
 

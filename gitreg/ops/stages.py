@@ -43,6 +43,16 @@ def find_version(ctx: Context, name: str, version: str) -> tuple[str, dict[str, 
     return ver, manifests
 
 
+def find_live_version(ctx: Context, name: str, version: str) -> tuple[str, dict[str, dict]]:
+    """find_version for a stage change: a deprecated version or model is refused (exit 3)."""
+    ver = str(parse_version(version))
+    manifests, model = reads.find_model(ctx, name)
+    policy.require_model_not_deprecated(name, model)
+    if ver in manifests:
+        policy.require_not_deprecated(name, ver, manifests[ver])
+    return find_version(ctx, name, version)
+
+
 def promotion_steps(lifecycle: Lifecycle, manifests: dict[str, dict], ver: str, target: str,
                     keep_existing: bool, reason: str | None, approved_by: list[str] | None,
                     action: str = ev.PROMOTE) -> list[dict[str, Any]]:
@@ -226,7 +236,7 @@ def _promote_locked(ctx: Context, name: str, version: str, stage: str, reason: s
                     keep_existing: bool, sign: bool) -> Result:
     lifecycle, actor = stage_context(ctx, name)
     target = lifecycle.stage(stage, allow_none=True)
-    ver, manifests = find_version(ctx, name, version)
+    ver, manifests = find_live_version(ctx, name, version)
     current = manifests[ver].get("stage") or NONE_STAGE
     _check_promotion(lifecycle, name, ver, current, target, manifests[ver].get("metrics") or {},
                      actor, sign)

@@ -51,6 +51,7 @@ def push(ctx: Context, result: Result, artifacts: Sequence[Path] = ()) -> None:
     refspecs = [f"refs/heads/{branch}:refs/heads/{branch}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in result.tags]
     proc = ctx.git.push(remote, refspecs)
     if proc.returncode == 0:
+        _push_deletions(ctx, remote, result)
         result.pushed = True
         return
     why = (proc.stderr.strip().splitlines() or ["remote refused"])[-1]
@@ -66,6 +67,23 @@ def push(ctx: Context, result: Result, artifacts: Sequence[Path] = ()) -> None:
         f"{result.action} {result.name} {result.version} is committed locally, but the push "
         f"was rejected: {why}",
         "run `git pull --rebase` then `git push --follow-tags`, or `gitreg doctor --fix` after pulling")
+
+
+def _push_deletions(ctx: Context, remote: str, result: Result) -> None:
+    """Delete on the remote the tags the change deleted (an undeprecation's `NAME@vX!`).
+
+    Pushed after the commit, one by one and not atomically: a tag that was never pushed is
+    not on the remote, and git refuses to delete it there, which is fine.
+    """
+    for tag in result.details.get("deleted_tags") or []:
+        proc = ctx.git.push(remote, [f":refs/tags/{tag}"], atomic=False)
+        text = f"{proc.stdout}\n{proc.stderr}"
+        if proc.returncode != 0 and "remote ref does not exist" not in text:
+            why = (proc.stderr.strip().splitlines() or ["remote refused"])[-1]
+            raise ConflictError(
+                f"{result.action} {result.name} {result.version} is pushed, but deleting tag {tag} "
+                f"on {remote} was refused: {why}",
+                f"run `git push {remote} :refs/tags/{tag}` (gto and dvc follow the remote's tags)")
 
 
 def lost_race(ctx: Context, remote: str, branch: str, commit: str, proc: Any) -> bool:

@@ -16,7 +16,9 @@ from gitreg.store.shape import shape_problem
 if TYPE_CHECKING:
     from gitreg.store.store import Store
 
-CACHE_VERSION = 4  # 4: an entry says whether the model has model.yaml (`create`)
+# 4: an entry says whether the model has model.yaml (`create`); a summary whether the
+# version is deprecated
+CACHE_VERSION = 4
 
 
 def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,6 +30,7 @@ def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "stage_seq": ev.last_assignment_seq(manifest, stage) if stage != NONE_STAGE else 0,
         "created_at": manifest.get("created_at"),
         "max_seq": ev.max_seq([manifest]),
+        "deprecated": ev.is_deprecated(manifest),
     }
 
 
@@ -143,7 +146,8 @@ def _load_cache(store: Store) -> dict[str, dict]:
             for v, s in versions.items():
                 if not (isinstance(s["name"], str) and isinstance(s["version"], str)
                         and isinstance(s["stage"], str) and type(s["stage_seq"]) is int
-                        and type(s["max_seq"]) is int and isinstance(blobs[v], str)):
+                        and type(s["max_seq"]) is int and type(s["deprecated"]) is bool
+                        and isinstance(blobs[v], str)):
                     return {}
     except (KeyError, TypeError, AttributeError):
         return {}

@@ -42,6 +42,8 @@ class Change:
         self.new_dirs: list[Path] = []
         self.extra_paths: list[str] = []
         self.tags: list[PlannedTag] = []
+        # tags the change deletes after its commit (an undeprecation deletes GTO's `!` tag)
+        self.drop_tags: list[str] = []
 
     def write(self, rel: str, text: str) -> None:
         self.files[rel] = text
@@ -58,23 +60,7 @@ class Change:
                             "fix or restore that file first (`gitreg validate` lists every problem)")
         if sign and self.git.config_get("gpg.format") == "ssh" and not self.git.config_get("user.signingkey"):
             raise UserError("--sign with gpg.format ssh needs user.signingkey; nothing was changed", SIGN_HINT)
-        old_head = self.git.head()
-        planned = [t.name for t in self.tags]
-        # A journal under .git records what this change touches before anything is touched:
-        # a crash (SIGKILL, power cut) leaves it behind, and `doctor --fix` then finishes the
-        # change (if it was committed) or undoes it (if not) from it.
-        journal: dict[str, Any] = {
-            "pid": os.getpid(), "model": self.model, "message": message, "old_head": old_head,
-            "describe": message.split("\n")[0].removeprefix("gitreg: "), "sign": sign,
-            "actor": self.actor,
-            "files": {rel: (root / rel).exists() for rel in self.files},
-            "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
-            "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
-            "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],
-            "preexisting_tags": sorted(r.name for r in self.git.refs([f"refs/tags/{n}" for n in planned]))
-            if planned else [],
-            "commit": None,
-        }
+        journal = self._journal(message, sign)
         # what the files were, to put back even where git cannot (a read-only or full disk)
         originals = {rel: _read_or_none(root / rel) for rel in [*self.files, *self.extra_paths]}
         try:
@@ -98,6 +84,8 @@ class Change:
                                     tag.message.replace("{commit}", commit), when + i, sign=sign,
                                     actor=self.actor)
                 made_tags.append(tag.name)
+            for name in self.drop_tags:
+                self.git.delete_tag(name)
             self.store.clear_journal()
             return commit, made_tags
         except BaseException as exc:
@@ -108,6 +96,31 @@ class Change:
             if translated is not None:
                 raise translated from None
             raise
+
+    def _journal(self, message: str, sign: bool) -> dict[str, Any]:
+        root = self.store.root
+        planned = [t.name for t in self.tags]
+        # A journal under .git records what this change touches before anything is touched:
+        # a crash (SIGKILL, power cut) leaves it behind, and `doctor --fix` then finishes the
+        # change (if it was committed) or undoes it (if not) from it.
+        return {
+            "pid": os.getpid(), "model": self.model, "message": message, "old_head": self.git.head(),
+            "describe": message.split("\n")[0].removeprefix("gitreg: "), "sign": sign,
+            "actor": self.actor,
+            "files": {rel: (root / rel).exists() for rel in self.files},
+            "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
+            "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
+            "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],
+            "preexisting_tags": sorted(r.name for r in self.git.refs([f"refs/tags/{n}" for n in planned]))
+            if planned else [],
+            "commit": None,
+            # name -> tag object, so an undone change can put a deleted tag back exactly
+            "drop_tags": {n: self._tag_object(n) for n in self.drop_tags},
+        }
+
+    def _tag_object(self, name: str) -> str | None:
+        proc = self.git.run(["rev-parse", "--verify", "-q", f"refs/tags/{name}"], check=False)
+        return proc.stdout.strip() or None
 
     def _first_tag_time(self, now: Callable[[], float]) -> int:
         # GTO orders events by tagger time at one-second resolution: give each of this
@@ -187,6 +200,9 @@ def undo_change(store: Store, journal: Mapping[str, Any]) -> None:
         for ref in git.refs([f"refs/tags/{n}" for n in planned]):
             if ref.name not in keep:
                 git.delete_tag(ref.name)
+    for name, obj in (journal.get("drop_tags") or {}).items():
+        if obj:  # a tag the change deleted: the same tag object back
+            git.run(["update-ref", f"refs/tags/{name}", obj], check=False)
     if old_head and git.head() != old_head:
         git.reset_soft(old_head)
     files: Mapping[str, bool] = journal.get("files", {})

@@ -35,6 +35,8 @@ def recover(store: Store) -> str | None:
             store.git.create_tag(tag["name"], tag.get("target") or commit,
                                 tag["message"].replace("{commit}", commit), when + i,
                                 sign=bool(journal.get("sign")), actor=journal.get("actor"))
+        for name in journal.get("drop_tags") or {}:
+            store.git.delete_tag(name)
         store.clear_journal()
         made = f"; created tag(s) {', '.join(t['name'] for t in todo)}" if todo else ""
         return f"finished the interrupted change: {what} (it was committed{made})"

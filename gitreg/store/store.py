@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -184,6 +185,22 @@ class Store:
     def summaries(self, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
         """{model: {version: summary}} for every model, through the tree-id cache (issue 6)."""
         return cache.summaries(self, rev)
+
+    def deprecated_models(self, names: Sequence[str], rev: str = "HEAD") -> set[str]:
+        """The models whose model.yaml says `deprecated:`, in one `cat-file --batch` (list's
+        cost stays one git call, not one per model); only those mentioning it are parsed."""
+        paths = {f"{rev}:{model_file_path(n)}": n for n in names}
+        out: set[str] = set()
+        for spec, raw in self.git.cat_blobs(list(paths)).items():
+            if not re.search(rb"^deprecated:", raw, re.M):
+                continue
+            try:
+                doc = yamlio.loads(raw, model_file_path(paths[spec]))
+            except UserError:
+                continue  # an unreadable model.yaml: validate and doctor name it
+            if isinstance(doc, dict) and doc.get("deprecated"):
+                out.add(paths[spec])
+        return out
 
     # -- tags --------------------------------------------------------------------------
     def tags(self, name: str | None = None) -> list[Ref]:

@@ -102,7 +102,7 @@ def test_a_wide_terminal_gets_one_table_row_per_version(wide_registry):
 
 # -- --help: commands in panels --------------------------------------------------------------
 HELP_PANELS = {
-    "Registry": ["init", "create", "register", "annotate", "validate"],
+    "Registry": ["init", "create", "register", "annotate", "validate", "deprecate", "undeprecate"],
     "Stages": ["request", "approve", "reject", "promote", "rollback"],
     "Read": ["list", "show", "history", "compare", "best", "resolve", "get"],
     "Automation": ["monitor", "ci", "codeowners", "site"],
@@ -183,7 +183,8 @@ def test_list_json_gives_the_register_tag_other_tools_take(wide_registry):
 
     data = json.loads(piped(wide_registry, "list", "--json").stdout)
     (row,) = data["models"]
-    assert set(row) == {"name", "latest", "versions", "stages", "latest_tag"}  # old keys kept
+    assert set(row) == {"name", "latest", "versions", "stages", "latest_tag",  # old keys kept
+                        "deprecated", "deprecated_versions"}
     assert row["latest"] == "10.20.31" and row["latest_tag"] == "churn@v10.20.31"
     tags = git(wide_registry, "tag", "-l").split()
     assert row["latest_tag"] in tags

@@ -80,3 +80,16 @@ def test_event_tags_unassign_before_assign():
     assert ev.event_tags("churn", e) == ["churn#staging!#7", "churn#production#7"]
     assert ev.event_tags("churn", ev.Event(1, "1.0.0", "register", {})) == ["churn@v1.0.0"]
     assert ev.event_tags("churn", ev.Event(2, "1.0.0", "request", {"to": "staging"})) == []
+
+
+def test_require_not_deprecated():
+    from gitreg.core.policy import require_model_not_deprecated, require_not_deprecated
+    from gitreg.errors import PolicyError
+
+    require_not_deprecated("m", "1.0.0", {"stage": "none"})
+    require_model_not_deprecated("m", None)
+    with pytest.raises(PolicyError, match="m 1.0.0 is deprecated") as info:
+        require_not_deprecated("m", "1.0.0", {"deprecated": {"at": "t", "by": "b", "reason": "r"}})
+    assert "gitreg undeprecate m 1.0.0" in info.value.hint
+    with pytest.raises(PolicyError, match="model m is deprecated"):
+        require_model_not_deprecated("m", {"deprecated": {"at": "t", "by": "b", "reason": "r"}})

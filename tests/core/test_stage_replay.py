@@ -187,3 +187,31 @@ def ADOPTED(seq: int, version: str, action: str, tag: str, src: str | None = Non
 ])
 def test_an_adopted_event_expects_exactly_the_tag_gto_wrote(event, expected):
     assert tags(BOTH_STAGING + [event])[-len(expected):] == expected
+
+
+@pytest.mark.parametrize("events,expected", [
+    # a version leaves its stage (the other holder re-asserted), then GTO's deregistration
+    (BOTH_STAGING + [E(5, "0.2.0", ev.DEPRECATE, S)],
+     [("m#staging!#5", "0.2.0", 5, "unassign"), ("m#staging#5", "0.1.0", 5, "reassert"),
+      ("m@v0.2.0!", "0.2.0", 5, "deregister")]),
+    # in no stage: the deregistration alone; undeprecating drops it from what history calls for
+    (BASE + [E(3, "0.1.0", ev.DEPRECATE), E(4, "0.1.0", ev.UNDEPRECATE)], []),
+    # deprecated again: the tag is called for again, by the new event
+    (BASE + [E(3, "0.1.0", ev.DEPRECATE), E(4, "0.1.0", ev.UNDEPRECATE), E(5, "0.1.0", ev.DEPRECATE)],
+     [("m@v0.1.0!", "0.1.0", 5, "deregister")]),
+    # the whole model (model.yaml's entries have no version): GTO's `NAME@deprecated`
+    (BASE + [E(3, ev.MODEL_LEVEL, ev.DEPRECATE)], [("m@deprecated", "", 3, "deprecate")]),
+    (BASE + [E(3, ev.MODEL_LEVEL, ev.DEPRECATE), E(4, ev.MODEL_LEVEL, ev.UNDEPRECATE)], []),
+])
+def test_model_tags_of_deprecations(events, expected):
+    moves = {e.seq for e in events if e.action in ev.MOVES}
+    assert [t for t in tags(events) if t[3] != "register" and t[2] not in moves] == expected
+
+
+def test_a_deprecated_holder_leaves_the_rollback_stack_and_latest_state():
+    events = BASE + [E(3, "0.1.0", "promote", N, P), E(4, "0.1.0", "archive", P, A, replaced_by="0.2.0"),
+                     E(5, "0.2.0", "promote", N, P), E(6, "0.2.0", ev.DEPRECATE, P)]
+    assert ev.holder_stack(events, P) == ["0.1.0"]  # rollback restores the one before
+    assert ev.is_deprecated({"history": [{"seq": 1, "action": "deprecate"}]})
+    assert not ev.is_deprecated({"history": [{"seq": 1, "action": "deprecate"},
+                                             {"seq": 2, "action": "undeprecate"}]})

@@ -89,7 +89,7 @@ def model_row(row: Mapping[str, Any], info: Mapping[str, Any], events: Sequence[
         + (f'<div class="sub">{e(clip(desc, 90))}</div>' if desc else "")
         + f'</td><td class="owner">{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
         + (f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
-           if row["latest"] else '<td><span class="muted">–</span>')  # created, no versions yet
+           if row["latest"] else '<td><span class="muted">–</span>')  # no versions yet, or every one deprecated
         + f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
         + "".join(cells)
         + f'<td class="trend">{spark}</td><td class="changed">{change_html}</td></tr>')
