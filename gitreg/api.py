@@ -14,7 +14,7 @@ from gitreg import yamlio
 from gitreg.core.stages import Lifecycle
 from gitreg.errors import UserError
 from gitreg.git import Git
-from gitreg.ops import approvals, ci_check, ci_publish, codeowners, consume, reads, stages
+from gitreg.ops import aliases, approvals, ci_check, ci_publish, codeowners, consume, reads, stages
 from gitreg.ops import get as get_op
 from gitreg.ops import init as init_ops
 from gitreg.ops import register as register_ops
@@ -157,6 +157,16 @@ class Registry:
                 push: bool = False, sign: bool = False) -> Result:
         """Approve a pending request; with enough approvals the promotion is made."""
         return approvals.approve(self.ctx, name, version, stage, reason=reason, push=push, sign=sign)
+
+    def alias(self, name: str, alias: str, version: str, *, reason: str | None = None,
+              push: bool = False, sign: bool = False) -> Result:
+        """Point an alias (e.g. champion) at a version, moving it from its old holder."""
+        return aliases.alias(self.ctx, name, alias, version, reason=reason, push=push, sign=sign)
+
+    def unalias(self, name: str, alias: str, *, reason: str | None = None, push: bool = False,
+                sign: bool = False) -> Result:
+        """Delete an alias: the version holding it loses it."""
+        return aliases.unalias(self.ctx, name, alias, reason=reason, push=push, sign=sign)
 
     def reject(self, name: str, version: str, stage: str, *, reason: str, push: bool = False,
                sign: bool = False) -> Result:

@@ -140,6 +140,9 @@ def event_tags(name: str, e: Event) -> list[str]:
     """
     if e.action == REGISTER:
         return [register_tag(name, e.version)]
+    if e.action in (ALIAS, UNALIAS) and isinstance(e.data.get("alias"), str):
+        make = assign_tag if e.action == ALIAS else unassign_tag
+        return [make(name, e.data["alias"], e.seq)]
     if e.action not in MOVES:
         return []
     tags = []
@@ -178,6 +181,15 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
     for e in sorted(events, key=lambda x: x.seq):
         if e.action == REGISTER:
             out.append(EventTag(register_tag(name, e.version), e.version, e.seq, REGISTER, e))
+            continue
+        if e.action in (ALIAS, UNALIAS) and isinstance(e.data.get("alias"), str):
+            # an alias is a GTO stage with one holder: NAME#ALIAS#N when set, NAME#ALIAS!#N
+            # when it leaves; a move is an unalias then an alias, so the unassignment is older
+            alias = e.data["alias"]
+            if e.action == ALIAS:
+                out.append(EventTag(assign_tag(name, alias, e.seq), e.version, e.seq, ASSIGN, e))
+            else:
+                out.append(EventTag(unassign_tag(name, alias, e.seq), e.version, e.seq, UNASSIGN, e))
             continue
         if e.action not in MOVES:
             continue

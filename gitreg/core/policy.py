@@ -116,3 +116,25 @@ def require_signature(lifecycle: Lifecycle, target: str, sign: bool) -> None:
     if lifecycle.policy(target).require_signed and not sign:
         raise PolicyError(f"{target} requires signed promotions (require_signed in gitreg.yaml)",
                           "add --sign (and set up git signing)")
+
+
+def alias_violations(lifecycle: Lifecycle, alias: str, metrics: Mapping[str, Any],
+                     approvers: list[str], requester: str | None,
+                     check_approvals: bool = True) -> list[str]:
+    """Every reason gitreg.yaml's policy for `alias` refuses a version; the stage gates' code."""
+    policy = lifecycle.alias_policy(alias)
+    problems = [p for metric, text in policy.metrics
+                if (p := evaluate(parse_condition(metric, text), metrics))]
+    if check_approvals and policy.approvals:
+        distinct = {a for a in approvers if a and a != requester}
+        if len(distinct) < policy.approvals:
+            problems.append(f"alias {alias} needs {policy.approvals} approval(s) from someone other "
+                            f"than the requester; it has {len(distinct)}")
+    return problems
+
+
+def require_not_deprecated(name: str, version: str, manifest: Mapping[str, Any]) -> None:
+    """Refuse a change to a deprecated version (it is kept, but nothing moves onto it)."""
+    if manifest.get("deprecated"):
+        raise PolicyError(f"{name} {version} is deprecated",
+                          "choose another version (`gitreg show NAME` lists them)")

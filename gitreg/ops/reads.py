@@ -6,6 +6,7 @@ import difflib
 from typing import Any, Mapping, Sequence
 
 from gitreg.core import events as ev
+from gitreg.core.aliases import version_aliases
 from gitreg.core.refs import parse_ref
 from gitreg.core.names import check_name
 from gitreg.core.tags import register_tag
@@ -45,15 +46,19 @@ def list_models(ctx: Context, stage: str | None = None) -> dict[str, Any]:
                 stages[st] = max(holders)[2]
         if want and want not in stages:
             continue
+        aliases = {a: v for v, s in versions.items() for a in s.get("aliases") or []}
         rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
+                     "aliases": dict(sorted(aliases.items())),
                      "latest_tag": register_tag(name, latest)})  # what gto and dvc --rev take
     return {"models": rows}
 
 
 def show(ctx: Context, ref: str) -> dict[str, Any]:
-    name, version, stage = parse_ref(ref)
+    name, version, stage, alias = parse_ref(ref)
     manifests, model = find_model(ctx, name)
     manifests = with_published_approvals(ctx, name, manifests)
+    if alias is not None:
+        version = alias_version(name, manifests, alias)
     if version is not None:
         bad = [b for b in ctx.store.broken_files(name) if b.startswith(manifest_path(name, version))]
         if version not in manifests and bad:
@@ -77,6 +82,16 @@ def show(ctx: Context, ref: str) -> dict[str, Any]:
     return info
 
 
+def alias_version(name: str, manifests: Mapping[str, Mapping[str, Any]], alias: str) -> str:
+    """The version holding `alias`, or NotFoundError naming the model's aliases."""
+    held = version_aliases(manifests.values())
+    if alias not in held:
+        names = ", ".join(f"{a} ({v})" for a, v in held.items()) or "none"
+        raise NotFoundError(f"{name} has no alias {alias!r}",
+                            f"its aliases: {names}; set one with `gitreg alias {name} {alias} VERSION`")
+    return held[alias]
+
+
 def history(ctx: Context, name: str) -> dict[str, Any]:
     from gitreg import provenance
 
@@ -96,6 +111,8 @@ def history(ctx: Context, name: str) -> dict[str, Any]:
             "at": e.data.get("at"), "by": e.data.get("by"),
             "reason": e.data.get("reason"), "approved_by": e.data.get("approved_by"),
             "commit": prov.recorded.get((name, e.seq)), "tag": tag if tag in tags else None,
+            **({k: e.data.get(k) for k in ("alias", "replaced", "replaced_by")}
+               if e.action in (ev.ALIAS, ev.UNALIAS) else {}),
             **({"results": e.data["results"]} if "results" in e.data else {}),
             **({"observed": e.data["observed"]} if "observed" in e.data else {}),
         }

@@ -16,7 +16,7 @@ from gitreg.store.shape import shape_problem
 if TYPE_CHECKING:
     from gitreg.store.store import Store
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: summaries carry aliases
 
 
 def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,6 +28,7 @@ def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "stage_seq": ev.last_assignment_seq(manifest, stage) if stage != NONE_STAGE else 0,
         "created_at": manifest.get("created_at"),
         "max_seq": ev.max_seq([manifest]),
+        "aliases": sorted(str(a) for a in manifest.get("aliases") or [] if isinstance(a, str)),
     }
 
 
@@ -138,7 +139,9 @@ def _load_cache(store: Store) -> dict[str, dict]:
             for v, s in versions.items():
                 if not (isinstance(s["name"], str) and isinstance(s["version"], str)
                         and isinstance(s["stage"], str) and type(s["stage_seq"]) is int
-                        and type(s["max_seq"]) is int and isinstance(blobs[v], str)):
+                        and type(s["max_seq"]) is int and isinstance(blobs[v], str)
+                        and isinstance(s["aliases"], list)
+                        and all(isinstance(a, str) for a in s["aliases"])):
                     return {}
     except (KeyError, TypeError, AttributeError):
         return {}
