@@ -21,10 +21,11 @@ def looks_like_version(text: str) -> bool:
 
 def check_alias(value: object, stages: Iterable[str] = (), archive_stage: str | None = None) -> str:
     """Validate an alias name and fold it to lower case, or raise UserError with the reason."""
-    name = check_name(value, "alias name").lower()
-    if looks_like_version(name):
-        raise UserError(f"alias {name!r} could be read as a version (NAME@{name})",
+    if isinstance(value, str) and looks_like_version(value):  # before the name rule: `1.2.3`
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise UserError(f"alias {shown!r} could be read as a version (NAME@{shown})",
                         "start an alias with a letter, e.g. champion or challenger")
+    name = check_name(value, "alias name").lower()
     if name in RESERVED:
         raise UserError(f"{name!r} is reserved and cannot be an alias",
                         "choose another name, e.g. champion or challenger")
