@@ -147,16 +147,19 @@ class Registry:
         return stages.promote(self.ctx, name, version, stage, reason=reason,
                               keep_existing=keep_existing, push=push, sign=sign, _attempt=_attempt)
 
-    def request(self, name: str, version: str, stage: str, *, reason: str,
-                results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False) -> Result:
-        """Record a pending request to move a version to a stage (the seed's approval workflow)."""
+    def request(self, name: str, version: str, stage: str | None = None, *, reason: str,
+                results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False,
+                alias: str | None = None) -> Result:
+        """Record a pending request to move a version to a stage (or to give it `alias`)."""
         return approvals.request(self.ctx, name, version, stage, reason=reason, results=results,
-                                 push=push, sign=sign)
+                                 push=push, sign=sign, alias=alias)
 
-    def approve(self, name: str, version: str, stage: str, *, reason: str | None = None,
-                push: bool = False, sign: bool = False) -> Result:
-        """Approve a pending request; with enough approvals the promotion is made."""
-        return approvals.approve(self.ctx, name, version, stage, reason=reason, push=push, sign=sign)
+    def approve(self, name: str, version: str, stage: str | None = None, *, reason: str | None = None,
+                push: bool = False, sign: bool = False, alias: str | None = None) -> Result:
+        """Approve a pending request; with enough approvals the promotion is made (for an
+        alias, `alias` then passes its approvals policy)."""
+        return approvals.approve(self.ctx, name, version, stage, reason=reason, push=push, sign=sign,
+                                 alias=alias)
 
     def alias(self, name: str, alias: str, version: str, *, reason: str | None = None,
               push: bool = False, sign: bool = False) -> Result:

@@ -32,9 +32,11 @@ def check_alias_policy(ctx: Context, lifecycle: Lifecycle, name: str, ver: str, 
         raise PolicyError(f"alias {alias} requires signed changes (require_signed in gitreg.yaml)",
                           "add --sign (and set up git signing)")
     approval = manifests[ver].get("approval") or {}
-    requester = approval.get("requested_by") if approval.get("alias") == alias else None
+    # only an open request's approvals count: one settled earlier never lets the alias back on
+    open_request = approval.get("status") == "pending" and approval.get("alias") == alias
+    requester = approval.get("requested_by") if open_request else None
     approvers = sorted(approvals.backed_alias_approvers(ctx, name, manifests, ver, alias,
-                                                        pol.require_signed)) if pol.approvals else []
+                                                        pol.require_signed)) if open_request else []
     violations = policy.alias_violations(lifecycle, alias, manifests[ver].get("metrics") or {},
                                          approvers, requester or actor)
     if violations:

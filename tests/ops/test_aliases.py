@@ -165,3 +165,70 @@ def test_a_deprecated_version_cannot_take_an_alias(cli, two):
 def test_bad_aliases_config_is_refused(cli, two):
     _configure(two, aliases={"allowed": ["staging"]})
     assert_one_line_error(cli(two, "alias", M, "champion", "0.1.0"), 1, "aliases.allowed", "stage")
+
+
+def test_an_alias_with_approvals_needs_another_persons_approve_commit(cli, two):
+    from conftest import ALICE, BOB, as_user
+
+    repo = two
+    _configure(repo, aliases={"policies": {"champion": {"approvals": 1, "metrics": {"auc": ">= 0.85"}}}})
+    alice, bob = as_user(ALICE), as_user(BOB)
+    before = snapshot(repo)
+    assert_one_line_error(cli(repo, "alias", M, "champion", "0.2.0", env=alice), 3, "approval",
+                          "gitreg request m 0.2.0 --alias champion")
+    assert_one_line_error(cli(repo, "request", M, "0.1.0", "--alias", "champion", "--reason", "x",
+                              env=alice), 3, "auc")
+    assert_one_line_error(cli(repo, "approve", M, "0.2.0", "--alias", "champion", env=bob), 1,
+                          "no pending request")
+    assert_one_line_error(cli(repo, "request", M, "0.2.0", "staging", "--alias", "champion",
+                              "--reason", "x"), 2, "--alias")
+    assert snapshot(repo) == before
+
+    r = cli(repo, "request", M, "0.2.0", "--alias", "champion", "--reason", "best auc", env=alice)
+    assert r.exit_code == 0, r.output
+    assert_tools_agree(repo, [M])
+    before = snapshot(repo)
+    assert_one_line_error(cli(repo, "approve", M, "0.2.0", "--alias", "champion", env=alice), 3,
+                          "cannot approve it too")
+    # the request alone is not an approval
+    assert_one_line_error(cli(repo, "alias", M, "champion", "0.2.0", env=alice), 3, "has 0")
+    assert snapshot(repo) == before
+    r = cli(repo, "approve", M, "0.2.0", "--alias", "champion", env=bob)
+    assert r.exit_code == 0, r.output
+    assert_one_line_error(cli(repo, "approve", M, "0.2.0", "--alias", "champion", env=bob), 1,
+                          "already approved")
+    r = cli(repo, "alias", M, "champion", "0.2.0", "--reason", "approved by bob", env=alice)
+    assert r.exit_code == 0, r.output
+    assert assert_tools_agree(repo, [M])[M]["aliases"] == {"champion": "0.2.0"}
+    m = json.loads(cli(repo, "show", f"{M}@champion", "--json").stdout)
+    assert m["approval"]["status"] == "approved" and m["approval"]["approver"] == BOB
+    events = json.loads(cli(repo, "history", M, "--json").stdout)["events"]
+    assert [e["action"] for e in events[-3:]] == ["request", "approve", "alias"]
+    assert events[-1]["approved_by"] == [BOB]
+    r = cli(repo, "validate")
+    assert r.exit_code == 0, r.output
+
+    # the settled request never lets the alias back on without a new one
+    assert cli(repo, "alias", M, "champion", "--delete", env=alice).exit_code == 0
+    before = snapshot(repo)
+    assert_one_line_error(cli(repo, "alias", M, "champion", "0.2.0", env=alice), 3, "approval")
+    assert snapshot(repo) == before
+
+
+def test_a_forged_alias_approval_is_reported_by_validate(cli, two):
+    from conftest import ALICE, BOB, as_user
+
+    repo = two
+    _configure(repo, aliases={"policies": {"champion": {"approvals": 1}}})
+    r = cli(repo, "request", M, "0.2.0", "--alias", "champion", "--reason", "x", env=as_user(ALICE))
+    assert r.exit_code == 0, r.output
+    path = repo / "models/m/0.2.0/manifest.yaml"
+    m = yamlio.load_file(path)
+    m["approval"]["approvers"] = [BOB]  # written by hand, no `gitreg approve` commit by bob
+    path.write_text(yamlio.dump(m))
+    git(repo, "commit", "-qam", "forge")
+    r = cli(repo, "validate")
+    assert r.exit_code != 0 and "@champion lists bob" in r.output, r.output
+    before = snapshot(repo)
+    assert_one_line_error(cli(repo, "alias", M, "champion", "0.2.0", env=as_user(ALICE)), 3, "has 0")
+    assert snapshot(repo) == before
