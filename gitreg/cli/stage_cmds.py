@@ -64,6 +64,8 @@ def request_cmd(
 
     results = parse_key_values(result_kv, "--result", numeric=False)
     _stage_or_alias(stage, alias)
+    if alias is not None and via_pr:
+        raise UsageError("--via-pr is for stage changes, not aliases", "drop --via-pr")
     reg = registry()
     if alias is not None:
         result = reg.request(name, version, reason=reason, results=results, push=push, sign=sign,
@@ -71,7 +73,7 @@ def request_cmd(
     elif via_pr:
         from gitreg.ops import pr
 
-        result = pr.open_promotion(reg.ctx, name, version, stage, reason=reason, sign=sign,
+        result = pr.open_promotion(reg.ctx, name, version, str(stage), reason=reason, sign=sign,
                                    results=results)
     else:
         result = reg.request(name, version, stage, reason=reason, results=results, push=push, sign=sign)
