@@ -7,6 +7,7 @@ from typing import NamedTuple
 from gitreg.core.aliases import check_alias, looks_like_version
 from gitreg.core.names import check_name
 from gitreg.core.version import parse_version
+from gitreg.errors import UserError
 
 
 class Ref(NamedTuple):
@@ -27,7 +28,13 @@ def parse_ref(text: str) -> Ref:
         check_name(name)
         if looks_like_version(after) or not after:
             return Ref(name, str(parse_version(after)))
-        return Ref(name, alias=check_alias(after))
+        try:
+            return Ref(name, alias=check_alias(after))
+        except UserError as exc:
+            shown = after if len(after) <= 40 else after[:37] + "..."
+            raise UserError(f"invalid version or alias {shown!r} after '@': {exc.message}",
+                            "give a version such as NAME@1.2.0 or an alias such as NAME@champion"
+                            ) from None
     if "#" in text:
         name, _, stage = text.partition("#")
         check_name(name)
