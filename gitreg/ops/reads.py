@@ -87,7 +87,7 @@ def alias_version(name: str, manifests: Mapping[str, Mapping[str, Any]], alias: 
     held = version_aliases(manifests.values())
     if alias not in held:
         names = ", ".join(f"{a} ({v})" for a, v in held.items()) or "none"
-        raise NotFoundError(f"{name} has no alias {alias!r}",
+        raise NotFoundError(f"{name} has no alias {alias!r} (nor is it a version, e.g. 1.2.0)",
                             f"its aliases: {names}; set one with `gitreg alias {name} {alias} VERSION`")
     return held[alias]
 
