@@ -14,8 +14,8 @@ from gitreg import yamlio
 from gitreg.core.stages import Lifecycle
 from gitreg.errors import UserError
 from gitreg.git import Git
+from gitreg.ops import aliases, approvals, ci_check, ci_publish, codeowners, consume, reads, stages
 from gitreg.ops import annotate as annotate_ops
-from gitreg.ops import approvals, ci_check, ci_publish, codeowners, consume, reads, stages
 from gitreg.ops import deprecate as deprecation
 from gitreg.ops import get as get_op
 from gitreg.ops import init as init_ops
@@ -184,16 +184,29 @@ class Registry:
         """Reverse a deprecation; GTO's tag is deleted (on origin too with push)."""
         return deprecation.undeprecate(self.ctx, name, version, reason=reason, push=push, sign=sign)
 
-    def request(self, name: str, version: str, stage: str, *, reason: str,
-                results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False) -> Result:
-        """Record a pending request to move a version to a stage (the seed's approval workflow)."""
+    def request(self, name: str, version: str, stage: str | None = None, *, reason: str,
+                results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False,
+                alias: str | None = None) -> Result:
+        """Record a pending request to move a version to a stage (or to give it `alias`)."""
         return approvals.request(self.ctx, name, version, stage, reason=reason, results=results,
-                                 push=push, sign=sign)
+                                 push=push, sign=sign, alias=alias)
 
-    def approve(self, name: str, version: str, stage: str, *, reason: str | None = None,
-                push: bool = False, sign: bool = False) -> Result:
-        """Approve a pending request; with enough approvals the promotion is made."""
-        return approvals.approve(self.ctx, name, version, stage, reason=reason, push=push, sign=sign)
+    def approve(self, name: str, version: str, stage: str | None = None, *, reason: str | None = None,
+                push: bool = False, sign: bool = False, alias: str | None = None) -> Result:
+        """Approve a pending request; with enough approvals the promotion is made (for an
+        alias, `alias` then passes its approvals policy)."""
+        return approvals.approve(self.ctx, name, version, stage, reason=reason, push=push, sign=sign,
+                                 alias=alias)
+
+    def alias(self, name: str, alias: str, version: str, *, reason: str | None = None,
+              push: bool = False, sign: bool = False) -> Result:
+        """Point an alias (e.g. champion) at a version, moving it from its old holder."""
+        return aliases.alias(self.ctx, name, alias, version, reason=reason, push=push, sign=sign)
+
+    def unalias(self, name: str, alias: str, *, reason: str | None = None, push: bool = False,
+                sign: bool = False) -> Result:
+        """Delete an alias: the version holding it loses it."""
+        return aliases.unalias(self.ctx, name, alias, reason=reason, push=push, sign=sign)
 
     def reject(self, name: str, version: str, stage: str, *, reason: str, push: bool = False,
                sign: bool = False) -> Result:

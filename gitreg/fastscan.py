@@ -2,7 +2,7 @@
 
 `gitreg list` on a cold cache summarises every manifest (20,000 at 1000 x 20): PyYAML
 builds every node of every document, seconds of work and hundreds of MB at once. The
-summary needs only `name`, `version`, `stage`, `created_at` and each history entry's
+summary needs only `name`, `version`, `stage`, `created_at`, `aliases` and each history entry's
 `seq`, `action` and `to`. `scan(text)` reads those from the plain block YAML that
 gitreg's dumper writes, and returns None as soon as the text uses anything else
 (double quotes, multi-line or flow values, anchors, tags, comments in values, tabs,
@@ -56,7 +56,7 @@ def _scalar(value: str | None) -> Any:
 
 
 def scan(text: str) -> dict[str, Any] | None:
-    """{"name", "version", "stage", "created_at", "history": [{"seq", "action", "to"}]}
+    """{"name", "version", "stage", "created_at", "aliases"?, "history": [{"seq", "action", "to"}]}
     as PyYAML would read them, or None when the text is not in gitreg's plain form."""
     if '"' in text or "\t" in text or "\r" in text or "&" in text or "*" in text:
         return None
@@ -99,6 +99,14 @@ def _scan(text: str) -> dict[str, Any] | None:
                 raise _Unsupported
             else:
                 history, i = _history(lines, i)
+        elif key == "aliases":
+            if value == "[]":
+                top["aliases"] = []
+            elif value:
+                raise _Unsupported
+            else:
+                top["aliases"], i = _names(lines, i)
+                block_open = False
         elif key in _WANTED:
             top[key] = _scalar(value)
         elif value:
@@ -111,6 +119,19 @@ def _scan(text: str) -> dict[str, Any] | None:
                 raise _Unsupported  # PyYAML's reading decides what happens then
         top["history"] = history
     return top
+
+
+def _names(lines: list[str], i: int) -> tuple[list[Any], int]:
+    """The items of a block sequence of plain scalars (`aliases:`) starting at lines[i]."""
+    items: list[Any] = []
+    while i < len(lines) and lines[i].startswith("- "):
+        if lines[i].count("'") % 2:
+            raise _Unsupported
+        items.append(_scalar(lines[i][2:].rstrip(" ")))
+        i += 1
+    if i < len(lines) and lines[i][:1] in (" ", "-"):
+        raise _Unsupported  # a nested or unusual layout: PyYAML reads it
+    return items, i
 
 
 def _history(lines: list[str], i: int) -> tuple[list[dict[str, Any]], int]:

@@ -188,9 +188,17 @@ def people(value: Any) -> list[str]:
     return []
 
 
+def goal(e: ev.Event) -> str | None:
+    """What an event asks for or does: its target stage, or `@ALIAS` for an alias's events."""
+    alias = e.data.get("alias")
+    return f"@{alias}" if isinstance(alias, str) else e.target
+
+
 def latest_request(events: Sequence[ev.Event], version: str, stage: str) -> int:
-    """Seq of the latest request to move `version` to `stage` (0: none): approvals start there."""
-    return max((e.seq for e in events if e.version == version and e.target == stage
+    """Seq of the latest request to move `version` to `stage` (0: none): approvals start there.
+
+    `stage` may be `@ALIAS`: a request for an alias (its approvals are bound the same way)."""
+    return max((e.seq for e in events if e.version == version and goal(e) == stage
                 and e.action == ev.REQUEST), default=0)
 
 
@@ -202,7 +210,7 @@ def backed_approvers(events: Sequence[ev.Event], prov: Provenance, model: str, v
     An approval counts when gitreg's `approve` event for it was recorded in a commit
     authored by the approver (and, with `signed`, signed by a key mapped to them).
     """
-    relevant = [e for e in events if e.version == version and e.target == stage
+    relevant = [e for e in events if e.version == version and goal(e) == stage
                 and (before_seq is None or e.seq < before_seq)]
     start = latest_request(relevant, version, stage)
     who: set[str] = set()
@@ -246,9 +254,9 @@ def problems(model: str, manifests: Mapping[str, Mapping[str, Any]], prov: Prove
             out.append((e.version, f"history seq {e.seq} ({e.action} by {by}) was recorded by commit "
                                    f"{info.sha[:12]} authored by {info.author_email}: an entry is "
                                    "recorded by its actor's own commit"))
-        if e.action in ev.MOVES or e.action == ev.APPROVE:
+        if e.action in ev.MOVES or e.action in (ev.APPROVE, ev.ALIAS):
             for approver in people(e.data.get("approved_by")):
-                target = e.target or NONE_STAGE
+                target = goal(e) or NONE_STAGE
                 if approver not in backed_approvers(events, prov, model, e.version, target,
                                                     e.seq + 1, target in signed):
                     out.append((e.version, _unbacked(e, approver, target in signed)))
@@ -279,6 +287,8 @@ def _approval_problems(model: str, version: str, m: Mapping[str, Any], events: S
     if not isinstance(approval, dict):
         return []
     stage = approval.get("stage")
+    if isinstance(approval.get("alias"), str):
+        stage = f"@{approval['alias']}"  # a request for an alias: approvals bound the same way
     if not isinstance(stage, str):
         return []
     out = []

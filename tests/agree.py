@@ -1,4 +1,5 @@
-"""assert_tools_agree: gitreg, the real gto 1.10.1 and `dvc artifacts get --stage` see the same stages."""
+"""assert_tools_agree: gitreg, the real gto 1.10.1 and `dvc artifacts get --stage` see the same stages
+and aliases (an alias is a GTO stage with one holder)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,18 @@ def gitreg_state(repo: Path) -> dict[str, Any]:
             for m in gitreg_json(repo, "list")["models"] if m["versions"]}
 
 
+def gitreg_state_with_aliases(repo: Path) -> dict[str, Any]:
+    """{name: {"latest", "stages", "aliases"}}: what `gitreg list --json` says."""
+    return {m["name"]: {"latest": m["latest"] or "", "stages": m["stages"], "aliases": m["aliases"]}
+            for m in gitreg_json(repo, "list")["models"] if m["versions"]}
+
+
+def as_gto_sees_it(state: dict[str, Any]) -> dict[str, Any]:
+    """gitreg's state as gto shows it: an alias is a GTO stage with its one holder."""
+    return {name: {"latest": s["latest"], "stages": {**s["stages"], **s["aliases"]}}
+            for name, s in state.items()}
+
+
 def _from_gto(data: dict[str, Any]) -> dict[str, Any]:
     return {name: {"latest": (v["version"] or "").removeprefix("v"),
                    "stages": {s: ver.removeprefix("v") for s, ver in v["stage"].items() if ver}}
@@ -115,21 +128,22 @@ def _md5(path: Path) -> str:
 
 def assert_tools_agree(repo: Path, models: Iterable[str] | None = None, *, doctor: bool = True,
                        gto_only: Iterable[str] = ()) -> dict:
-    """After any mutation: `gto show` == `gitreg list`, `gitreg doctor` is clean, and for every
-    non-empty stage of `models` (default: all) DVC downloads the bytes `gitreg resolve NAME#S` names.
+    """After any mutation: `gto show` == `gitreg list` (its aliases as gto stages), `gitreg doctor`
+    is clean, and for every non-empty stage and every alias of `models` (default: all) DVC
+    downloads the bytes `gitreg resolve NAME#S` / `NAME@ALIAS` names.
 
     gto_only: models gto shows that gitreg refuses to store (a GTO name with `/`).
-    Returns gitreg's state ({name: {"latest", "stages"}}). DVC reads a local registry's own
+    Returns gitreg's state ({name: {"latest", "stages", "aliases"}}). DVC reads a local registry's own
     cache, so nothing needs pushing first.
     """
-    mine = gitreg_state(repo)
+    mine = gitreg_state_with_aliases(repo)
     all_tags, tags = _tags(repo)
     agreed = (all_tags, json.dumps(mine, sort_keys=True))
     if _GTO_AGREED.get(str(repo)) != agreed:
         theirs = gto_state_inprocess(repo)
         assert set(gto_only) <= set(theirs), "gto does not show the models gitreg left to it"
         theirs = {k: v for k, v in theirs.items() if k not in set(gto_only)}
-        assert theirs == mine, "gto show and gitreg list disagree"
+        assert theirs == as_gto_sees_it(mine), "gto show and gitreg list disagree"
         if any(t.split(" ")[0].endswith(("!", "@deprecated")) for t in all_tags):
             # what each hides: gto's deprecated models are the ones `gitreg list` counts in "hidden"
             shown_by_gto_d = set(gto_state_inprocess(repo, deprecated=True))
@@ -140,11 +154,14 @@ def assert_tools_agree(repo: Path, models: Iterable[str] | None = None, *, docto
         r = _RUNNER.invoke(app, ["-C", str(repo), "doctor"], catch_exceptions=False)
         assert r.exit_code == 0, r.output
     for name in sorted(mine if models is None else set(models)):
-        for stage, version in sorted(mine[name]["stages"].items()):
+        # an alias is fetched as a stage too: `dvc artifacts get --stage champion`
+        refs = [(stage, version, f"{name}#{stage}") for stage, version in mine[name]["stages"].items()]
+        refs += [(alias, version, f"{name}@{alias}") for alias, version in mine[name]["aliases"].items()]
+        for stage, version, ref in sorted(refs):
             seen = (version, tags.get((name, stage), frozenset()))
             if _CONFIRMED.get((str(repo), name, stage)) == seen:
                 continue
-            resolved = gitreg_json(repo, "resolve", f"{name}#{stage}")
+            resolved = gitreg_json(repo, "resolve", ref)
             assert resolved["version"] == version
             out = repo.parent / "dvc-get" / f"{name}-{stage}-{version}-{next(_OUT)}"
             dvc_artifacts_get(repo, name, stage, out)

@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # word in one of these tuples.
 PANELS: dict[str, tuple[str, ...]] = {
     "Registry": ("init", "create", "register", "annotate", "validate", "deprecate", "undeprecate"),
-    "Stages": ("request", "approve", "reject", "promote", "rollback"),
+    "Stages": ("request", "approve", "reject", "promote", "rollback", "alias"),
     "Read": ("list", "show", "history", "compare", "best", "resolve", "get"),
     "Automation": ("monitor", "ci", "codeowners", "site"),
     "Maintenance": ("doctor", "verify", "demo"),

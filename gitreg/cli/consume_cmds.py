@@ -24,7 +24,7 @@ def _fmt(value: Any) -> str:
 
 @command("resolve")
 def resolve_cmd(
-    ref: str = typer.Argument(..., help="NAME (latest version), NAME@VERSION or NAME#STAGE."),
+    ref: str = typer.Argument(..., help="NAME (latest version), NAME@VERSION, NAME@ALIAS or NAME#STAGE."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Print the version, registration commit, tag and artifact md5s a ref points at."""
@@ -67,7 +67,7 @@ def _progress() -> Callable[[str, int, int], None]:
 
 @command("get")
 def get_cmd(
-    ref: str = typer.Argument(..., help="NAME (latest version), NAME@VERSION or NAME#STAGE."),
+    ref: str = typer.Argument(..., help="NAME (latest version), NAME@VERSION, NAME@ALIAS or NAME#STAGE."),
     out_dir: Path = typer.Option(Path("."), "-o", "--out", help="Directory to put the artifacts in (created if missing; existing files are never overwritten)."),
     repo: Optional[str] = typer.Option(None, "--repo", help="Another registry repository (git URL or path) to fetch from, without cloning it."),
     as_json: bool = JSON_OPTION,

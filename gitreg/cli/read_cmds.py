@@ -28,8 +28,14 @@ def list_cmd(
         return
     stages = list(reg.lifecycle().stages)
     columns = [(col, False) for col in ["model", "latest", "versions", *stages]]
-    print_table(columns, [[m["name"] + (" (deprecated)" if m.get("deprecated") else ""), m["latest"] or "-", str(m["versions"]),
-                           *[m["stages"].get(s, "-") for s in stages]] for m in data["models"]])
+    rows = [[m["name"] + (" (deprecated)" if m.get("deprecated") else ""), m["latest"] or "-",
+             str(m["versions"]), *[m["stages"].get(s, "-") for s in stages]]
+            for m in data["models"]]
+    if any(m.get("aliases") for m in data["models"]):  # the column only when someone uses aliases
+        columns.append(("aliases", True))
+        for row, m in zip(rows, data["models"]):
+            row.append(" ".join(f"{a}={v}" for a, v in m["aliases"].items()) or "-")
+    print_table(columns, rows)
     if note:
         typer.echo(note, err=True)
 
@@ -41,7 +47,7 @@ def _metrics_text(metrics: dict[str, Any]) -> str:
 
 @command("show")
 def show_cmd(
-    ref: str = typer.Argument(..., help="NAME, NAME@VERSION or NAME#STAGE."),
+    ref: str = typer.Argument(..., help="NAME, NAME@VERSION, NAME@ALIAS or NAME#STAGE."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a model's versions, or one version's manifest."""
@@ -88,6 +94,8 @@ def history_cmd(
     rows = []
     for e in data["events"]:
         move = f"{e['from'] or 'none'} -> {e['to']}" if e.get("to") or e.get("from") else ""
+        if e.get("alias"):
+            move = f"@{e['alias']}" + (" removed" if e["action"] == "unalias" else "")
         at = (e["at"] or "").replace("T", " ").removesuffix("Z")[:16]
         rows.append([str(e["seq"]), e["action"], e["version"] or "(model)", move, at, e["by"] or "",
                      e["reason"] or "", (e["commit"] or "")[:8], e["tag"] or ""])

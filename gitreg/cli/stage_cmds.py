@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from gitreg.cli.common import JSON_OPTION, PUSH_OPTION, SIGN_OPTION, command, message, print_json, registry
+from gitreg.errors import UsageError
 
 
 def _report(result, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -14,6 +15,11 @@ def _report(result, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         print_json(result.to_dict())
     suffix = "; pushed" if result.pushed else ""
     message(f"{result.message}{suffix} [{(result.commit or '')[:10]}]")
+
+
+def _stage_or_alias(stage: str | None, alias: str | None) -> None:
+    if (stage is None) == (alias is None):
+        raise UsageError("give either STAGE or --alias ALIAS", "e.g. `production` or `--alias champion`")
 
 
 @command("promote")
@@ -44,8 +50,9 @@ def promote_cmd(
 def request_cmd(
     name: str = typer.Argument(..., help="Model name."),
     version: str = typer.Argument(..., help="Version."),
-    stage: str = typer.Argument(..., help="Requested stage."),
+    stage: Optional[str] = typer.Argument(None, help="Requested stage (omit with --alias)."),
     reason: str = typer.Option(..., "--reason", help="Why this version should move."),
+    alias: Optional[str] = typer.Option(None, "--alias", help="Request this alias (e.g. champion) instead of a stage."),
     result_kv: List[str] = typer.Option([], "--result", help="A validation result k=v (repeatable), e.g. accuracy=0.92."),
     via_pr: bool = typer.Option(False, "--via-pr", help="Open a pull request for the request instead."),
     push: bool = PUSH_OPTION,
@@ -56,11 +63,17 @@ def request_cmd(
     from gitreg.core.manifest import parse_key_values
 
     results = parse_key_values(result_kv, "--result", numeric=False)
+    _stage_or_alias(stage, alias)
+    if alias is not None and via_pr:
+        raise UsageError("--via-pr is for stage changes, not aliases", "drop --via-pr")
     reg = registry()
-    if via_pr:
+    if alias is not None:
+        result = reg.request(name, version, reason=reason, results=results, push=push, sign=sign,
+                             alias=alias)
+    elif via_pr:
         from gitreg.ops import pr
 
-        result = pr.open_promotion(reg.ctx, name, version, stage, reason=reason, sign=sign,
+        result = pr.open_promotion(reg.ctx, name, version, str(stage), reason=reason, sign=sign,
                                    results=results)
     else:
         result = reg.request(name, version, stage, reason=reason, results=results, push=push, sign=sign)
@@ -71,14 +84,17 @@ def request_cmd(
 def approve_cmd(
     name: str = typer.Argument(..., help="Model name."),
     version: str = typer.Argument(..., help="Version."),
-    stage: str = typer.Argument(..., help="The requested stage."),
+    stage: Optional[str] = typer.Argument(None, help="The requested stage (omit with --alias)."),
     reason: Optional[str] = typer.Option(None, "--reason", help="A note for the record."),
+    alias: Optional[str] = typer.Option(None, "--alias", help="Approve the request for this alias instead of a stage."),
     push: bool = PUSH_OPTION,
     sign: bool = SIGN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Approve a pending request (not your own); enough approvals perform the promotion."""
-    _report(registry().approve(name, version, stage, reason=reason, push=push, sign=sign), as_json)
+    _stage_or_alias(stage, alias)
+    _report(registry().approve(name, version, stage, reason=reason, push=push, sign=sign, alias=alias),
+            as_json)
 
 
 @command("reject")

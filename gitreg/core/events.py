@@ -149,7 +149,11 @@ def event_tags(name: str, e: Event) -> list[str]:
     if e.action == DEPRECATE:
         gto = deprecate_tag(name) if e.version == MODEL_LEVEL else deregister_tag(name, e.version)
         left = [unassign_tag(name, e.source, e.seq)] if e.source and e.source != NONE_STAGE else []
-        return left + [gto]
+        lost = [unassign_tag(name, a, e.seq) for a in e.data.get("aliases") or [] if isinstance(a, str)]
+        return left + lost + [gto]
+    if e.action in (ALIAS, UNALIAS) and isinstance(e.data.get("alias"), str):
+        make = assign_tag if e.action == ALIAS else unassign_tag
+        return [make(name, e.data["alias"], e.seq)]
     if e.action not in MOVES:
         return []
     tags = []
@@ -195,6 +199,15 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
         if e.action in (DEPRECATE, UNDEPRECATE):
             _deprecation_tags(name, e, held, out, adopted if isinstance(adopted, str) else None)
             continue
+        if e.action in (ALIAS, UNALIAS) and isinstance(e.data.get("alias"), str) and not adopted:
+            # an alias is a GTO stage with one holder: NAME#ALIAS#N when set, NAME#ALIAS!#N
+            # when it leaves; a move is an unalias then an alias, so the unassignment is older
+            alias = e.data["alias"]
+            if e.action == ALIAS:
+                out.append(EventTag(assign_tag(name, alias, e.seq), e.version, e.seq, ASSIGN, e))
+            else:
+                out.append(EventTag(unassign_tag(name, alias, e.seq), e.version, e.seq, UNASSIGN, e))
+            continue
         if e.action not in MOVES:
             if isinstance(adopted, str) and adopted:
                 out.append(EventTag(adopted, e.version, e.seq, ADOPTED, e))
@@ -234,7 +247,9 @@ def _deprecation_tags(name: str, e: Event, held: dict[str, tuple[str, int]],
     if source and source != NONE_STAGE and e.version != MODEL_LEVEL:
         held[e.version] = (NONE_STAGE, e.seq)
         out += _leave(name, source, e, held, None)
-    # TODO(aliases, after the merge): here, one `NAME#ALIAS!#N` per alias in e.data["aliases"]
+    # the aliases it held leave it too (GTO stages with one holder each)
+    out += [EventTag(unassign_tag(name, a, e.seq), e.version, e.seq, UNASSIGN, e)
+            for a in e.data.get("aliases") or [] if isinstance(a, str)]
     kind = ADOPTED if adopted else DEPRECATE_TAG if e.version == MODEL_LEVEL else DEREGISTER
     out.append(EventTag(tag, e.version, e.seq, kind, e))
 

@@ -17,6 +17,9 @@ def one_line(text: str) -> str:
 def tag_summary(name: str, t: ev.EventTag) -> str:
     """The first line of a stage tag's message."""
     e = t.event
+    if e.action in (ev.ALIAS, ev.UNALIAS):
+        verb = "gets" if e.action == ev.ALIAS else "loses"
+        return f"{name} {e.version}: {verb} alias {e.data.get('alias')} ({e.action})"
     if t.kind == ev.REASSERT:
         return f"{name} {t.version}: still holds {e.source} after {e.version} left it ({e.action})"
     if t.tag.endswith("!") or t.tag.endswith("@deprecated"):

@@ -131,3 +131,19 @@ def require_model_not_deprecated(name: str, model: Mapping[str, Any] | None) -> 
         raise PolicyError(f"model {name} is deprecated, so nothing new can be registered, "
                           "promoted or aliased in it",
                           f"run `gitreg undeprecate {name} --reason ...` first")
+
+
+def alias_violations(lifecycle: Lifecycle, alias: str, metrics: Mapping[str, Any],
+                     approvers: list[str], requester: str | None,
+                     check_approvals: bool = True) -> list[str]:
+    """Every reason gitreg.yaml's policy for `alias` refuses a version; the stage gates' code."""
+    policy = lifecycle.alias_policy(alias)
+    problems = [p for metric, text in policy.metrics
+                if (p := evaluate(parse_condition(metric, text), metrics))]
+    if check_approvals and policy.approvals:
+        distinct = {a for a in approvers if a and a != requester}
+        if len(distinct) < policy.approvals:
+            problems.append(f"alias {alias} needs {policy.approvals} approval(s) from someone other "
+                            f"than the requester; it has {len(distinct)}")
+    return problems
+

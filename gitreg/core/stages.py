@@ -6,8 +6,9 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from gitreg.core.aliases import check_alias
 from gitreg.core.names import NONE_STAGE, check_name, check_stage
-from gitreg.errors import UserError
+from gitreg.errors import PolicyError, UserError
 
 DEFAULT_BRANCH = "main"
 PRODUCTION = "production"
@@ -44,6 +45,14 @@ class StagePolicy:
 
 
 @dataclass(frozen=True)
+class AliasRules:
+    """gitreg.yaml `aliases:`: the allowed names (None: any valid name) and per-alias policies."""
+
+    allowed: tuple[str, ...] | None = None
+    policies: Mapping[str, StagePolicy] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     stages: tuple[str, ...]
     transitions: Mapping[str, tuple[str, ...]]
@@ -53,6 +62,20 @@ class Lifecycle:
     policies: Mapping[str, StagePolicy] = field(default_factory=dict)
     branch: str = DEFAULT_BRANCH
     extra_schema: str | None = None
+    aliases: AliasRules = AliasRules()
+
+    def alias(self, value: object) -> str:
+        """Normalise an alias given by a user: the name rule, then gitreg.yaml's allowed list."""
+        name = check_alias(value, self.stages, self.archive_stage)
+        allowed = self.aliases.allowed
+        if allowed is not None and name not in allowed:
+            raise PolicyError(f"alias {name!r} is not allowed by gitreg.yaml",
+                              "allowed aliases: " + (", ".join(allowed) or "none")
+                              + " (aliases.allowed in gitreg.yaml)")
+        return name
+
+    def alias_policy(self, alias: str) -> StagePolicy:
+        return self.aliases.policies.get(alias, StagePolicy())
 
     def stage(self, value: object, allow_none: bool = False) -> str:
         """Normalise a stage given by a user; unknown stages are refused with the list."""
@@ -120,6 +143,7 @@ def lifecycle_from_config(data: Mapping[str, Any]) -> Lifecycle:
             via_pull_request=bool(raw.get("via_pull_request", False)),
             require_signed=bool(raw.get("require_signed", False)),
         )
+    aliases = _alias_rules(data.get("aliases") or {}, stages, archive_stage)
     branch = data.get("branch") or DEFAULT_BRANCH
     check_name(branch.replace("/", "-"), "registry branch")
     return Lifecycle(
@@ -131,4 +155,28 @@ def lifecycle_from_config(data: Mapping[str, Any]) -> Lifecycle:
         policies=policies,
         branch=branch,
         extra_schema=data.get("extra_schema"),
+        aliases=aliases,
     )
+
+
+def _alias_rules(raw: Mapping[str, Any], stages: tuple[str, ...], archive: str | None) -> AliasRules:
+    def alias(value: object, where: str) -> str:
+        try:
+            return check_alias(value, stages, archive)
+        except UserError as exc:
+            raise UserError(f"gitreg.yaml {where}: {exc.message}", exc.hint) from None
+
+    allowed = raw.get("allowed")
+    names = tuple(alias(a, "aliases.allowed") for a in allowed) if allowed is not None else None
+    policies: dict[str, StagePolicy] = {}
+    for key, pol in (raw.get("policies") or {}).items():
+        name = alias(key, "aliases.policies")
+        if names is not None and name not in names:
+            raise UserError(f"gitreg.yaml aliases.policies names {name!r}, which aliases.allowed omits",
+                            "add it to aliases.allowed or remove its policy")
+        pol = pol or {}
+        policies[name] = StagePolicy(
+            approvals=int(pol.get("approvals", 0)),
+            metrics=tuple((str(k), str(v)) for k, v in (pol.get("metrics") or {}).items()),
+            require_signed=bool(pol.get("require_signed", False)))
+    return AliasRules(names, policies)

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from gitreg.core import events as ev
 from gitreg.core import policy
+from gitreg.core.aliases import alias_holders
 from gitreg.core.names import NONE_STAGE, check_name
 from gitreg.core.policy import require_signature
 from gitreg.core.stages import Lifecycle
@@ -27,6 +28,12 @@ def backed_approvers(ctx: Context, name: str, manifests: Mapping[str, dict], ver
                                        stage, signed=signed)
 
 
+def backed_alias_approvers(ctx: Context, name: str, manifests: Mapping[str, dict], version: str,
+                           alias: str, signed: bool) -> set[str]:
+    """Who approved giving `version` the alias since its latest request, backed by their commits."""
+    return backed_approvers(ctx, name, manifests, version, f"@{alias}", signed)
+
+
 def _pending(manifests: Mapping[str, dict], name: str, ver: str, target: str, hint: str) -> dict:
     approval = manifests[ver].get("approval") or {}
     if approval.get("status") != "pending" or approval.get("stage") != target:
@@ -35,15 +42,25 @@ def _pending(manifests: Mapping[str, dict], name: str, ver: str, target: str, hi
 
 
 # -- request ----------------------------------------------------------------------------
-def request(ctx: Context, name: str, version: str, stage: str, *, reason: str,
-            results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False) -> Result:
-    """Record a pending request to move a version to a stage (the seed's approval workflow)."""
+def request(ctx: Context, name: str, version: str, stage: str | None, *, reason: str,
+            results: Mapping[str, Any] | None = None, push: bool = False, sign: bool = False,
+            alias: str | None = None) -> Result:
+    """Record a pending request to move a version to a stage (the seed's approval workflow),
+    or, with `alias`, to give it that alias (gitreg.yaml's aliases.policies may ask approvals)."""
     check_name(name)
+    if (stage is None) == (alias is None):
+        raise UserError("a request names a stage or an alias", "e.g. production, or --alias champion")
     if not reason or not reason.strip():
         raise UserError("a request needs --reason", "say why this version should move")
     if push:
         sync.require_remote(ctx)
     with ctx.store.locked():
+        if alias is not None:
+            result = _request_alias(ctx, name, version, alias, reason, results, sign)
+            if push:
+                sync.push(ctx, result)
+            return result
+        stage = str(stage)
         lifecycle, actor = stage_context(ctx, name)
         target = lifecycle.stage(stage)
         ver, manifests = find_live_version(ctx, name, version)
@@ -139,14 +156,18 @@ def _approve_locked(ctx: Context, name: str, version: str, stage: str, reason: s
     return result
 
 
-def approve(ctx: Context, name: str, version: str, stage: str, *, reason: str | None = None,
-            push: bool = False, sign: bool = False) -> Result:
-    """Approve a pending request; with enough approvals the promotion is made."""
+def approve(ctx: Context, name: str, version: str, stage: str | None, *, reason: str | None = None,
+            push: bool = False, sign: bool = False, alias: str | None = None) -> Result:
+    """Approve a pending request; with enough approvals the promotion is made. With `alias`,
+    the approval is recorded and `gitreg alias` then passes the alias's approvals policy."""
     check_name(name)
     if push:
         sync.require_remote(ctx)
     with ctx.store.locked():
-        result = _approve_locked(ctx, name, version, stage, reason, sign)
+        if alias is not None:
+            result = _approve_alias(ctx, name, version, alias, reason, sign)
+        else:
+            result = _approve_locked(ctx, name, version, str(stage), reason, sign)
         if push:
             sync.push(ctx, result)
         return result
@@ -178,3 +199,63 @@ def reject(ctx: Context, name: str, version: str, stage: str, *, reason: str, pu
         if push:
             sync.push(ctx, result)
         return result
+
+
+# -- requests for an alias ----------------------------------------------------------------
+def _request_alias(ctx: Context, name: str, version: str, alias: str, reason: str,
+                   results: Mapping[str, Any] | None, sign: bool) -> Result:
+    lifecycle, actor = stage_context(ctx, name)
+    al = lifecycle.alias(alias)
+    ver, manifests = find_version(ctx, name, version)
+    policy.require_not_deprecated(name, ver, manifests[ver])
+    if alias_holders(ev.model_events(manifests.values())).get(al) == ver:
+        raise UserError(f"{name} {ver} already has the alias {al}", "nothing to request")
+    violations = policy.alias_violations(lifecycle, al, manifests[ver].get("metrics") or {}, [],
+                                         actor, check_approvals=False)
+    if violations:
+        raise PolicyError(f"cannot request the alias {al} for {name} {ver}: " + "; ".join(violations),
+                          "fix what is listed first; a request that cannot pass is refused", violations)
+    approval = {"status": "pending", "alias": al, "requested_by": actor,
+                "requested_at": rfc3339(ctx.clock()), "reason": reason, "approvers": [],
+                **({"results": dict(results)} if results else {})}
+    steps = [{"version": ver, "action": ev.REQUEST, "alias": al, "reason": reason,
+              "results": dict(results or {})}]
+    result = commit_moves(ctx, name, manifests, steps, action="request", version=ver, source=None,
+                          target=None, reason=reason, actor=actor, sign=sign, approvals={ver: approval},
+                          extra_trailers={"Gitreg-Alias": al})
+    need = lifecycle.alias_policy(al).approvals
+    result.message = (f"requested the alias {al} for {name} {ver}; needs {need} approval(s) "
+                      f"from someone other than {actor}, then `gitreg alias {name} {al} {ver}`")
+    result.details = {"alias": al, "status": "pending"}
+    return result
+
+
+def _approve_alias(ctx: Context, name: str, version: str, alias: str, reason: str | None,
+                   sign: bool) -> Result:
+    lifecycle, actor = stage_context(ctx, name)
+    al = lifecycle.alias(alias)
+    ver, manifests = find_version(ctx, name, version)
+    policy.require_not_deprecated(name, ver, manifests[ver])
+    approval = manifests[ver].get("approval") or {}
+    if approval.get("status") != "pending" or approval.get("alias") != al:
+        raise UserError(f"there is no pending request to give {name} {ver} the alias {al}",
+                        f"ask for one first: `gitreg request {name} {ver} --alias {al} --reason ...`")
+    pol = lifecycle.alias_policy(al)
+    requester = approval.get("requested_by")
+    if actor == requester:
+        raise PolicyError(f"{actor} requested this alias and cannot approve it too",
+                          "another person (a different git user.email) must approve")
+    backed = backed_alias_approvers(ctx, name, manifests, ver, al, pol.require_signed)
+    if actor in backed:
+        raise UserError(f"{actor} has already approved this request", "another person must approve")
+    approvers = [a for a in approval.get("approvers", []) if a in backed] + [actor]
+    steps = [{"version": ver, "action": ev.APPROVE, "alias": al, "reason": reason,
+              "requested_by": requester}]
+    result = commit_moves(ctx, name, manifests, steps, action="approve", version=ver, source=None,
+                          target=None, reason=reason, actor=actor, sign=sign,
+                          approvals={ver: {**approval, "approvers": approvers}},
+                          extra_trailers={"Gitreg-Alias": al})
+    result.message = (f"approved the alias {al} for {name} {ver} ({len(approvers)}/{pol.approvals} "
+                      f"approvals); `gitreg alias {name} {al} {ver}` sets it")
+    result.details = {"alias": al, "approvers": approvers}
+    return result

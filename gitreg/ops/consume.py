@@ -37,8 +37,8 @@ def resolve(ctx: Context, ref: str) -> dict[str, Any]:
     """NAME (latest version), NAME@VERSION or NAME#STAGE -> what a deploy script needs."""
     from gitreg.core.refs import parse_ref
 
-    name, version, stage = parse_ref(ref)
-    if version is None and stage is None:
+    name, version, stage, alias = parse_ref(ref)
+    if version is None and stage is None and alias is None:
         manifests, _ = reads.find_model(ctx, name)
         manifest = manifests[reads.latest_version(name, manifests)]
     else:

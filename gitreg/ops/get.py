@@ -61,9 +61,11 @@ def get_from_repo(ref: str, out_dir: str | Path, repo_url: str, env: Mapping[str
 
     if not repo_url or repo_url.startswith("-"):
         raise UserError(f"invalid --repo {repo_url!r}", "give a registry repository URL or path")
-    name, version, stage = parse_ref(ref)
+    name, version, stage, alias = parse_ref(ref)
     if stage is not None:
         stage = check_stage(stage)
+    # an alias is a GTO stage with one holder in the tags: resolved the same way
+    stage = alias or stage
     local = Path(repo_url).expanduser()
     check_repo_url(repo_url, local.exists())
     network_timeout(env)  # a bad GITREG_NETWORK_TIMEOUT is named before anything runs

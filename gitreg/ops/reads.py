@@ -6,6 +6,7 @@ import difflib
 from typing import Any, Mapping, Sequence
 
 from gitreg.core import events as ev
+from gitreg.core.aliases import version_aliases
 from gitreg.core.manifest import tag_map
 from gitreg.core.refs import parse_ref
 from gitreg.core.names import check_name
@@ -64,7 +65,9 @@ def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool
                 stages[st] = max(holders)[2]
         if want and want not in stages:
             continue
+        aliases = {a: v for v, s in versions.items() for a in s.get("aliases") or []}
         rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
+                     "aliases": dict(sorted(aliases.items())),
                      "latest_tag": register_tag(name, latest) if latest else None,  # gto's, dvc --rev's
                      "deprecated": name in deprecated,
                      "deprecated_versions": sorted((v for v in versions if v not in live), key=parse_version)})
@@ -72,10 +75,12 @@ def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool
 
 
 def show(ctx: Context, ref: str) -> dict[str, Any]:
-    name, version, stage = parse_ref(ref)
+    name, version, stage, alias = parse_ref(ref)
     manifests, model = find_model(ctx, name, allow_empty=True)
     # tags always read as a mapping (a legacy list of labels as {label: ""})
     manifests = {v: _tags_mapped(m) for v, m in with_published_approvals(ctx, name, manifests).items()}
+    if alias is not None:
+        version = alias_version(name, manifests, alias)
     if version is not None:
         bad = [b for b in ctx.store.broken_files(name) if b.startswith(manifest_path(name, version))]
         if version not in manifests and bad:
@@ -106,6 +111,16 @@ def _tags_mapped(doc: Mapping[str, Any]) -> dict[str, Any]:
 HISTORY_EXTRAS = ("results", "observed", "description", "set_tags", "unset_tags")
 
 
+def alias_version(name: str, manifests: Mapping[str, Mapping[str, Any]], alias: str) -> str:
+    """The version holding `alias`, or NotFoundError naming the model's aliases."""
+    held = version_aliases(manifests.values())
+    if alias not in held:
+        names = ", ".join(f"{a} ({v})" for a, v in held.items()) or "none"
+        raise NotFoundError(f"{name} has no alias {alias!r} (nor is it a version, e.g. 1.2.0)",
+                            f"its aliases: {names}; set one with `gitreg alias {name} {alias} VERSION`")
+    return held[alias]
+
+
 def history(ctx: Context, name: str) -> dict[str, Any]:
     """Every event by seq; a model-level one (model.yaml's history) has version null."""
     from gitreg import provenance
@@ -128,6 +143,8 @@ def history(ctx: Context, name: str) -> dict[str, Any]:
             "reason": e.data.get("reason"), "approved_by": e.data.get("approved_by"),
             "commit": prov.recorded.get((name, e.seq)), "tag": tag if tag in tags else None,
             **{k: e.data[k] for k in HISTORY_EXTRAS if k in e.data},
+            **({k: e.data.get(k) for k in ("alias", "replaced", "replaced_by")}
+               if e.action in (ev.ALIAS, ev.UNALIAS) else {}),
         }
         if e.seq in published:
             # landed by a reviewed pull request: the merger approved it when it merged

@@ -109,8 +109,8 @@ def _append_history(manifests: Mapping[str, dict], steps: list[dict[str, Any]], 
                 entry[key] = step[key]
         entry["at"] = now
         entry["by"] = actor
-        for key in ("reason", "approved_by", "requested_by", "replaced_by", "results", "observed",
-                    "set_tags", "unset_tags"):
+        for key in ("alias", "replaced", "reason", "approved_by", "requested_by", "replaced_by",
+                    "results", "observed", "set_tags", "unset_tags"):
             if step.get(key) not in (None, "", [], {}):
                 entry[key] = step[key]
         if step.get("description") is not None:  # "" clears a description: it is kept
@@ -118,9 +118,21 @@ def _append_history(manifests: Mapping[str, dict], steps: list[dict[str, Any]], 
         m.setdefault("history", []).append(entry)
         if step["action"] in ev.MOVES:
             m["stage"] = step["to"]
+        elif step["action"] in (ev.ALIAS, ev.UNALIAS) and step.get("alias"):
+            _set_alias(m, step["alias"], step["action"] == ev.ALIAS)
         if step["action"] == ev.ANNOTATE:
             m.update(mf.apply_annotation(m, entry))
     return changed, seqs, changed_model
+
+
+def _set_alias(manifest: dict, alias: str, held: bool) -> None:
+    # the manifest's mutable `aliases:` is the replayed state, kept sorted (absent when empty)
+    names = set(manifest.get("aliases") or [])
+    names = names | {alias} if held else names - {alias}
+    if names:
+        manifest["aliases"] = sorted(names)
+    else:
+        manifest.pop("aliases", None)
 
 
 def _planned_tags(ctx: Context, name: str, manifests: Mapping[str, dict], changed: Mapping[str, dict],

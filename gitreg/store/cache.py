@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from gitreg.store.store import Store
 
 # 4: an entry says whether the model has model.yaml (`create`); a summary whether the
-# version is deprecated
+# version is deprecated, and its aliases
 CACHE_VERSION = 4
 
 
@@ -31,6 +31,7 @@ def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": manifest.get("created_at"),
         "max_seq": ev.max_seq([manifest]),
         "deprecated": ev.is_deprecated(manifest),
+        "aliases": sorted(str(a) for a in manifest.get("aliases") or [] if isinstance(a, str)),
     }
 
 
@@ -147,7 +148,8 @@ def _load_cache(store: Store) -> dict[str, dict]:
                 if not (isinstance(s["name"], str) and isinstance(s["version"], str)
                         and isinstance(s["stage"], str) and type(s["stage_seq"]) is int
                         and type(s["max_seq"]) is int and type(s["deprecated"]) is bool
-                        and isinstance(blobs[v], str)):
+                        and isinstance(blobs[v], str) and isinstance(s["aliases"], list)
+                        and all(isinstance(a, str) for a in s["aliases"])):
                     return {}
     except (KeyError, TypeError, AttributeError):
         return {}

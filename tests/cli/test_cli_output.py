@@ -38,6 +38,8 @@ def wide_registry(tmp_path_factory: pytest.TempPathFactory, _template: Path,
     reg.promote("churn", "10.20.30-rc.12", "staging", reason=REASON)
     reg.promote("churn", "10.20.30-rc.12", "archived", reason="superseded by 10.20.31")
     reg.promote("churn", "10.20.31", "staging", reason=REASON)
+    reg.alias("churn", "champion", "10.20.30-rc.12")
+    reg.alias("churn", "challenger-long-name", "10.20.31")
     return repo
 
 
@@ -68,10 +70,12 @@ REASON_WORDS = [w.strip(",") for w in REASON.split()]
 
 
 @pytest.mark.parametrize("args,words", [
-    (("list",), ["churn", "10.20.31", "10.20.30-rc.12", *STAGES[1:], "production"]),
+    (("list",), ["churn", "10.20.31", "10.20.30-rc.12", *STAGES[1:], "production", "aliases",
+                 "champion", "challenger-long-name"]),
     (("show", "churn"), [*VERSIONS, *STAGES, *METRICS, "alice@example.com"]),
     (("history", "churn"), [*VERSIONS, *STAGES, "register", "promote", *REASON_WORDS,
-                            "churn@v10.20.30-rc.12", "churn#archived#5", "alice@example.com"]),
+                            "churn@v10.20.30-rc.12", "churn#archived#5", "alice@example.com",
+                            "alias", "@champion", "churn#champion#7"]),
     (("compare", "churn"), [*VERSIONS, *STAGES, *METRICS]),
 ])
 def test_tables_keep_every_value_whole_at_80_columns_piped(wide_registry, args, words):
@@ -103,7 +107,7 @@ def test_a_wide_terminal_gets_one_table_row_per_version(wide_registry):
 # -- --help: commands in panels --------------------------------------------------------------
 HELP_PANELS = {
     "Registry": ["init", "create", "register", "annotate", "validate", "deprecate", "undeprecate"],
-    "Stages": ["request", "approve", "reject", "promote", "rollback"],
+    "Stages": ["request", "approve", "reject", "promote", "rollback", "alias"],
     "Read": ["list", "show", "history", "compare", "best", "resolve", "get"],
     "Automation": ["monitor", "ci", "codeowners", "site"],
     "Maintenance": ["doctor", "verify", "demo"],
@@ -183,8 +187,9 @@ def test_list_json_gives_the_register_tag_other_tools_take(wide_registry):
 
     data = json.loads(piped(wide_registry, "list", "--json").stdout)
     (row,) = data["models"]
-    assert set(row) == {"name", "latest", "versions", "stages", "latest_tag",  # old keys kept
+    assert set(row) == {"name", "latest", "versions", "stages", "aliases", "latest_tag",  # old keys kept
                         "deprecated", "deprecated_versions"}
+    assert row["aliases"] == {"challenger-long-name": "10.20.31", "champion": "10.20.30-rc.12"}
     assert row["latest"] == "10.20.31" and row["latest_tag"] == "churn@v10.20.31"
     tags = git(wide_registry, "tag", "-l").split()
     assert row["latest_tag"] in tags

@@ -66,9 +66,10 @@ def test_reason_is_one_lined_and_clipped():
 
 
 @pytest.mark.parametrize("text,want", [
-    ("churn", ("churn", None, None)),
-    ("churn@1.2.0", ("churn", "1.2.0", None)),
-    ("churn#production", ("churn", None, "production")),
+    ("churn", ("churn", None, None, None)),
+    ("churn@1.2.0", ("churn", "1.2.0", None, None)),
+    ("churn#production", ("churn", None, "production", None)),
+    ("churn@champion", ("churn", None, None, "champion")),
 ])
 def test_refs_round_trip(text, want):
     assert parse_ref(text) == want

@@ -124,6 +124,19 @@ def test_promote_through_the_api_is_seen(big: Path) -> None:
     assert listed[name]["versions"] == len(before[name])
 
 
+def test_an_alias_is_carried_by_the_summaries_and_list(big: Path) -> None:
+    before = warm(big)
+    name = sorted(before)[0]
+    version = sorted(before[name])[0]
+    Registry(big).alias(name, "champion", version)
+    after = Registry(big).store.summaries()
+    assert after[name][version]["aliases"] == ["champion"]
+    assert after == fresh(big)
+    listed = {m["name"]: m for m in Registry(big).list_models()["models"]}
+    assert listed[name]["aliases"] == {"champion": version}
+    assert json.loads(cache_file(big).read_text())["version"] == CACHE_VERSION == 4
+
+
 def test_added_manifest_is_seen(big: Path) -> None:
     before = warm(big)
     name = sorted(before)[0]
@@ -311,6 +324,13 @@ AWKWARD = {
     # a hand edit: a line of two spaces inside history (the scanner raised IndexError)
     "whitespace line in history": "name: a\nversion: 1.0.0\nhistory:\n- seq: 1\n  \n  action: promote\n",
     "whitespace line at the end": "name: a\nversion: 1.0.0\nhistory:\n- seq: 1\n  \n",
+    "aliases": "name: a\nversion: 1.0.0\nstage: staging\naliases:\n- challenger\n- champion\nhistory: []\n",
+    "aliases at the end": "name: a\nversion: 1.0.0\naliases:\n- champion\n",
+    "empty aliases": "name: a\nversion: 1.0.0\naliases: []\n",
+    "flow aliases": "name: a\nversion: 1.0.0\naliases: [champion]\n",
+    "indented aliases": "name: a\nversion: 1.0.0\naliases:\n  - champion\n",
+    "nested aliases": "name: a\nversion: 1.0.0\naliases:\n- champion\n  - x\n",
+    "quoted alias": "name: a\nversion: 1.0.0\naliases:\n- 'champion'\n",
 }
 
 
@@ -336,7 +356,7 @@ def test_fast_scanner_agrees_with_pyyaml_or_steps_aside(kind: str) -> None:
     if fields is not None:
         assert summarize(fields) == yaml_summary(text)
     if kind in ("plain", "quoted", "null stage", "escaped quote", "nested history values",
-                "long folded reason", "tilde stage"):
+                "long folded reason", "tilde stage", "aliases", "aliases at the end", "empty aliases"):
         assert fields is not None, "gitreg's own plain form must take the fast path"
 
 
@@ -352,6 +372,9 @@ def test_fast_scanner_reads_every_generated_and_dumped_manifest(big: Path) -> No
         m = json.loads(json.dumps(base))
         m["description"] = " ".join(rng.choice(words) for _ in range(rng.randint(0, 30)))
         m["stage"] = rng.choice(["none", "staging", "production", "archived"])
+        if i % 2:
+            m["aliases"] = sorted(rng.sample(["champion", "challenger", "b-2", "null", "yes"],
+                                             rng.randint(0, 3)))
         m["history"] = [{"seq": j + 1, "action": rng.choice(["register", "promote", "archive", "rollback"]),
                          "from": rng.choice(["none", "staging"]), "to": rng.choice(["staging", "production"]),
                          "reason": " ".join(rng.choice(words) for _ in range(rng.randint(0, 25))),

@@ -437,6 +437,27 @@ def test_a_versions_message_is_not_the_models_description(reg: Registry, make_ar
     assert squash(version_page.find("p", **{"class": "lead"}).text) == "first run: baseline"
 
 
+def test_site_shows_a_models_aliases(reg: Registry, make_artifact: Callable[..., Path],
+                                     tmp_path: Path) -> None:
+    for v in ("1.0.0", "1.1.0"):
+        reg.register("churn", [make_artifact()], version=v)
+    reg.alias("churn", "champion", "1.0.0")
+    reg.alias("churn", "champion", "1.1.0", reason="better")
+    reg.alias("churn", "challenger", "1.0.0")
+    reg.site(tmp_path / "site")
+    page = parse(tmp_path / "site" / "models" / "churn" / "index.html")
+    cards = {c.attrs["data-alias"]: squash(c.text) for c in page.find_all("div")
+             if c.has_class("alias-card")}
+    assert cards == {"champion": "@champion1.1.0", "challenger": "@challenger1.0.0"}  # label, value
+    timeline = squash(page.find("ol", **{"class": "timeline"}).text)
+    assert "set an alias on 1.1.0 @champion" in timeline
+    assert "removed an alias from 1.0.0 @champion" in timeline
+    version_page = (tmp_path / "site" / "models" / "churn" / "1.0.0.html").read_text()
+    assert '<span class="tag alias">@challenger</span>' in version_page
+    index_row = parse(tmp_path / "site" / "index.html").find("tr", data_model="churn")
+    assert "@champion 1.1.0" in squash(index_row.text)
+
+
 def test_model_description_comes_from_the_model_level_option(cli: Callable[..., Any], repo: Path,
                                                             make_artifact: Callable[..., Path],
                                                             tmp_path: Path) -> None:

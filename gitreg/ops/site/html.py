@@ -17,7 +17,7 @@ from gitreg.ops.site.style import STYLE_FILE
 VERBS = {  # an event's action, as the timeline and the index's last change say it
     "register": "registered", "request": "requested", "approve": "approved",
     "reject": "rejected", "promote": "promoted", "archive": "archived",
-    "rollback": "rolled back",
+    "rollback": "rolled back", "alias": "set an alias on", "unalias": "removed an alias from",
 }
 
 
@@ -133,6 +133,8 @@ def change_text(ev: Mapping[str, Any]) -> str:
     move = ""
     if ev.get("to") and ev.get("action") != "register":
         move = f" → {ev['to']}"
+    if ev.get("alias"):
+        move = f" @{ev['alias']}"
     return f"{verb} {ev.get('version') or 'the model'}{move}"  # null: a model-level event
 
 

@@ -90,7 +90,10 @@ def model_row(row: Mapping[str, Any], info: Mapping[str, Any], events: Sequence[
         + f'</td><td class="owner">{e(info.get("owner") or "") or "<span class=muted>–</span>"}</td>'
         + (f'<td><a href="{e(href("models", name, row["latest"] + ".html"))}">{e(row["latest"])}</a>'
            if row["latest"] else '<td><span class="muted">–</span>')  # no versions yet, or every one deprecated
-        + f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div></td>'
+        + f'<div class="sub">{row["versions"]} version{"s" if row["versions"] != 1 else ""}</div>'
+        + "".join(f'<div class="sub alias" data-alias="{e(a)}">@{e(a)} {e(v)}</div>'
+                  for a, v in (row.get("aliases") or {}).items())
+        + '</td>'
         + "".join(cells)
         + f'<td class="trend">{spark}</td><td class="changed">{change_html}</td></tr>')
 
@@ -105,7 +108,8 @@ def render_model(info: Mapping[str, Any], events: Sequence[Mapping[str, Any]], l
     names = metric_names(versions)
     timeline_section = (f'<section id="timeline"><h2>Stage timeline</h2>'
                         f"{timeline(events, stages, link_versions=True)}</section>")
-    body = (model_header(info) + f'<div class="cards">{"".join(stage_cards(newest_first, stages))}</div>'
+    cards = stage_cards(newest_first, stages) + alias_cards(versions)
+    body = (model_header(info) + f'<div class="cards">{"".join(cards)}</div>'
             + charts_section(versions, names, stages) + versions_section(newest_first, names, stages)
             + timeline_section + gates(lifecycle))
     return page(f"{name} · gitreg", body, meta, 2, [("models", "../../index.html"), (name, "")])
@@ -144,6 +148,14 @@ def stage_cards(newest_first: Sequence[Mapping[str, Any]], stages: Sequence[str]
                      f'style="--c:{charts.stage_color(s, stages)}"><div class="label">{e(s)}</div>'
                      f'<div class="big">{links or "<span class=muted>–</span>"}{more}</div></div>')
     return cards
+
+
+def alias_cards(versions: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One card per alias (champion, challenger) with the version holding it."""
+    held = sorted((str(a), str(m["version"])) for m in versions for a in m.get("aliases") or [])
+    return [f'<div class="card alias-card" data-alias="{e(a)}"><div class="label">@{e(a)}</div>'
+            f'<div class="big"><a href="{e(href(v + ".html"))}">{e(v)}</a></div></div>'
+            for a, v in held]
 
 
 def charts_section(versions: Sequence[Mapping[str, Any]], names: Sequence[str], stages: Sequence[str]) -> str:
@@ -196,6 +208,9 @@ def render_version(manifest: Mapping[str, Any], events: Sequence[Mapping[str, An
         ("algorithm", e(manifest.get("algorithm") or "–")),
         ("artifact size", e(human_size(artifact_size(manifest)))),
     ]
+    if manifest.get("aliases"):
+        facts.append(("aliases", " ".join(f'<span class="tag alias">@{e(a)}</span>'
+                                          for a in manifest["aliases"])))
     if isinstance(training, Mapping) and training.get("dataset_version"):
         facts.append(("dataset", e(training["dataset_version"])))
     if manifest.get("tags"):

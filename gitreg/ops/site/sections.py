@@ -46,6 +46,8 @@ def timeline(events: Sequence[Mapping[str, Any]], stages: Sequence[str], link_ve
         if action != "register" and (ev.get("from") or ev.get("to")):
             move = (f' <span class="move">{badge(ev.get("from"), stages)} → '
                     f'{badge(ev.get("to"), stages)}</span>')
+        if ev.get("alias"):
+            move = f' <span class="move alias">@{e(ev["alias"])}</span>'
         extra = []
         if ev.get("approved_by"):
             extra.append(f'approved by {e(people(ev["approved_by"]))}')
