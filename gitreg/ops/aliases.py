@@ -13,7 +13,7 @@ from gitreg.errors import PolicyError, UserError
 from gitreg.ops import reads, sync
 from gitreg.ops.context import Context
 from gitreg.ops.results import Result
-from gitreg.ops.stages import commit_moves, find_version, stage_context
+from gitreg.ops.stages import commit_moves, find_live_version, stage_context
 from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
 
 
@@ -53,8 +53,7 @@ def _alias_locked(ctx: Context, name: str, alias: str, version: str, reason: str
                   sign: bool) -> Result:
     lifecycle, actor = stage_context(ctx, name)
     al = lifecycle.alias(alias)
-    ver, manifests = find_version(ctx, name, version)
-    policy.require_not_deprecated(name, ver, manifests[ver])
+    ver, manifests = find_live_version(ctx, name, version)
     old = holders(manifests).get(al)
     if old == ver:
         raise UserError(f"{name} {ver} already has the alias {al}", "nothing to do")

@@ -206,8 +206,7 @@ def _request_alias(ctx: Context, name: str, version: str, alias: str, reason: st
                    results: Mapping[str, Any] | None, sign: bool) -> Result:
     lifecycle, actor = stage_context(ctx, name)
     al = lifecycle.alias(alias)
-    ver, manifests = find_version(ctx, name, version)
-    policy.require_not_deprecated(name, ver, manifests[ver])
+    ver, manifests = find_live_version(ctx, name, version)
     if alias_holders(ev.model_events(manifests.values())).get(al) == ver:
         raise UserError(f"{name} {ver} already has the alias {al}", "nothing to request")
     violations = policy.alias_violations(lifecycle, al, manifests[ver].get("metrics") or {}, [],
@@ -234,8 +233,7 @@ def _approve_alias(ctx: Context, name: str, version: str, alias: str, reason: st
                    sign: bool) -> Result:
     lifecycle, actor = stage_context(ctx, name)
     al = lifecycle.alias(alias)
-    ver, manifests = find_version(ctx, name, version)
-    policy.require_not_deprecated(name, ver, manifests[ver])
+    ver, manifests = find_live_version(ctx, name, version)
     approval = manifests[ver].get("approval") or {}
     if approval.get("status") != "pending" or approval.get("alias") != al:
         raise UserError(f"there is no pending request to give {name} {ver} the alias {al}",

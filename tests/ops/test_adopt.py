@@ -323,7 +323,7 @@ def test_a_gto_repository_is_adopted_into_gitregs_format(cli, tmp_path):
     cfg = yamlio.load_file(repo / "gitreg.yaml")
     assert cfg["stages"] == ["dev", "prod"] and cfg["exclusive"] == []
     state = assert_tools_agree(repo, ["churn"], gto_only=["team/ranker"])
-    assert state["churn"] == {"latest": "1.1.0", "stages": {"dev": "1.1.0", "prod": "1.0.0"}}
+    assert state["churn"] == {"latest": "1.1.0", "stages": {"dev": "1.1.0", "prod": "1.0.0"}, "aliases": {}}
     v2 = yamlio.load_file(repo / "models" / "churn" / "1.1.0" / "manifest.yaml")
     assert (v2["created_by"], v2["description"], v2["tags"]) == (CAROL, "churn classifier", ["tabular"])
     v1 = yamlio.load_file(repo / "models" / "churn" / "1.0.0" / "manifest.yaml")

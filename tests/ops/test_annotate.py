@@ -98,7 +98,8 @@ def test_create_then_register_keeps_model_yaml_and_one_seq_counter(cli, repo, ma
     assert r.exit_code == 0, r.output
     assert git(repo, "log", "-1", "--format=%ae %s").strip() == f"{BOB} gitreg: create churn"
     listed = _json(cli, repo, "list")["models"]
-    assert listed == [{"name": "churn", "latest": None, "versions": 0, "stages": {}, "latest_tag": None}]
+    assert listed == [{"name": "churn", "latest": None, "versions": 0, "stages": {}, "aliases": {},
+                       "latest_tag": None, "deprecated": False, "deprecated_versions": []}]
     shown = _json(cli, repo, "show", "churn")
     assert shown["versions"] == [] and shown["owner"] == "team-a"
     assert shown["tags"] == {"domain": "crm", "pii": ""}

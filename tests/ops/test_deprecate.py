@@ -34,7 +34,7 @@ def three(cli, repo, make_artifact):
         r = cli(repo, "promote", M, v, stage)
         assert r.exit_code == 0, r.output
     assert assert_tools_agree(repo, [M])[M] == {
-        "latest": "0.3.0", "stages": {"staging": "0.2.0", "production": "0.3.0"}}
+        "latest": "0.3.0", "stages": {"staging": "0.2.0", "production": "0.3.0"}, "aliases": {}}
     return repo
 
 
@@ -59,11 +59,11 @@ def test_deprecating_versions_leaves_stages_and_latest_everywhere(cli, three):
     # 0.2.0 leaves staging: 0.1.0, which still holds it, is re-asserted for DVC
     _ok(cli, repo, "deprecate", M, "0.2.0", "--reason", "trained on leaked labels")
     assert assert_tools_agree(repo, [M])[M] == {
-        "latest": "0.3.0", "stages": {"staging": "0.1.0", "production": "0.3.0"}}
+        "latest": "0.3.0", "stages": {"staging": "0.1.0", "production": "0.3.0"}, "aliases": {}}
     # the latest and the production holder: production empties, the latest falls to 0.1.0
     r = _ok(cli, repo, "deprecate", M, "0.3.0", "--reason", "drifted", "--json")
     result = json.loads(r.stdout)
-    assert assert_tools_agree(repo, [M])[M] == {"latest": "0.1.0", "stages": {"staging": "0.1.0"}}
+    assert assert_tools_agree(repo, [M])[M] == {"latest": "0.1.0", "stages": {"staging": "0.1.0"}, "aliases": {}}
     seq = result["seq"][0]
     assert result["tags"] == [f"{M}#production!#{seq}", f"{M}@v0.3.0!"]
     # GTO's deregistration points at the registration commit, one second after the unassignment
@@ -108,7 +108,7 @@ def test_undeprecate_deletes_gtos_tag_and_the_version_is_back(cli, three):
     _ok(cli, repo, "promote", M, "0.3.0", "staging")
     # deprecated again: the `!` tag is written again
     _ok(cli, repo, "deprecate", M, "0.3.0", "--reason", "drifted after all")
-    assert assert_tools_agree(repo, [M])[M] == {"latest": "0.2.0", "stages": {"staging": "0.2.0"}}
+    assert assert_tools_agree(repo, [M])[M] == {"latest": "0.2.0", "stages": {"staging": "0.2.0"}, "aliases": {}}
 
 
 def test_stage_changes_of_a_deprecated_version_are_refused(cli, three):
@@ -154,10 +154,10 @@ def test_whole_model_deprecation_is_gtos_tag_and_hides_it(cli, repo, make_artifa
     assert model["history"][-1]["action"] == "deprecate"
     assert model["history"][-1]["seq"] == 2  # one counter with its versions' history
     last = gitreg_json(repo, "history", M)["events"][-1]
-    assert (last["action"], last["version"], last["tag"]) == ("deprecate", "", f"{M}@deprecated")
+    assert (last["action"], last["version"], last["tag"]) == ("deprecate", None, f"{M}@deprecated")
     # gto hides it, so does list (and says so); --all shows it
     assert set(gto_state(repo)) == {"other"}
-    assert assert_tools_agree(repo) == {"other": {"latest": "1.0.0", "stages": {}}}
+    assert assert_tools_agree(repo) == {"other": {"latest": "1.0.0", "stages": {}, "aliases": {}}}
     listed = cli(repo, "list")
     assert "1 deprecated model(s) hidden: m" in listed.stderr and "\nm " not in listed.stdout
     rows = {m["name"]: m["deprecated"] for m in gitreg_json(repo, "list", "--all")["models"]}
@@ -173,14 +173,14 @@ def test_whole_model_deprecation_is_gtos_tag_and_hides_it(cli, repo, make_artifa
     _ok(cli, repo, "undeprecate", M, "--reason", "still used")
     assert git(repo, "tag", "-l", f"{M}@deprecated") == ""
     assert set(gto_state(repo)) == {M, "other"}
-    assert assert_tools_agree(repo)[M] == {"latest": "0.1.0", "stages": {}}
+    assert assert_tools_agree(repo)[M] == {"latest": "0.1.0", "stages": {}, "aliases": {}}
     _ok(cli, repo, "register", M, str(make_artifact(512)))
 
 
 def test_a_model_whose_every_version_is_deprecated_has_no_latest_like_in_gto(cli, repo, make_artifact):
     _ok(cli, repo, "register", M, str(make_artifact(512)), "--version", "0.1.0")
     _ok(cli, repo, "deprecate", M, "0.1.0", "--reason", "bad")
-    assert assert_tools_agree(repo) == {M: {"latest": "", "stages": {}}}  # gto: "version": null
+    assert assert_tools_agree(repo) == {M: {"latest": "", "stages": {}, "aliases": {}}}  # gto: "version": null
     assert gitreg_json(repo, "list")["models"][0]["latest"] is None
     assert_one_line_error(cli(repo, "resolve", M), 1, "every version of m is deprecated", f"{M}@VERSION")
     assert gitreg_json(repo, "resolve", f"{M}@0.1.0")["version"] == "0.1.0"  # still readable
