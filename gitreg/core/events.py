@@ -189,6 +189,7 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
     without the re-assertion it would resolve the version that just left S.
     """
     held: dict[str, tuple[str, int]] = {}  # version -> (stage, seq of its assignment)
+    alias_held: dict[str, str] = {}  # alias -> the version holding it
     out: list[EventTag] = []
     for e in sorted(events, key=lambda x: x.seq):
         # adopted from a gto-written tag: that tag is the event's own, never written again
@@ -199,14 +200,8 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
         if e.action in (DEPRECATE, UNDEPRECATE):
             _deprecation_tags(name, e, held, out, adopted if isinstance(adopted, str) else None)
             continue
-        if e.action in (ALIAS, UNALIAS) and isinstance(e.data.get("alias"), str) and not adopted:
-            # an alias is a GTO stage with one holder: NAME#ALIAS#N when set, NAME#ALIAS!#N
-            # when it leaves; a move is an unalias then an alias, so the unassignment is older
-            alias = e.data["alias"]
-            if e.action == ALIAS:
-                out.append(EventTag(assign_tag(name, alias, e.seq), e.version, e.seq, ASSIGN, e))
-            else:
-                out.append(EventTag(unassign_tag(name, alias, e.seq), e.version, e.seq, UNASSIGN, e))
+        if e.action in (ALIAS, UNALIAS) and isinstance(e.data.get("alias"), str):
+            _alias_tags(name, e, alias_held, out, adopted if isinstance(adopted, str) else None)
             continue
         if e.action not in MOVES:
             if isinstance(adopted, str) and adopted:
@@ -220,6 +215,27 @@ def model_tags(name: str, events: Iterable[Event]) -> list[EventTag]:
         if target and target != NONE_STAGE:
             out.append(EventTag(adopted or assign_tag(name, target, e.seq), e.version, e.seq, ASSIGN, e))
     return out
+
+
+def _alias_tags(name: str, e: Event, alias_held: dict[str, str], out: list[EventTag],
+                adopted: str | None) -> None:
+    """An alias is a GTO stage with one holder: NAME#ALIAS#N when set, NAME#ALIAS!#N when it
+    leaves. gitreg's own move is an unalias then an alias, so the unassignment is older. An
+    adopted `gto assign` comes first and its old holder's unalias after it (written now, so
+    newer): a re-assertion of the new holder then follows, or DVC would fetch the old one."""
+    alias = e.data["alias"]
+    if e.action == ALIAS:
+        alias_held[alias] = e.version
+        out.append(EventTag(adopted or assign_tag(name, alias, e.seq), e.version, e.seq,
+                            ADOPTED if adopted else ASSIGN, e))
+        return
+    out.append(EventTag(adopted or unassign_tag(name, alias, e.seq), e.version, e.seq,
+                        ADOPTED if adopted else UNASSIGN, e))
+    holder = alias_held.get(alias)
+    if holder is not None and holder != e.version:
+        out.append(EventTag(assign_tag(name, alias, e.seq), holder, e.seq, REASSERT, e))
+    else:
+        alias_held.pop(alias, None)
 
 
 def _leave(name: str, source: str, e: Event, held: Mapping[str, tuple[str, int]],
@@ -270,7 +286,13 @@ def superseded_reassertions(tags: Iterable[EventTag]) -> set[str]:
     tags = list(tags)
     last: dict[str, int] = {}
     for t in tags:
-        for stage in (t.event.source, t.event.target):
+        for stage in (t.event.source, t.event.target, _alias_of(t.event)):
             if stage and stage != NONE_STAGE and t.kind != REGISTER:
                 last[stage] = max(last.get(stage, 0), t.seq)
-    return {t.tag for t in tags if t.kind == REASSERT and last.get(t.event.source or "", 0) > t.seq}
+    return {t.tag for t in tags if t.kind == REASSERT
+            and last.get(_alias_of(t.event) or t.event.source or "", 0) > t.seq}
+
+
+def _alias_of(e: Event) -> str | None:
+    alias = e.data.get("alias") if e.action in (ALIAS, UNALIAS) else None
+    return alias if isinstance(alias, str) else None

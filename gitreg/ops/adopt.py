@@ -145,11 +145,13 @@ def _alias(plan: ModelPlan, t: GtoTag, ver: str, alias: str, assign: bool, who: 
     current = set(m.get("aliases") or [])
     if assign:
         old = [v for v, other in plan.manifests.items() if v != ver and alias in (other.get("aliases") or [])]
+        plan.entry(ver, ev.ALIAS, alias=alias, replaced=old[0] if old else None, **who)
+        m["aliases"] = sorted(current | {alias})
+        # the old holder's unalias after the adopted event (as for an exclusive stage): its
+        # tag is written now, so model_tags re-asserts the new holder after it for DVC
         for other in sorted(old):
             plan.entry(other, ev.UNALIAS, at=now, by=actor, alias=alias, replaced_by=ver)
             plan.manifests[other]["aliases"] = sorted(set(plan.manifests[other]["aliases"]) - {alias})
-        plan.entry(ver, ev.ALIAS, alias=alias, replaced=old[0] if old else None, **who)
-        m["aliases"] = sorted(current | {alias})
     else:
         plan.entry(ver, ev.UNALIAS, alias=alias, **who)
         m["aliases"] = sorted(current - {alias})

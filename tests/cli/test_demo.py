@@ -21,7 +21,8 @@ def test_demo_registers_promotes_pushes_and_writes_the_dashboard(tmp_path, isola
     models = reg.list_models()["models"]
     assert models == [{"name": "churn", "latest": "0.3.0", "versions": 3,
                        "stages": {"production": "0.3.0", "archived": "0.1.0"},
-                       "latest_tag": "churn@v0.3.0"}]
+                       "aliases": {}, "latest_tag": "churn@v0.3.0", "deprecated": False,
+                       "deprecated_versions": []}]
     aucs = {m["version"]: m["metrics"]["auc"] for m in reg.show("churn")["versions"]}
     assert max(aucs, key=aucs.get) == "0.3.0"  # the best measured model serves
     prod = reg.show("churn#production")

@@ -196,7 +196,7 @@ def test_a_version_gto_registered_gets_a_manifest_from_dvc_yaml_and_its_dvc_file
     r = cli(repo, "doctor", "--adopt")
     assert r.exit_code == 0, r.output
     state = assert_tools_agree(repo, [M])[M]  # DVC fetched the bytes of train/model.pkl
-    assert state == {"latest": "0.2.0", "stages": {"staging": "0.2.0"}}
+    assert state == {"latest": "0.2.0", "stages": {"staging": "0.2.0"}, "aliases": {}}
     m = yamlio.load_file(repo / "models" / M / "0.2.0" / "manifest.yaml")
     assert (m["created_by"], m["description"]) == (BOB, "trained outside gitreg")
     assert m["history"][0]["adopted_from"] == f"{M}@v0.2.0"
@@ -258,6 +258,9 @@ def test_a_gto_model_deprecation_is_recorded_in_model_yaml(cli, repo, make_artif
     assert entry["seq"] == 2 and model["deprecated"]["by"] == BOB  # one counter with the versions'
     r = cli(repo, "doctor")
     assert r.exit_code == 0, r.output
+    # gto hides the deprecated model, and so does `gitreg list` (its "hidden" names it)
+    assert assert_tools_agree(repo) == {}
+    assert gitreg_json(repo, "list")["hidden"] == [M]
 
 
 def test_a_gto_stage_outside_the_lifecycle_becomes_an_alias(cli, repo, make_artifact):
@@ -275,6 +278,12 @@ def test_a_gto_stage_outside_the_lifecycle_becomes_an_alias(cli, repo, make_arti
     assert "adopted_from" not in old["history"][-1]  # gitreg's own consequence, by the adopter
     assert old["history"][-2]["adopted_from"].startswith(f"{M}#champion#")
     assert cli(repo, "doctor").exit_code == 0
+    # gto shows champion as a stage held by 0.2.0; DVC's --stage champion gets 0.2.0's bytes
+    assert assert_tools_agree(repo, [M])[M]["aliases"] == {"champion": "0.2.0"}
+    # and gitreg's own alias verb moves it on from there, every tool following
+    r = cli(repo, "alias", M, "champion", "0.1.0", "--reason", "back")
+    assert r.exit_code == 0, r.output
+    assert assert_tools_agree(repo, [M])[M]["aliases"] == {"champion": "0.1.0"}
 
 
 # -- a GTO-only repository --------------------------------------------------------------------
@@ -325,7 +334,7 @@ def test_a_gto_repository_is_adopted_into_gitregs_format(cli, tmp_path):
     state = assert_tools_agree(repo, ["churn"], gto_only=["team/ranker"])
     assert state["churn"] == {"latest": "1.1.0", "stages": {"dev": "1.1.0", "prod": "1.0.0"}, "aliases": {}}
     v2 = yamlio.load_file(repo / "models" / "churn" / "1.1.0" / "manifest.yaml")
-    assert (v2["created_by"], v2["description"], v2["tags"]) == (CAROL, "churn classifier", ["tabular"])
+    assert (v2["created_by"], v2["description"], v2["tags"]) == (CAROL, "churn classifier", {"tabular": ""})
     v1 = yamlio.load_file(repo / "models" / "churn" / "1.0.0" / "manifest.yaml")
     assert [h["action"] for h in v1["history"]] == ["register", "promote", "promote"]
     assert [h["to"] for h in v1["history"][1:]] == ["dev", "prod"]
@@ -365,7 +374,7 @@ def test_a_model_only_gto_knows_is_adopted_into_the_registry(cli, repo, make_art
     assert r.exit_code == 1 and "gto: other@v1.0.0: other 1.0.0 registered" in r.output
     assert cli(repo, "doctor", "--adopt").exit_code == 0
     state = assert_tools_agree(repo)
-    assert state["other"] == {"latest": "1.0.0", "stages": {"staging": "1.0.0"}}
+    assert state["other"] == {"latest": "1.0.0", "stages": {"staging": "1.0.0"}, "aliases": {}}
     assert yamlio.load_file(repo / "models" / "other" / "model.yaml")["name"] == "other"
 
 

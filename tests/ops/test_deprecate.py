@@ -233,17 +233,24 @@ def test_a_slash_in_a_name_is_refused_with_the_reason_and_the_fix(cli, repo, mak
 
 
 def test_the_aliases_it_held_are_recorded_and_emptied(cli, three):
-    """The aliases lane writes `aliases:`; here one is written by hand, as a merge would leave it."""
+    """A deprecated version loses its aliases: gto no longer shows them, DVC cannot fetch them."""
     repo = three
-    path = repo / "models" / M / "0.2.0" / "manifest.yaml"
-    m = yamlio.load_file(path)
-    m["aliases"] = ["champion", "challenger"]
-    path.write_text(yamlio.dump(m))
-    git(repo, "commit", "-qam", "test: aliases")
+    for alias in ("champion", "challenger"):
+        _ok(cli, repo, "alias", M, alias, "0.2.0")
+    _ok(cli, repo, "alias", M, "stable", "0.1.0")
+    assert assert_tools_agree(repo, [M])[M]["aliases"] == {
+        "challenger": "0.2.0", "champion": "0.2.0", "stable": "0.1.0"}
     _ok(cli, repo, "deprecate", M, "0.2.0", "--reason", "bad")
     m = _manifest(repo, "0.2.0")
-    assert m["aliases"] == []
+    assert not m.get("aliases")
     assert m["history"][-1]["aliases"] == ["challenger", "champion"]
+    assert assert_tools_agree(repo, [M])[M]["aliases"] == {"stable": "0.1.0"}
+    tags = git(repo, "tag", "-l", f"{M}#ch*").split()
+    seq = m["history"][-1]["seq"]
+    assert {f"{M}#champion!#{seq}", f"{M}#challenger!#{seq}"} <= set(tags)
+    # after undeprecate the aliases stay gone (set them again, like the stage)
+    _ok(cli, repo, "undeprecate", M, "0.2.0", "--reason", "ok")
+    assert assert_tools_agree(repo, [M])[M]["aliases"] == {"stable": "0.1.0"}
 
 
 @pytest.mark.parametrize("target,done", [("gitreg.git.repo:Git.commit", False),
