@@ -16,7 +16,7 @@ from gitreg import yamlio
 from gitreg.core import events as ev
 from gitreg.core.names import NONE_STAGE
 from gitreg.core.stages import Lifecycle, lifecycle_from_config
-from gitreg.errors import UserError
+from gitreg.errors import GitregError, UserError
 from gitreg.ops.ci_report import (CheckReport, StageChange, append_step_summary, check_summary,
                                   comparison_columns, gate_results, metrics_table)
 from gitreg.ops.context import Context
@@ -134,6 +134,7 @@ def _check_model(ctx: Context, name: str, base_rev: str, base: str, lifecycle: L
             report.changes.append(_judge_move(ctx, name, e, src, dst, old, new, holders,
                                               lifecycle, report))
     _check_recorded_stages(name, old, new, state, moves, lifecycle, report)
+    _check_aliases(ctx, name, events, old, new, lifecycle, report)
 
 
 def _new_model_events(ctx: Context, name: str, old_model: Mapping[str, Any] | None) -> list[ev.Event]:
@@ -179,6 +180,42 @@ def _check_recorded_stages(name: str, old: Mapping[str, dict], new: Mapping[str,
         held = sorted(v for v, m in new.items() if (m.get("stage") or NONE_STAGE) == stage)
         if len(held) > 1:
             report.violations.append(f"{name}: {stage} is exclusive but {', '.join(held)} all hold it")
+
+
+def _check_aliases(ctx: Context, name: str, events: Sequence[ev.Event], old: Mapping[str, dict],
+                   new: Mapping[str, dict], lifecycle: Lifecycle, report: CheckReport) -> None:
+    """The alias entries a pull request adds meet the base's gitreg.yaml as `gitreg alias` does
+    (allowed names, the alias's gates on the base's metrics, its approvals as the pull
+    request's reviews, never a deprecated version), and each `aliases:` is what history replays."""
+    from gitreg.core.aliases import alias_holders
+    from gitreg.core.policy import alias_violations
+
+    for e in events:
+        if e.action not in (ev.ALIAS, ev.UNALIAS):
+            continue
+        try:
+            alias = lifecycle.alias(e.data.get("alias"))
+        except GitregError as exc:
+            report.violations.append(f"{name} {e.version}: history seq {e.seq}: {exc.message}")
+            continue
+        if e.action != ev.ALIAS:
+            continue
+        if (new.get(e.version) or {}).get("deprecated"):
+            report.violations.append(f"{name} {e.version} @{alias}: the version is deprecated")
+        metrics = dict((old.get(e.version) or new.get(e.version) or {}).get("metrics") or {})
+        for problem in alias_violations(lifecycle, alias, metrics, [], None, check_approvals=False):
+            report.violations.append(f"{name} {e.version} @{alias}: {problem}")
+        need = lifecycle.alias_policy(alias).approvals
+        if need:
+            _review_gate(ctx, name, e.version, f"@{alias}", need, report)
+    replayed = alias_holders(ev.model_events(new.values()))
+    for version, m in new.items():
+        recorded = sorted(str(a) for a in m.get("aliases") or [])
+        expected = sorted(a for a, v in replayed.items() if v == version)
+        if recorded != expected:
+            report.violations.append(
+                f"{name} {version}: aliases are [{', '.join(recorded)}] but its history gives "
+                f"[{', '.join(expected)}] (set aliases with `gitreg alias`, never by editing aliases:)")
 
 
 def _judge_move(ctx: Context, name: str, e: ev.Event, src: str, dst: str, old: Mapping[str, dict],

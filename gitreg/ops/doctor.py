@@ -119,21 +119,13 @@ def unbacked_entries(ctx: Context) -> list[str]:
     names = sorted(ctx.store.model_tree())
     prov = provenance.read(ctx.git, names, signatures=bool(signed))
     out = []
-    adopted: list[tuple[str, str, ev.Event]] = []
+    adopted: list[tuple[str, ev.Event]] = []
     for name in names:
         manifests, model = ctx.store.model_manifests(name)
         for version, msg in provenance.problems(name, manifests, prov, signed):
             out.append(f"{name} {version}: {msg}" if version else f"{name}: {msg}")
-        adopted += [(name, str(e.data["adopted_from"]), e) for e in ev.model_events(manifests.values(), model)
-                    if e.data.get("adopted_from")]
-    # an adopted entry is backed by the gto tag it names: its tagger is the entry's actor
-    taggers = gto_tags.tag_details(ctx, sorted({tag for _, tag, _ in adopted}))
-    for name, tag, e in adopted:
-        who = taggers.get(tag, ("",))[0]
-        if who and who != e.data.get("by"):
-            out.append(f"{name} {e.version or '(model)'}: history seq {e.seq} ({e.action} by {e.data.get('by')}) "
-                       f"says it was adopted from {tag}, whose tagger is {who}")
-    return out
+        adopted += [(name, e) for e in ev.model_events(manifests.values(), model)]
+    return out + gto_tags.adopted_problems(ctx.git, adopted)
 
 
 def doctor(ctx: Context, fix: bool = False, adopt_tags: bool = False, push: bool = False) -> DoctorReport:

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from gitreg.core import events as ev
 from gitreg.core.tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Tag, parse_tag
+from gitreg.git import Git
 from gitreg.ops.context import Context
 
 # the kinds gto writes and gitreg can record
@@ -71,16 +72,38 @@ def expected_names(ctx: Context, models: Iterable[str]) -> set[str]:
 
 def tag_details(ctx: Context, names: Iterable[str]) -> dict[str, tuple[str, int, str, str]]:
     """tag -> (tagger email, tagger time, message, object type), in one `git for-each-ref`."""
+    return _tag_details(ctx.git, names)
+
+
+def _tag_details(git: Git, names: Iterable[str]) -> dict[str, tuple[str, int, str, str]]:
     refs = [f"refs/tags/{n}" for n in names]
     if not refs:
         return {}
     fmt = "%(refname:strip=2)%00%(taggeremail:trim)%00%(taggerdate:unix)%00%(objecttype)%00%(contents)%1e"
-    proc = ctx.git.run(["for-each-ref", f"--format={fmt}", *refs], check=False)
+    proc = git.run(["for-each-ref", f"--format={fmt}", *refs], check=False)
     out: dict[str, tuple[str, int, str, str]] = {}
     for rec in proc.stdout.split("\x1e"):
         parts = rec.lstrip("\n").split("\x00")
         if len(parts) == 5:
             out[parts[0]] = (parts[1], int(parts[2] or 0), parts[4], parts[3])
+    return out
+
+
+def adopted_problems(git: Git, entries: Iterable[tuple[str, ev.Event]]) -> list[str]:
+    """An adopted entry is backed by the gto tag it names, whose tagger is the entry's actor:
+    a line for each (model, event) whose tag is missing or was made by someone else."""
+    entries = [(n, e) for n, e in entries if isinstance(e.data.get("adopted_from"), str)]
+    taggers = _tag_details(git, sorted({str(e.data["adopted_from"]) for _, e in entries}))
+    out = []
+    for name, e in entries:
+        tag, by = str(e.data["adopted_from"]), e.data.get("by")
+        who = taggers.get(tag, ("",))[0]
+        if who == by:
+            continue
+        head = (f"{name} {e.version or '(model)'}: history seq {e.seq} ({e.action} by {by}) "
+                f"says it was adopted from {tag}")
+        out.append(f"{head}, whose tagger is {who}" if who else
+                   f"{head}, but there is no such tag (fetch the tags: `git fetch --tags`)")
     return out
 
 

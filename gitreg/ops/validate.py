@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from gitreg import schema, yamlio
+from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core.names import NAME_RE, NONE_STAGE
 from gitreg.core.stages import Lifecycle
 from gitreg.core.version import SEMVER_RE, parse_version
 from gitreg.errors import UserError
+from gitreg.ops import gto_tags
 from gitreg.ops.context import Context
 from gitreg.store import CONFIG_FILE, MANIFEST_FILE, MODEL_FILE, MODELS_DIR, Store
 
@@ -172,6 +174,12 @@ def check_trust(store: Store, lifecycle: Lifecycle | None, models: Sequence[str]
         for version, msg in provenance.problems(name, work, prov, signed, committed):
             where = f"{MODELS_DIR}/{name}/{version}/{MANIFEST_FILE}" if version else f"{MODELS_DIR}/{name}"
             report.add(f"{where}:1:1", msg)
+        # an adopted entry's actor is the tagger of the gto tag it names (not its commit's author)
+        adopted = [(name, ev.Event(h["seq"], str(m.get("version")), str(h.get("action")), h))
+                   for m in work.values() for h in m["history"]
+                   if isinstance(h, dict) and isinstance(h.get("seq"), int) and h.get("adopted_from")]
+        for msg in gto_tags.adopted_problems(store.git, adopted):
+            report.add(f"{MODELS_DIR}/{name}:1:1", msg)
 
 
 def _check_manifest(store: Store, lifecycle: Lifecycle | None, rel: str, data: Any,

@@ -390,6 +390,25 @@ def test_an_adopted_entry_naming_another_actor_than_its_tagger_is_unbacked(cli, 
     r = cli(repo, "doctor")
     assert r.exit_code == 1
     assert f"says it was adopted from {M}#staging#" in r.output and "whose tagger is bob@example.com" in r.output
+    r = cli(repo, "validate")
+    assert r.exit_code != 0 and "whose tagger is bob@example.com" in r.output
+
+
+def test_an_adopted_entry_naming_a_tag_that_does_not_exist_is_unbacked(cli, repo, make_artifact):
+    """`adopted_from` exempts an entry from the author check only when gto's tag backs it."""
+    _registered(cli, repo, make_artifact, "0.1.0")
+    path = repo / "models" / M / "0.1.0" / "manifest.yaml"
+    m = yamlio.load_file(path)
+    seq = m["history"][-1]["seq"] + 1
+    m["history"].append({"seq": seq, "action": "promote", "from": "none", "to": "staging",
+                         "at": "2026-11-27T20:00:00Z", "by": CAROL, "adopted_from": f"{M}#staging#9"})
+    m["stage"] = "staging"
+    path.write_text(yamlio.dump(m))
+    git(repo, "commit", "-qam", "a forged adoption")  # authored by the test's default user, not carol
+    for cmd in ("validate", "doctor"):
+        r = cli(repo, cmd)
+        assert r.exit_code != 0, r.output
+        assert f"says it was adopted from {M}#staging#9, but there is no such tag" in r.output
 
 
 def test_adopt_refuses_uncommitted_changes_and_names_tags_in_json(cli, repo, make_artifact):

@@ -20,6 +20,7 @@ from conftest import ALICE, BOB, GTO, _base_env, as_user, git, gitreg_exe, snaps
 from github_standin import github_api  # noqa: F401 - a fixture
 from gitreg import Registry, VersionInfo, yamlio
 from gitreg.ops import pr as prmod
+from gitreg.core import events as ev
 from gitreg.core.tags import parse_tag
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "gitreg" / "templates" / "workflows"
@@ -274,6 +275,54 @@ def test_check_fails_two_stage_changes_and_edits_without_history(seeded, cli):
     assert code == 3
     assert "churn: 2 stage changes in one pull request" in out
     assert "churn 1.2.0: stage is archived but its history leaves it in staging" in out
+
+
+def hand_alias(repo: Path, version: str, alias: str) -> None:
+    """An alias entry written by hand (what `gitreg alias` would write, without its checks)."""
+    reg = Registry(repo)
+    manifests, model = reg.store.model_manifests("churn")
+    seq = ev.max_seq(manifests.values(), model) + 1
+
+    def change(m: dict) -> None:
+        m["history"].append({"seq": seq, "action": "alias", "alias": alias,
+                             "at": "2026-11-27T20:00:00Z", "by": ALICE})
+        m["aliases"] = sorted({*(m.get("aliases") or []), alias})
+
+    edit_manifest(repo, version, change)
+
+
+def test_check_judges_alias_entries_by_the_base_policy(seeded, cli, github_api, tmp_path):
+    cfg = yamlio.load_file(seeded / "gitreg.yaml")
+    cfg["aliases"] = {"allowed": ["champion", "challenger"],
+                      "policies": {"champion": {"approvals": 1, "metrics": {"auc": ">= 0.85"}}}}
+    (seeded / "gitreg.yaml").write_text(yamlio.dump(cfg))
+    git(seeded, "commit", "-qam", "aliases policy")
+    git(seeded, "push", "-q", "origin", "HEAD:main")
+    git(seeded, "fetch", "-q", "origin")
+    # 1.2.0 (auc 0.8) takes champion by a hand edit: the gate fails, an unknown alias is refused,
+    # and an `aliases:` the history does not give is named
+    def edit() -> None:
+        hand_alias(seeded, "1.2.0", "champion")
+        hand_alias(seeded, "1.1.0", "stable")
+        edit_manifest(seeded, "1.0.0", lambda m: m.update(aliases=["challenger"]))
+
+    branch_with(seeded, "aliases", edit)
+    code, out, _ = check(seeded, cli)
+    assert code == 3
+    assert "churn 1.2.0 @champion: metric auc = 0.8 fails the gate auc >= 0.85" in out
+    assert "alias 'stable' is not allowed by gitreg.yaml" in out
+    assert ("churn 1.0.0: aliases are [challenger] but its history gives [] "
+            "(set aliases with `gitreg alias`, never by editing aliases:)") in out
+    # a version that meets the gates still needs the pull request's approving review
+    git(seeded, "checkout", "-q", "-b", "champion-ok", "origin/main")
+    hand_alias(seeded, "1.1.0", "champion")
+    git(seeded, "commit", "-q", "-am", "champion 1.1.0")
+    env = github_api.env(tmp_path, author="alice-gh")
+    res = cli(seeded, "ci", "check", "--base", "origin/main", env=env)
+    assert res.exit_code == 3 and "churn 1.1.0 -> @champion: needs 1 approving review(s)" in res.stdout
+    github_api.review("bob-gh")
+    res = cli(seeded, "ci", "check", "--base", "origin/main", env=env)
+    assert res.exit_code == 0, res.stdout
 
 
 def pr_clone(seeded: Path, tmp_path: Path) -> Path:
