@@ -15,7 +15,9 @@ bumps); some go to staging, some from staging to production (archiving the previ
 holder), and now and then a rollback restores the previous production holder.
 
 Everything goes through `git fast-import` (commits first, then the tags in a second
-stream once the commit ids are known): 1000 models x 20 versions in about a minute.
+stream once the commit ids are known). Each manifest's text is kept in parts (a move
+appends its history entry instead of dumping the whole file again) and each model's
+tags are replayed once, at its end: 2000 models x 50 versions in a few minutes.
 
     python benchmarks/generate.py DIR --models 100 --versions 10 [--seed 0]
 """
@@ -114,6 +116,15 @@ def _fake_md5(*parts: Any) -> str:
     return hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()
 
 
+def _dvc_file_text(out: Mapping[str, Any]) -> str:
+    """yamlio.dump({"outs": [out]}) for the plain values a .dvc pointer holds (the smoke test
+    compares them): 100,000 of them through PyYAML's representer took a minute."""
+    if not any(c in "abcdef" for c in out["md5"]):  # all digits: YAML would quote it
+        return yamlio.dump({"outs": [out]})
+    lines = [f"  {k}: {v}" for k, v in out.items()]
+    return "outs:\n-" + "\n".join(lines)[1:] + "\n"
+
+
 def _next_version(rng: random.Random, current: Any) -> Any:
     roll = rng.random()
     return current.bump("major" if roll < 0.08 else "minor" if roll < 0.45 else "patch")
@@ -127,6 +138,15 @@ class _Model:
         self.seq = 0
         self.events: list[ev.Event] = []
         self.tags: list[tuple[str, str, int, str]] = []  # (tag, version, event mark, message)
+        # the manifests' text, kept in parts so a move appends instead of dumping it all again
+        self.head: dict[str, str] = {}  # version -> every field before `stage`
+        self.history_text: dict[str, str] = {}  # version -> the `history:` entries
+        self.move_of: dict[int, tuple[int, str]] = {}  # seq -> (its commit mark, actor)
+
+    def manifest_text(self, ver: str) -> str:
+        """Exactly yamlio.dump(mf.ordered(manifest)): stage and history are its last fields."""
+        return (self.head[ver] + f"stage: {self.manifests[ver]['stage']}\n"
+                + "history:\n" + self.history_text[ver])
 
     def holders(self, stage: str) -> list[str]:
         return ev.stage_holders(self.manifests.values()).get(stage, [])
@@ -180,9 +200,13 @@ class Generator:
             out = {"md5": art["md5"], "size": art["size"], "hash": "md5", "path": "model.pkl"}
         manifest["artifacts"] = [art]
         m.manifests[ver] = manifest
+        ordered = mf.ordered(manifest)
+        assert list(ordered)[-2:] == ["stage", "history"], list(ordered)
+        m.head[ver] = yamlio.dump({k: v for k, v in ordered.items() if k not in ("stage", "history")})
+        m.history_text[ver] = yamlio.dump(manifest["history"])
         files = {
-            f"{vdir}/manifest.yaml": yamlio.dump(mf.ordered(manifest)),
-            f"{vdir}/{art['path']}.dvc": yamlio.dump({"outs": [out]}),
+            f"{vdir}/manifest.yaml": m.manifest_text(ver),
+            f"{vdir}/{art['path']}.dvc": _dvc_file_text(out),
             f"{vdir}/.gitignore": f"/{art['path']}\n",
         }
         if len(m.manifests) == 1:
@@ -198,9 +222,8 @@ class Generator:
         message = _commit_message("register", m.name, ver, None, None, [seq], info.description)
         mark = self._commit(message, files, actor)
         m.reg_mark[ver] = mark
+        m.move_of[seq] = (mark, actor)
         m.events.append(ev.Event(seq, ver, ev.REGISTER, manifest["history"][0]))
-        tag_msg = _tag_message(f"register {m.name} {ver}", "register", actor, seq, reason=info.description)
-        m.tags.append((f"{m.name}@v{ver}", ver, mark, tag_msg))
 
     def _dvc_yaml(self) -> str:
         # dvc.yaml is rewritten by every registration, as gitreg does. Dumping 1000 entries
@@ -212,34 +235,29 @@ class Generator:
               target: str, reason: str, actor: str) -> None:
         now = rfc3339(datetime.fromtimestamp(self.clock.now + 1, timezone.utc))
         seqs = []
-        changed: dict[str, dict] = {}
-        pending_tags = []
+        changed: list[str] = []
         for step in steps:
             m.seq += 1
             seqs.append(m.seq)
             ver = step["version"]
             man = m.manifests[ver]
-            changed[ver] = man
+            if ver not in changed:
+                changed.append(ver)
             entry: dict[str, Any] = {"seq": m.seq, "action": step["action"], "from": step["from"],
                                      "to": step["to"], "at": now, "by": actor}
             for key in ("reason", "approved_by", "replaced_by", "requested_by"):
                 if step.get(key):
                     entry[key] = step[key]
             man["history"].append(entry)
+            m.history_text[ver] += yamlio.dump([entry])
             if step["action"] in ev.MOVES:
                 man["stage"] = step["to"]
             m.events.append(ev.Event(m.seq, ver, step["action"], entry))
-        # replayed like gitreg does: a departure from a stage that keeps holders re-asserts one
-        for t in ev.model_tags(m.name, m.events):
-            if t.seq in seqs and t.kind != ev.REGISTER:
-                pending_tags.append((t.tag, t.version, _tag_message(
-                    tag_summary(m.name, t), t.event.action, actor, t.seq, t.event.data.get("reason"),
-                    t.event.data.get("approved_by"))))
-        files = {f"models/{m.name}/{v}/manifest.yaml": yamlio.dump(mf.ordered(man)) for v, man in changed.items()}
+        files = {f"models/{m.name}/{v}/manifest.yaml": m.manifest_text(v) for v in changed}
         mark = self._commit(_commit_message(action, m.name, version, source, target, seqs, reason), files,
                             actor)
-        for tag, ver, msg in pending_tags:
-            m.tags.append((tag, ver, mark, msg))
+        for seq in seqs:
+            m.move_of[seq] = (mark, actor)
 
     def promote(self, m: _Model, ver: str, target: str, actor: str, approver: str | None) -> None:
         current = m.manifests[ver]["stage"]
@@ -307,7 +325,23 @@ class Generator:
                         self.promote(m, v, PRODUCTION, actor, approver)
                         if rng.random() < 0.15:
                             self.rollback(m, rng.choice(ACTORS))
+            self.plan_tags(m)
         return models
+
+    @staticmethod
+    def plan_tags(m: _Model) -> None:
+        """The model's tags, replayed once over its whole history as gitreg replays it (a
+        departure from a stage that keeps holders re-asserts one); each on the commit of
+        the event that wrote it, in the order gitreg writes them."""
+        for t in ev.model_tags(m.name, m.events):
+            mark, actor = m.move_of[t.seq]
+            if t.kind == ev.REGISTER:
+                msg = _tag_message(f"register {m.name} {t.version}", "register", actor, t.seq,
+                                   reason=m.manifests[t.version]["description"])
+            else:
+                msg = _tag_message(tag_summary(m.name, t), t.event.action, actor, t.seq,
+                                   t.event.data.get("reason"), t.event.data.get("approved_by"))
+            m.tags.append((t.tag, t.version, mark, msg))
 
 
 def generate(root: Path, models: int, versions: int, seed: int = 0, dvc_remote: Path | None = None,
