@@ -34,20 +34,36 @@ def find_model(ctx: Context, name: str) -> tuple[dict[str, dict], dict | None]:
 def list_models(ctx: Context, stage: str | None = None) -> dict[str, Any]:
     lifecycle = ctx.lifecycle()
     want = lifecycle.stage(stage) if stage else None
+    stages = list(lifecycle.stages)
+    rows = ctx.store.answer("list", stages, lambda: _list_rows(ctx, stages), _rows_ok)
+    return {"models": [r for r in rows if not want or want in r["stages"]]}
+
+
+def _list_rows(ctx: Context, lifecycle_stages: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
     for name, versions in sorted(ctx.store.summaries().items()):
         parsed = {v: parse_version(v) for v in versions}
         latest = max(parsed, key=lambda v: parsed[v])
         stages: dict[str, str] = {}
-        for st in lifecycle.stages:
+        for st in lifecycle_stages:
             holders = [(s["stage_seq"], parsed[v], v) for v, s in versions.items() if s["stage"] == st]
             if holders:
                 stages[st] = max(holders)[2]
-        if want and want not in stages:
-            continue
         rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
                      "latest_tag": register_tag(name, latest)})  # what gto and dvc --rev take
-    return {"models": rows}
+    return rows
+
+
+_ROW_TYPES = {"name": str, "latest": str, "versions": int, "stages": dict, "latest_tag": str}
+
+
+def _rows_ok(rows: Any) -> bool:
+    """A cached answer is used only when it is exactly the shape _list_rows makes."""
+    return isinstance(rows, list) and all(
+        isinstance(r, dict) and r.keys() == _ROW_TYPES.keys()
+        and all(type(r[k]) is t for k, t in _ROW_TYPES.items())
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in r["stages"].items())
+        for r in rows)
 
 
 def show(ctx: Context, ref: str) -> dict[str, Any]:

@@ -185,6 +185,11 @@ class Store:
         """{model: {version: summary}} for every model, through the tree-id cache (issue 6)."""
         return cache.summaries(self, rev)
 
+    def answer(self, kind: str, key: Sequence[Any], build: Callable[[], Any],
+               valid: Callable[[Any], bool]) -> Any:
+        """A finished answer over every model at HEAD, cached by models/' tree id (issue 16)."""
+        return cache.answer(self, kind, key, build, valid)
+
     # -- tags --------------------------------------------------------------------------
     def tags(self, name: str | None = None) -> list[Ref]:
         patterns = [f"refs/tags/{name}@*", f"refs/tags/{name}#*"] if name else ["refs/tags"]
