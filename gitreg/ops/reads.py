@@ -100,7 +100,7 @@ def history(ctx: Context, name: str) -> dict[str, Any]:
     events = ev.model_events(manifests.values())
     # the commit that really added each entry (from the manifests' diffs, not from
     # commit-message trailers, which any commit can claim)
-    prov = provenance.read(ctx.git, [name])
+    prov = provenance.read(ctx.git, [name], by_directory=True)
     tags = ctx.git.tag_trailers([f"refs/tags/{name}@*", f"refs/tags/{name}#*"])
     published = published_approvals(name, events, tags)
     out = []
