@@ -228,7 +228,7 @@ def copy_registry(src: Path, dest: Path) -> Path:
 
 def cache_files(repo: Path) -> list[Path]:
     state = repo / ".git" / "gitreg"
-    return sorted(state.glob("summaries*")) + sorted(state.glob("cache*"))
+    return sorted(state.glob("summaries*")) + sorted(state.glob("cache*")) + sorted(state.glob("answer-*"))
 
 
 def drop_cache(repo: Path) -> None:
