@@ -88,3 +88,39 @@ def test_read_commands_start_without_the_api(gen: Path, args: list[str]) -> None
     assert heavy in ("[]", "['rich']") and (heavy == "[]" or args[-1] != "--json"), heavy
     if args[0] == "list":
         assert json.loads(proc.stdout) == Registry(gen).list_models()
+
+
+def _gitreg(cwd: Path, *args: str, lean: bool = True) -> subprocess.CompletedProcess:
+    """`gitreg ARGS` as the console script runs it (run()), or straight through the Typer app."""
+    code = ("import sys\nfrom gitreg.cli.main import run\nrun()\n"
+            "print('TYPER' if 'typer' in sys.modules else 'LEAN', file=sys.stderr)\n") if lean else \
+        "import sys\nfrom gitreg.cli.main import app\napp(prog_name='gitreg', args=sys.argv[1:])\n"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True,
+                          env=dict(os.environ), check=False)
+
+
+def test_list_json_starts_lean_and_prints_what_the_typer_command_prints(gen: Path) -> None:
+    lean, full = _gitreg(gen, "list", "--json"), _gitreg(gen, "list", "--json", lean=False)
+    assert (lean.returncode, full.returncode) == (0, 0)
+    assert lean.stdout == full.stdout and json.loads(lean.stdout)["models"]
+    assert lean.stderr.strip() == "LEAN"
+    # any other command line takes the Typer app (which exits: nothing is printed after it)
+    table = _gitreg(gen, "list")
+    assert table.returncode == 0 and table.stdout.startswith("model") and table.stderr == ""
+
+
+def test_list_json_errors_and_warnings_are_the_typer_commands(gen: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "empty"
+    outside.mkdir()
+    lean, full = _gitreg(outside, "list", "--json"), _gitreg(outside, "list", "--json", lean=False)
+    assert lean.returncode == full.returncode == 1
+    assert lean.stderr.splitlines()[0] == full.stderr.strip()
+    assert lean.stderr.startswith("error: ") and lean.stdout == ""
+    name = sorted(Registry(gen).store.model_tree())[0]
+    version = sorted(Registry(gen).store.model_tree()[name].manifests)[0]
+    (gen / "models" / name / version / "manifest.yaml").write_text("- not\n- a manifest\n")
+    git(gen, "commit", "-q", "-am", "break a manifest")
+    lean, full = _gitreg(gen, "list", "--json"), _gitreg(gen, "list", "--json", lean=False)
+    assert lean.returncode == full.returncode == 0
+    assert lean.stdout == full.stdout
+    assert "warning: skipped" in lean.stderr and lean.stderr == full.stderr
