@@ -131,7 +131,7 @@ class Series:
         if not self.samples:
             return "n/a"
         if self.timed_out:
-            return f"> {self.timeout:.0f} s"
+            return f"> {self.timeout:.0f} s" if self.timeout else "killed"
         return _secs(self.median)
 
     def to_dict(self) -> dict[str, Any]:
@@ -406,6 +406,7 @@ class Bench:
                 if i:
                     self.series("register 1 MB", size).samples.append(s)
                 if self.tier100k and i and (i <= a.dvc_runs):
+                    self.series("dvc add 1 MB (same repo)", size).timeout = a.dvc_timeout
                     self.series("dvc add 1 MB (same repo)", size).samples.append(
                         self.plain_dvc_add(repo, artifact, plans[size]["register"][i], a.dvc_timeout))
         for size, repo in copies.items():
