@@ -15,7 +15,9 @@ bumps); some go to staging, some from staging to production (archiving the previ
 holder), and now and then a rollback restores the previous production holder.
 
 Everything goes through `git fast-import` (commits first, then the tags in a second
-stream once the commit ids are known): 1000 models x 20 versions in about a minute.
+stream once the commit ids are known). Each manifest's text is kept in parts (a move
+appends its history entry instead of dumping the whole file again) and each model's
+tags are replayed once, at its end: 2000 models x 50 versions in a few minutes.
 
     python benchmarks/generate.py DIR --models 100 --versions 10 [--seed 0]
 """
@@ -73,11 +75,20 @@ class _Clock:
 
 
 class _Stream:
-    """A git fast-import input stream (bytes), written straight into the process."""
+    """A git fast-import input stream (bytes), written straight into the process.
+
+    Commits are held back until `flush`, which first writes the blobs queued with
+    `blob` (dvc.yaml, rewritten by every registration) back to back. fast-import
+    deltifies a blob against the blob just before it in the stream: interleaved with
+    the manifests, each 300 KB dvc.yaml of 2000 models was stored nearly whole
+    (compressed anew, 100,000 times); one after another, each is a small delta.
+    """
 
     def __init__(self, proc: subprocess.Popen) -> None:
         self.out = proc.stdin
         self.mark = 0
+        self.blobs: list[bytes] = []
+        self.commits: list[bytes] = []
 
     def write(self, text: str) -> None:
         self.out.write(text.encode())
@@ -88,30 +99,59 @@ class _Stream:
         self.out.write(raw)
         self.out.write(b"\n")
 
+    def blob(self, payload: str) -> int:
+        """Queue a blob; its mark (`:N`) can be used by the commits before the next flush."""
+        self.mark += 1
+        raw = payload.encode()
+        self.blobs.append(b"blob\nmark :%d\ndata %d\n%s\n" % (self.mark, len(raw), raw))
+        return self.mark
+
     def commit(self, ref: str, parent: str | None, when: int, message: str,
-               files: Mapping[str, str], actor: str = ACTORS[0]) -> int:
+               files: Mapping[str, str | int], actor: str = ACTORS[0]) -> int:
         # gitreg's commits are authored by the actor their history entries record
         self.mark += 1
         name = actor.split("@")[0].title()
-        self.write(f"commit {ref}\nmark :{self.mark}\n"
-                   f"author {name} <{actor}> {when} +0000\n"
-                   f"committer {name} <{actor}> {when} +0000\n")
-        self.data(message)
+        parts = [f"commit {ref}\nmark :{self.mark}\n"
+                 f"author {name} <{actor}> {when} +0000\n"
+                 f"committer {name} <{actor}> {when} +0000\n".encode(), _data(message)]
         if parent:
-            self.write(f"from {parent}\n")
+            parts.append(f"from {parent}\n".encode())
         for path, text in files.items():
-            self.write(f"M 100644 inline {path}\n")
-            self.data(text)
-        self.write("\n")
+            if isinstance(text, int):  # a queued blob's mark
+                parts.append(f"M 100644 :{text} {path}\n".encode())
+            else:
+                parts.append(f"M 100644 inline {path}\n".encode())
+                parts.append(_data(text))
+        parts.append(b"\n")
+        self.commits.append(b"".join(parts))
         return self.mark
+
+    def flush(self) -> None:
+        for chunk in self.blobs + self.commits:
+            self.out.write(chunk)
+        self.blobs, self.commits = [], []
 
     def tag(self, name: str, target: str, when: int, actor: str, message: str) -> None:
         self.write(f"tag {name}\nfrom {target}\ntagger {actor.split('@')[0].title()} <{actor}> {when} +0000\n")
         self.data(message)
 
 
+def _data(payload: str) -> bytes:
+    raw = payload.encode()
+    return b"data %d\n%s\n" % (len(raw), raw)
+
+
 def _fake_md5(*parts: Any) -> str:
     return hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _dvc_file_text(out: Mapping[str, Any]) -> str:
+    """yamlio.dump({"outs": [out]}) for the plain values a .dvc pointer holds (the smoke test
+    compares them): 100,000 of them through PyYAML's representer took a minute."""
+    if not any(c in "abcdef" for c in out["md5"]):  # all digits: YAML would quote it
+        return yamlio.dump({"outs": [out]})
+    lines = [f"  {k}: {v}" for k, v in out.items()]
+    return "outs:\n-" + "\n".join(lines)[1:] + "\n"
 
 
 def _next_version(rng: random.Random, current: Any) -> Any:
@@ -127,6 +167,15 @@ class _Model:
         self.seq = 0
         self.events: list[ev.Event] = []
         self.tags: list[tuple[str, str, int, str]] = []  # (tag, version, event mark, message)
+        # the manifests' text, kept in parts so a move appends instead of dumping it all again
+        self.head: dict[str, str] = {}  # version -> every field before `stage`
+        self.history_text: dict[str, str] = {}  # version -> the `history:` entries
+        self.move_of: dict[int, tuple[int, str]] = {}  # seq -> (its commit mark, actor)
+
+    def manifest_text(self, ver: str) -> str:
+        """Exactly yamlio.dump(mf.ordered(manifest)): stage and history are its last fields."""
+        return (self.head[ver] + f"stage: {self.manifests[ver]['stage']}\n"
+                + "history:\n" + self.history_text[ver])
 
     def holders(self, stage: str) -> list[str]:
         return ev.stage_holders(self.manifests.values()).get(stage, [])
@@ -147,7 +196,7 @@ class Generator:
         self.counts = {"commits": 0, "tags": 0, "promotions": 0, "rollbacks": 0}
 
     # -- events ------------------------------------------------------------------------
-    def _commit(self, message: str, files: Mapping[str, str], actor: str = ACTORS[0]) -> int:
+    def _commit(self, message: str, files: Mapping[str, str | int], actor: str = ACTORS[0]) -> int:
         mark = self.s.commit("refs/heads/main", self.parent, self.clock.tick(), message, files, actor)
         self.parent = f":{mark}"
         self.counts["commits"] += 1
@@ -180,9 +229,13 @@ class Generator:
             out = {"md5": art["md5"], "size": art["size"], "hash": "md5", "path": "model.pkl"}
         manifest["artifacts"] = [art]
         m.manifests[ver] = manifest
-        files = {
-            f"{vdir}/manifest.yaml": yamlio.dump(mf.ordered(manifest)),
-            f"{vdir}/{art['path']}.dvc": yamlio.dump({"outs": [out]}),
+        ordered = mf.ordered(manifest)
+        assert list(ordered)[-2:] == ["stage", "history"], list(ordered)
+        m.head[ver] = yamlio.dump({k: v for k, v in ordered.items() if k not in ("stage", "history")})
+        m.history_text[ver] = yamlio.dump(manifest["history"])
+        files: dict[str, str | int] = {
+            f"{vdir}/manifest.yaml": m.manifest_text(ver),
+            f"{vdir}/{art['path']}.dvc": _dvc_file_text(out),
             f"{vdir}/.gitignore": f"/{art['path']}\n",
         }
         if len(m.manifests) == 1:
@@ -194,13 +247,12 @@ class Generator:
         self.dvc_artifacts[m.name] = entry
         self.dvc_text[m.name] = "".join(
             "  " + line + "\n" for line in yamlio.dump({m.name: entry}).splitlines())
-        files["dvc.yaml"] = self._dvc_yaml()
+        files["dvc.yaml"] = self.s.blob(self._dvc_yaml())
         message = _commit_message("register", m.name, ver, None, None, [seq], info.description)
         mark = self._commit(message, files, actor)
         m.reg_mark[ver] = mark
+        m.move_of[seq] = (mark, actor)
         m.events.append(ev.Event(seq, ver, ev.REGISTER, manifest["history"][0]))
-        tag_msg = _tag_message(f"register {m.name} {ver}", "register", actor, seq, reason=info.description)
-        m.tags.append((f"{m.name}@v{ver}", ver, mark, tag_msg))
 
     def _dvc_yaml(self) -> str:
         # dvc.yaml is rewritten by every registration, as gitreg does. Dumping 1000 entries
@@ -212,34 +264,29 @@ class Generator:
               target: str, reason: str, actor: str) -> None:
         now = rfc3339(datetime.fromtimestamp(self.clock.now + 1, timezone.utc))
         seqs = []
-        changed: dict[str, dict] = {}
-        pending_tags = []
+        changed: list[str] = []
         for step in steps:
             m.seq += 1
             seqs.append(m.seq)
             ver = step["version"]
             man = m.manifests[ver]
-            changed[ver] = man
+            if ver not in changed:
+                changed.append(ver)
             entry: dict[str, Any] = {"seq": m.seq, "action": step["action"], "from": step["from"],
                                      "to": step["to"], "at": now, "by": actor}
             for key in ("reason", "approved_by", "replaced_by", "requested_by"):
                 if step.get(key):
                     entry[key] = step[key]
             man["history"].append(entry)
+            m.history_text[ver] += yamlio.dump([entry])
             if step["action"] in ev.MOVES:
                 man["stage"] = step["to"]
             m.events.append(ev.Event(m.seq, ver, step["action"], entry))
-        # replayed like gitreg does: a departure from a stage that keeps holders re-asserts one
-        for t in ev.model_tags(m.name, m.events):
-            if t.seq in seqs and t.kind != ev.REGISTER:
-                pending_tags.append((t.tag, t.version, _tag_message(
-                    tag_summary(m.name, t), t.event.action, actor, t.seq, t.event.data.get("reason"),
-                    t.event.data.get("approved_by"))))
-        files = {f"models/{m.name}/{v}/manifest.yaml": yamlio.dump(mf.ordered(man)) for v, man in changed.items()}
+        files = {f"models/{m.name}/{v}/manifest.yaml": m.manifest_text(v) for v in changed}
         mark = self._commit(_commit_message(action, m.name, version, source, target, seqs, reason), files,
                             actor)
-        for tag, ver, msg in pending_tags:
-            m.tags.append((tag, ver, mark, msg))
+        for seq in seqs:
+            m.move_of[seq] = (mark, actor)
 
     def promote(self, m: _Model, ver: str, target: str, actor: str, approver: str | None) -> None:
         current = m.manifests[ver]["stage"]
@@ -307,7 +354,24 @@ class Generator:
                         self.promote(m, v, PRODUCTION, actor, approver)
                         if rng.random() < 0.15:
                             self.rollback(m, rng.choice(ACTORS))
+            self.plan_tags(m)
+            self.s.flush()
         return models
+
+    @staticmethod
+    def plan_tags(m: _Model) -> None:
+        """The model's tags, replayed once over its whole history as gitreg replays it (a
+        departure from a stage that keeps holders re-asserts one); each on the commit of
+        the event that wrote it, in the order gitreg writes them."""
+        for t in ev.model_tags(m.name, m.events):
+            mark, actor = m.move_of[t.seq]
+            if t.kind == ev.REGISTER:
+                msg = _tag_message(f"register {m.name} {t.version}", "register", actor, t.seq,
+                                   reason=m.manifests[t.version]["description"])
+            else:
+                msg = _tag_message(tag_summary(m.name, t), t.event.action, actor, t.seq,
+                                   t.event.data.get("reason"), t.event.data.get("approved_by"))
+            m.tags.append((t.tag, t.version, mark, msg))
 
 
 def generate(root: Path, models: int, versions: int, seed: int = 0, dvc_remote: Path | None = None,

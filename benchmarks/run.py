@@ -16,6 +16,8 @@ the same moments of a noisy machine; peak RSS per process from wait4(). Each tar
 issue 6 is printed as a PASS/FAIL line; the exit code is 1 if one fails.
 
     python benchmarks/run.py                # the full run (about 10 minutes)
+    python benchmarks/run.py --tier 100k    # issue 16: 10x5, 100x10, 2000x50 (not in CI; ~9 minutes
+                                            # once generated, ~27 more to generate and repack)
     python benchmarks/run.py --smoke        # tiny sizes, one run, checks only that it works
 """
 
@@ -131,7 +133,7 @@ class Series:
         if not self.samples:
             return "n/a"
         if self.timed_out:
-            return f"> {self.timeout:.0f} s"
+            return f"> {self.timeout:.0f} s" if self.timeout else "killed"
         return _secs(self.median)
 
     def to_dict(self) -> dict[str, Any]:
@@ -201,8 +203,17 @@ def registry(workdir: Path, models: int, versions: int, seed: int, env: dict[str
     # Packed tags and a repacked object store, as in any clone (and after git gc): the
     # layout every reader meets. fast-import's own pack has long delta chains that make
     # reading 20,000 manifests 5x slower than in a clone.
+    started = time.perf_counter()
     subprocess.run(["git", "pack-refs", "--all"], cwd=path, env=env, check=True)
     subprocess.run(["git", "repack", "-a", "-d", "-f", "-q"], cwd=path, env=env, check=True)
+    stats["seconds_repack"] = round(time.perf_counter() - started, 1)
+    # A commit-graph with changed-path (Bloom) filters, as `git commit-graph write` makes it:
+    # with it `git log -- models/NAME/` (history) skips the commits that do not touch the
+    # model instead of reading every commit's trees.
+    started = time.perf_counter()
+    subprocess.run(["git", "commit-graph", "write", "--reachable", "--changed-paths"], cwd=path, env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stats["seconds_commit_graph"] = round(time.perf_counter() - started, 1)
     marker.write_text(json.dumps(stats))
     print(f"  {stats['commits']} commits, {stats['tags']} tags in {stats['seconds']} s",
           file=sys.stderr, flush=True)
@@ -219,7 +230,7 @@ def copy_registry(src: Path, dest: Path) -> Path:
 
 def cache_files(repo: Path) -> list[Path]:
     state = repo / ".git" / "gitreg"
-    return sorted(state.glob("summaries*")) + sorted(state.glob("cache*"))
+    return sorted(state.glob("summaries*")) + sorted(state.glob("cache*")) + sorted(state.glob("answer-*"))
 
 
 def drop_cache(repo: Path) -> None:
@@ -250,6 +261,9 @@ class Bench:
         self.repos: dict[str, Path] = {}
         self.checks: list[tuple[bool, str]] = []
         self.has_resolve = False
+        self.tier100k = args.tier == "100k"
+        self.generated: dict[str, str] = {}
+        self.load_before = ""
 
     def key(self, size: tuple[int, int]) -> str:
         return f"{size[0]}x{size[1]}"
@@ -259,8 +273,14 @@ class Bench:
 
     def run(self) -> int:
         a = self.args
+        self.load_before = _load()
         for size in self.sizes:
             self.repos[self.key(size)] = registry(self.workdir, size[0], size[1], a.seed, self.env)
+            stats = json.loads((self.repos[self.key(size)] / ".git" / "gitreg-bench.json").read_text())
+            self.generated[self.key(size)] = (
+                f"{stats['commits']} commits, {stats['tags']} tags; generate.py {stats['seconds']} s, "
+                f"then pack-refs + repack {stats.get('seconds_repack', '?')} s, "
+                f"commit-graph {stats.get('seconds_commit_graph', '?')} s")
         small, big = self.key(self.sizes[0]), self.key(self.sizes[-1])
         probe = timed([self.gitreg, "resolve", "--help"], self.workdir, self.env)
         self.has_resolve = probe.returncode == 0
@@ -294,6 +314,11 @@ class Bench:
 
     def reads(self) -> None:
         a = self.args
+        if self.tier100k:  # one untimed pass: the page cache holds each registry as it would
+            for size, repo in self.repos.items():
+                name = generate.Generator.model_names_for(int(size.split("x")[0]))[0]
+                for cmd in (["list", "--json"], ["show", name], ["history", name]):
+                    check_ok(timed([self.gitreg, *cmd], repo, self.env), f"warm-up {cmd[0]}")
         for i in range(a.runs):
             for size, repo in self.repos.items():
                 name = generate.Generator.model_names_for(int(size.split("x")[0]))[0]
@@ -310,6 +335,9 @@ class Bench:
                 cmd = ["resolve", f"{name}#production"] if self.has_resolve else ["show", f"{name}#production"]
                 self.series("resolve NAME#production", size).samples.append(
                     check_ok(timed([self.gitreg, *cmd], repo, self.env), " ".join(cmd)))
+                if self.tier100k:
+                    self.series("history NAME", size).samples.append(
+                        check_ok(timed([self.gitreg, "history", name], repo, self.env), "history"))
                 if not self.has_resolve:
                     self.series("resolve NAME#production", size).note = \
                         "gitreg resolve not available: timed `show NAME#production`"
@@ -323,6 +351,9 @@ class Bench:
                 s.note = "gto not installed"
                 continue
             models = int(size.split("x")[0])
+            if self.tier100k and models > 100:
+                s.note = "gto not run above 100x10 at --tier 100k (over 150 s at 1000x20)"
+                continue
             # GTO takes seconds to minutes here: 3 runs at 100x10 (still a median), 1 above
             runs = a.runs if models < 100 else min(a.runs, 3) if models == 100 else 1
             for _ in range(runs):
@@ -376,20 +407,81 @@ class Bench:
                                    repo, self.env), f"register on {size}")
                 if i:
                     self.series("register 1 MB", size).samples.append(s)
+                if self.tier100k and i and (i <= a.dvc_runs):
+                    self.series("dvc add 1 MB (same repo)", size).timeout = a.dvc_timeout
+                    self.series("dvc add 1 MB (same repo)", size).samples.append(
+                        self.plain_dvc_add(repo, artifact, plans[size]["register"][i], a.dvc_timeout))
         for size, repo in copies.items():
             self.checks.append((self._clean(repo), f"gitreg doctor clean after the mutations on {size}")
                                if int(size.split("x")[0]) <= 100 else (True, f"{size} mutated copy kept at {repo}"))
+
+    def plain_dvc_add(self, repo: Path, artifact: Path, name: str, timeout: float | None) -> Sample:
+        """`dvc add` of the same file into a new directory of the same registry, then the
+        directory removed again (the registry stays as it was)."""
+        target = repo / "models" / name / "plain-dvc-add"
+        target.mkdir()
+        try:
+            shutil.copyfile(artifact, target / artifact.name)
+            s = timed([sys.executable, "-m", "dvc", "add", "-q", str(target.relative_to(repo) / artifact.name)],
+                      repo, self.env, timeout=timeout)
+            if s.returncode is not None:
+                check_ok(s, "plain dvc add")
+            return s
+        finally:
+            shutil.rmtree(target)
+
+    def targets_100k(self, small: str, big: str) -> list[tuple[bool, str]]:
+        """Issue 16's targets: ratios of medians measured in this run."""
+        a = self.args
+        r = self.results
+
+        def get(size: str, row: str) -> Series:
+            got = r.get(size, {}).get(row)
+            return got if isinstance(got, Series) else Series()
+
+        out: list[tuple[bool, str]] = []
+        stats = json.loads((self.repos[big] / ".git" / "gitreg-bench.json").read_text())
+        out.append((stats["seconds"] <= 300, f"generate.py made {big} in {stats['seconds']} s (<= 300 s; "
+                    f"then pack-refs + repack {stats.get('seconds_repack', '?')} s)"))
+        for row, limit in (("list --json (warm)", 1.5), ("show NAME", 1.5), ("resolve NAME#production", 1.5),
+                           ("history NAME", 1.5), ("promote", 1.3), ("register 1 MB", 1.3)):
+            out.append(_ratio_target(get(big, row), get(small, row), limit, f"{row} on {big} vs {small}"))
+        warm, cold = get(big, "list --json (warm)"), get(big, "list --json (cold)")
+        out.append(_ratio_target(cold, warm, 10, f"list --json (cold) vs warm on {big}"))
+        cold_rss, hist_rss = cold.rss, get(big, "history NAME").rss
+        out.append((cold_rss <= 200, f"list --json (cold) on {big}: peak RSS {cold_rss:.0f} MB (<= 200 MB)"))
+        out.append((hist_rss <= 100, f"history NAME on {big}: peak RSS {hist_rss:.0f} MB (<= 100 MB)"))
+        bare = get(small, "python -c pass")
+        out.append(_ratio_target(get(small, "gitreg --help"), bare, 3, f"gitreg --help on {small} vs python -c pass"))
+        out.append(_ratio_target(get(small, "gitreg list --json (start-up)"), bare, 4,
+                                 f"gitreg list --json on {small} vs python -c pass"))
+        out.append(_ratio_target(get(big, "register 1 MB"), get(big, "dvc add 1 MB (same repo)"), 0.5,
+                                 f"register 1 MB on {big} vs plain dvc add of it there"))
+        out.append(_ratio_target(get(small, f"register {a.big_mb} MB"), get(small, f"dvc add {a.big_mb} MB (same repo)"),
+                                 1.0, f"register {a.big_mb} MB on {small} vs plain dvc add of it there"))
+        mid = "100x10"
+        gto, lst = get(mid, "gto show --json"), get(mid, "list --json (warm)")
+        if gto.samples:
+            ratio = gto.median / lst.median
+            out.append((ratio >= 100, f"list --json (warm) on {mid} is {_x(ratio)} faster than gto show --json "
+                        f"({gto.text()} vs {lst.text()}; >= 100x)"))
+        else:
+            out.append((False, f"gto show --json on {mid}: not measured ({gto.note or 'no 100x10 size'})"))
+        return out
 
     def _clean(self, repo: Path) -> bool:
         return timed([self.gitreg, "doctor"], repo, self.env).returncode == 0
 
     def startup(self, small: str) -> None:
         repo = self.repos[small]
-        for _ in range(self.args.runs):
-            self.series("gitreg --help", small).samples.append(
-                check_ok(timed([self.gitreg, "--help"], repo, self.env), "--help"))
-            self.series("gitreg list", small).samples.append(
-                check_ok(timed([self.gitreg, "list"], repo, self.env), "list"))
+        for i in range(self.args.runs + 1):  # the first is a warm-up
+            runs = [("python -c pass", [sys.executable, "-c", "pass"]),
+                    ("gitreg --help", [self.gitreg, "--help"]), ("gitreg list", [self.gitreg, "list"]),
+                    ("gitreg list --json (start-up)", [self.gitreg, "list", "--json"])]
+            for row, cmd in runs:
+                s = check_ok(timed(cmd, repo, self.env), row)
+                if i:
+                    self.series(row, small).samples.append(s)
         probe = ("import sys\nfrom gitreg.cli.main import app\n"
                  "try:\n    app(prog_name='gitreg', args=sys.argv[1:])\n"
                  "except SystemExit:\n    pass\n"
@@ -425,6 +517,9 @@ class Bench:
                 timed([sys.executable, "-m", "dvc", "add", "-q", blob.name], plain, self.env), "dvc add"))
             repo = copy_registry(self.repos[small], scratch / "reg")
             name = sorted(summaries(repo, self.env))[0]
+            if self.tier100k:
+                self.series(f"dvc add {size_mb} MB (same repo)", small).samples.append(
+                    self.plain_dvc_add(repo, blob, name, None))
             self.series(f"register {size_mb} MB", small).samples.append(check_ok(
                 timed([self.gitreg, "register", name, str(blob), "--bump", "patch"], repo, self.env),
                 "register big"))
@@ -435,11 +530,17 @@ class Bench:
         a = self.args
         sizes = list(self.repos)
         rows = ["for-each-ref (floor)", "gto show --json", "list --json (cold)", "list --json (warm)",
-                "show NAME", "resolve NAME#production", "promote", "register 1 MB",
-                "gitreg --help", "gitreg list", f"dvc add {a.big_mb} MB (alone)", f"register {a.big_mb} MB"]
+                "show NAME", "resolve NAME#production", "history NAME", "promote", "register 1 MB",
+                "dvc add 1 MB (same repo)", "python -c pass", "gitreg --help", "gitreg list",
+                "gitreg list --json (start-up)", f"dvc add {a.big_mb} MB (alone)",
+                f"dvc add {a.big_mb} MB (same repo)", f"register {a.big_mb} MB"]
         lines = [f"gitreg benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                  f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}, "
-                 f"medians of {a.runs} runs (peak RSS in brackets)", ""]
+                 f"medians of {a.runs} runs (peak RSS in brackets), load average before "
+                 f"{self.load_before}, after {_load()}", ""]
+        lines += [f"generated {k}: {v}" for k, v in self.generated.items()]
+        if self.generated:
+            lines.append("")
         lines.append("| command | " + " | ".join(sizes) + " |")
         lines.append("|---|" + "---|" * len(sizes))
         for row in rows:
@@ -475,6 +576,8 @@ class Bench:
         return 0
 
     def targets(self, small: str, big: str) -> list[tuple[bool, str]]:
+        if self.tier100k:
+            return self.targets_100k(small, big)
         a = self.args
         r = self.results
         mid = "100x10" if "100x10" in r else big
@@ -517,6 +620,18 @@ class Bench:
         return out
 
 
+def _ratio_target(b: Series, s: Series, limit: float, what: str) -> tuple[bool, str]:
+    ratio = b.median / s.median
+    return (ratio <= limit, f"{what} is {_x(ratio)} ({b.text()} vs {s.text()}; <= {limit}x)")
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def _x(ratio: float) -> str:
     return f"{ratio:.1f}x" if ratio == ratio else "n/a"
 
@@ -534,9 +649,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write the results here (default WORKDIR/results.json)")
     p.add_argument("--only", nargs="+", choices=PHASES, default=None,
                    help="run only these phases (targets of the others print as not measured)")
+    p.add_argument("--tier", choices=("default", "100k"), default="default",
+                   help="100k: issue 16's sizes (10x5, 100x10, 2000x50) and targets; not for CI")
+    p.add_argument("--dvc-runs", type=int, default=1,
+                   help="--tier 100k: runs of the plain `dvc add` beside register (slow at scale)")
+    p.add_argument("--dvc-timeout", type=float, default=180.0,
+                   help="--tier 100k: cap on one plain `dvc add` in the big registry")
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes and one run: checks that everything works; timings are not judged")
     args = p.parse_args(argv)
+    if args.tier == "100k" and args.sizes == p.get_default("sizes"):
+        args.sizes = ["10x5", "100x10", "2000x50"]
     if args.smoke:
         args.sizes = ["4x3", "8x4"] if args.sizes == p.get_default("sizes") else args.sizes
         args.runs = 1

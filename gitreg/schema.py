@@ -8,7 +8,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from gitreg.errors import UserError
 
@@ -89,6 +88,8 @@ def _local_registry(root: Path) -> Any:
         parts = urlsplit(uri)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             raise _RefRefused(uri)
+        from urllib.request import url2pathname  # urllib.request imports ssl, http, email
+
         path = Path(url2pathname(unquote(parts.path)))
         real = path.resolve()  # a link inside the repository that leaves it is outside
         if root not in real.parents:

@@ -118,9 +118,20 @@ def test_dvc_yaml_fast_text_is_what_yamlio_dumps() -> None:
         stdin = open(os.devnull, "wb")
 
     gen = generate.Generator(Path("."), 12, 3, 5, generate._Stream(Sink()), generate._Clock(0), "x")
-    gen.run()
+    models = gen.run()
     Sink.stdin.close()
     assert gen._dvc_yaml() == yamlio.dump({"artifacts": gen.dvc_artifacts})
+    # manifests are kept as text in parts (a move appends its history entry): the same
+    # bytes as dumping the whole manifest, at every version and after every move
+    from gitreg.core import manifest as mf
+
+    for m in models:
+        for ver, manifest in m.manifests.items():
+            assert m.manifest_text(ver) == yamlio.dump(mf.ordered(manifest)), (m.name, ver)
+    for out in ({"md5": "0" * 32, "size": 3, "hash": "md5", "path": "model.pkl"},
+                {"md5": "ab" * 16, "size": 3, "hash": "md5", "path": "model.pkl"},
+                {"md5": "ab" * 16 + ".dir", "size": 3, "nfiles": 2, "hash": "md5", "path": "model"}):
+        assert generate._dvc_file_text(out) == yamlio.dump({"outs": [out]})
 
 
 def test_runner_smoke_runs_end_to_end(tmp_path: Path) -> None:

@@ -287,6 +287,48 @@ def registry() -> Any:
     return reg
 
 
+class _Reader:
+    """Registry's read verbs (list, show, history) for the read commands' start-up.
+
+    The same calls as `Registry`'s (one `reads` function each) without importing
+    gitreg.api, which imports every use case and with them jsonschema, ssl and email:
+    65 modules a read never uses, most of `gitreg list`'s start-up (issue 16)."""
+
+    def __init__(self, path: Path) -> None:
+        from gitreg.ops.context import Context
+
+        self.ctx = Context.open(path, env=dict(os.environ))
+
+    @property
+    def store(self) -> Any:
+        return self.ctx.store
+
+    def lifecycle(self) -> Any:
+        return self.store.lifecycle()
+
+    def list_models(self, stage: str | None = None, include_deprecated: bool = False) -> dict[str, Any]:
+        from gitreg.ops import reads
+
+        return reads.list_models(self.ctx, stage, include_deprecated)
+
+    def show(self, ref: str) -> dict[str, Any]:
+        from gitreg.ops import reads
+
+        return reads.show(self.ctx, ref)
+
+    def history(self, name: str) -> dict[str, Any]:
+        from gitreg.ops import reads
+
+        return reads.history(self.ctx, name)
+
+
+def reader() -> Any:
+    """A registry for read commands only (see _Reader); warnings shown as registry()'s are."""
+    reg = _Reader(STATE["path"] or Path("."))
+    STATE.setdefault("registries", []).append(reg)
+    return reg
+
+
 # Shared option declarations.
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON (stable keys, see README) to stdout.")
 PUSH_OPTION = typer.Option(False, "--push", help="Push the commit and tags to the git remote (and artifacts to the DVC remote).")

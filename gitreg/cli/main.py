@@ -1,38 +1,54 @@
-"""Entry point: the Typer app with every command group registered."""
+"""Entry point: `run()`; the Typer app (gitreg.cli.commands) is imported on first use.
+
+`gitreg list --json`, what scripts poll, answers without importing Typer and the
+command modules (issue 16). Every other command line, and that one whenever it has an
+error or a warning to report, goes through the Typer app, which says it as always.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import typer
-
-from gitreg import __version__
-from gitreg.cli import common
-from gitreg.cli import (  # noqa: F401  (each module registers its commands)
-    alias_cmds, annotate_cmds, ci_cmds, consume_cmds, deprecate_cmds, doctor_cmds, read_cmds,
-    registry_cmds, site_cmds, stage_cmds,
-)
-from gitreg.cli.common import app
+import os
+import sys
+from typing import Any
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"gitreg {__version__}")
-        raise typer.Exit(0)
+def __getattr__(name: str) -> Any:
+    if name in ("app", "main"):
+        from gitreg.cli import commands
 
-
-@app.callback()
-def main(
-    path: Path = typer.Option(None, "-C", help="Run as if gitreg was started in this directory.",
-                              show_default=False),
-    traceback: bool = typer.Option(False, "--traceback", help="Show the Python traceback on errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-) -> None:
-    """gitreg: a git-native model registry."""
-    common.STATE["traceback"] = traceback
-    common.STATE["path"] = path
+        return getattr(commands, name)
+    raise AttributeError(f"module 'gitreg.cli.main' has no attribute {name!r}")
 
 
 def run() -> None:
+    if sys.argv[1:] == ["list", "--json"] and "_GITREG_COMPLETE" not in os.environ and _list_json():
+        return
+    from gitreg.cli.commands import app
+
     app(prog_name="gitreg")
+
+
+def _list_json() -> bool:
+    """Print what the Typer `list --json` prints; False, having printed nothing, when there
+    is an error or a warning to report (the Typer command then reports it)."""
+    import json
+    from pathlib import Path
+
+    try:
+        from gitreg.ops import reads
+        from gitreg.ops.context import Context
+
+        ctx = Context.open(Path("."), env=dict(os.environ))
+        data = reads.list_models(ctx, None)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        raise SystemExit(130) from None
+    except Exception:  # noqa: BLE001 - the Typer command reports it (one line, its exit code)
+        return False
+    if ctx.store.warnings:
+        return False
+    try:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    except BrokenPipeError:
+        raise SystemExit(0) from None
+    return True

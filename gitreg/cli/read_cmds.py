@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from gitreg.cli.common import JSON_OPTION, command, out, print_json, print_table, registry
+from gitreg.cli.common import JSON_OPTION, command, out, print_json, print_table, reader
 
 
 @command("list")
@@ -16,7 +16,7 @@ def list_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List models: latest version, number of versions, the version in each stage."""
-    reg = registry()
+    reg = reader()
     data = reg.list_models(stage=stage, include_deprecated=show_all)
     if as_json:
         print_json(data)
@@ -51,7 +51,7 @@ def show_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a model's versions, or one version's manifest."""
-    reg = registry()
+    reg = reader()
     data = reg.show(ref)
     if as_json:
         print_json(data)
@@ -84,7 +84,7 @@ def history_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Every event of a model in seq order, with actor, reason, commit and tag."""
-    reg = registry()
+    reg = reader()
     data = reg.history(name)
     if as_json:
         print_json(data)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import total_ordering
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from gitreg.errors import UserError
 
@@ -19,7 +19,6 @@ MAX_VERSION_LEN = 100
 BUMPS = ("major", "minor", "patch")
 
 
-@total_ordering
 @dataclass(frozen=True)
 class Version:
     major: int
@@ -27,6 +26,12 @@ class Version:
     patch: int
     pre: tuple[str, ...] = ()
     build: tuple[str, ...] = ()
+    # the precedence key, computed once: sorting 100,000 versions recomputed it (and went
+    # through total_ordering's derived methods) for every comparison (issue 16)
+    _k: tuple = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_k", self._make_key())
 
     def __str__(self) -> str:
         text = f"{self.major}.{self.minor}.{self.patch}"
@@ -41,6 +46,9 @@ class Version:
         return self._key()
 
     def _key(self) -> tuple:
+        return self._k
+
+    def _make_key(self) -> tuple:
         # SemVer 2.0 section 11: a pre-release sorts before its release; numeric
         # identifiers sort numerically and before alphanumeric ones; build is ignored.
         pre_key: tuple = tuple(
@@ -51,15 +59,30 @@ class Version:
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self._key() < other._key()
+        return self._k < other._k
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._k < other._k or self == other
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return other._k < self._k
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return other._k < self._k or self == other
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self._key() == other._key() and self.build == other.build
+        return self._k == other._k and self.build == other.build
 
     def __hash__(self) -> int:
-        return hash((self._key(), self.build))
+        return hash((self._k, self.build))
 
     def bump(self, part: str) -> Version:
         if part == "major":
@@ -78,7 +101,14 @@ FIRST_VERSION = Version(0, 1, 0)
 
 def parse_version(text: object) -> Version:
     """Parse 'X.Y.Z[-pre][+build]' or raise UserError naming the problem."""
-    if not isinstance(text, str) or not text:
+    if isinstance(text, str) and text:
+        return _parse(text)  # Versions are immutable: one parse per distinct string
+    raise UserError("empty version", "give a SemVer version such as 1.0.0")
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str) -> Version:
+    if not text:
         raise UserError("empty version", "give a SemVer version such as 1.0.0")
     if len(text) > MAX_VERSION_LEN:
         raise UserError(

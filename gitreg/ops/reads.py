@@ -44,34 +44,57 @@ def find_model(ctx: Context, name: str, allow_empty: bool = False) -> tuple[dict
 
 def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool = False) -> dict[str, Any]:
     """Each model's latest live version and stage holders; deprecated models are left out
-    (and counted in "hidden") unless include_deprecated."""
+    (and named in "hidden") unless include_deprecated."""
     lifecycle = ctx.lifecycle()
     want = lifecycle.stage(stage) if stage else None
+    stages = list(lifecycle.stages)
+    rows = ctx.store.answer("list", stages, lambda: _list_rows(ctx, stages), _rows_ok)
+    # as `gto show` does (its --deprecated shows them)
+    hidden = [] if include_deprecated else [r["name"] for r in rows if r["deprecated"]]
+    return {"models": [r for r in rows if (not want or want in r["stages"])
+                       and (include_deprecated or not r["deprecated"])],
+            "hidden": hidden}
+
+
+def _list_rows(ctx: Context, lifecycle_stages: Sequence[str]) -> list[dict[str, Any]]:
+    """Every model's row, deprecated ones too (list_models filters): the cached answer."""
     rows = []
     summaries = ctx.store.summaries()
     deprecated = ctx.store.deprecated_models(list(summaries))
-    hidden = set() if include_deprecated else set(deprecated)
     for name, versions in sorted(summaries.items()):
-        if name in hidden:
-            continue  # as `gto show` does (its --deprecated shows them)
         parsed = {v: parse_version(v) for v in versions}
         live = [v for v in versions if not versions[v].get("deprecated")]
-        # every version deprecated: no latest (gto shows the model with version null)
+        # every version deprecated (or none yet, `create`): no latest (gto: version null)
         latest = max(live, key=lambda v: parsed[v]) if live else None
         stages: dict[str, str] = {}
-        for st in lifecycle.stages:
+        for st in lifecycle_stages:
             holders = [(s["stage_seq"], parsed[v], v) for v, s in versions.items() if s["stage"] == st]
             if holders:
                 stages[st] = max(holders)[2]
-        if want and want not in stages:
-            continue
         aliases = {a: v for v, s in versions.items() for a in s.get("aliases") or []}
         rows.append({"name": name, "latest": latest, "versions": len(versions), "stages": stages,
                      "aliases": dict(sorted(aliases.items())),
                      "latest_tag": register_tag(name, latest) if latest else None,  # gto's, dvc --rev's
                      "deprecated": name in deprecated,
                      "deprecated_versions": sorted((v for v in versions if v not in live), key=parse_version)})
-    return {"models": rows, "hidden": sorted(hidden)}
+    return rows
+
+
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "latest": (str, type(None)), "versions": (int,), "stages": (dict,),
+    "aliases": (dict,), "latest_tag": (str, type(None)), "deprecated": (bool,),
+    "deprecated_versions": (list,)}
+
+
+def _rows_ok(rows: Any) -> bool:
+    """A cached answer is used only when it is exactly the shape _list_rows makes."""
+    return isinstance(rows, list) and all(
+        isinstance(r, dict) and r.keys() == _ROW_TYPES.keys()
+        and all(type(r[k]) in t for k, t in _ROW_TYPES.items())
+        and all(isinstance(k, str) and isinstance(v, str)
+                for key in ("stages", "aliases") for k, v in r[key].items())
+        and all(isinstance(v, str) for v in r["deprecated_versions"])
+        for r in rows)
 
 
 def show(ctx: Context, ref: str) -> dict[str, Any]:
@@ -129,7 +152,7 @@ def history(ctx: Context, name: str) -> dict[str, Any]:
     events = ev.model_events(manifests.values(), model)
     # the commit that really added each entry (from the manifests' diffs, not from
     # commit-message trailers, which any commit can claim)
-    prov = provenance.read(ctx.git, [name])
+    prov = provenance.read(ctx.git, [name], by_directory=True)
     tags = ctx.git.tag_trailers([f"refs/tags/{name}@*", f"refs/tags/{name}#*"])
     published = published_approvals(name, events, tags)
     out = []

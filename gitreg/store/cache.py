@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from gitreg import yamlio
 from gitreg.core import events as ev
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 # 4: an entry says whether the model has model.yaml (`create`); a summary whether the
 # version is deprecated, and its aliases
 CACHE_VERSION = 4
+ANSWER_VERSION = 2  # 2: rows carry aliases and deprecation; latest may be null
 
 
 def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,3 +168,37 @@ def _save_cache(store: Store, models: dict[str, dict]) -> None:
     except OSError:
         pass  # a read-only clone still reads, just without a cache
 
+
+
+def answer(store: Store, kind: str, key: Sequence[Any], build: Callable[[], Any],
+           valid: Callable[[Any], bool], rev: str = "HEAD") -> Any:
+    """A finished answer made from the models at rev (`gitreg list`'s rows), cached whole.
+
+    Keyed by the tree id of models/ at rev (a content hash: any change to any manifest
+    changes it) and by `key` (what else the answer depends on, e.g. the lifecycle's
+    stages), so a warm `list` reads one small file instead of validating and ordering
+    100,000 cached summaries (issue 16). Built again when the key differs or the file is
+    not what `valid` accepts; never cached while a manifest cannot be read (its warning
+    must show every time).
+    """
+    proc = store.git.run(["rev-parse", "--verify", "--quiet", f"{rev}:{MODELS_DIR}"], check=False)
+    tree = proc.stdout.strip() if proc.returncode == 0 else ""
+    if not tree:
+        return build()
+    digest = hashlib.sha256(json.dumps([ANSWER_VERSION, CACHE_VERSION, kind, tree, list(key)])
+                            .encode()).hexdigest()
+    path = store.state_dir / f"answer-{kind}-v{ANSWER_VERSION}.json"
+    try:
+        data = json.loads(path.read_bytes())
+        if isinstance(data, dict) and data.get("key") == digest and valid(data.get("answer")):
+            return data["answer"]
+    except (OSError, ValueError):
+        pass
+    result = build()
+    if not any(store.broken.values()):
+        try:
+            store.state_dir.mkdir(parents=True, exist_ok=True)
+            yamlio.write_atomic(path, json.dumps({"key": digest, "answer": result}, separators=(",", ":")))
+        except OSError:
+            pass  # a read-only clone still reads, just without a cache
+    return result

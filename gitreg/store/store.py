@@ -202,6 +202,11 @@ class Store:
                 out.add(paths[spec])
         return out
 
+    def answer(self, kind: str, key: Sequence[Any], build: Callable[[], Any],
+               valid: Callable[[Any], bool]) -> Any:
+        """A finished answer over every model at HEAD, cached by models/' tree id (issue 16)."""
+        return cache.answer(self, kind, key, build, valid)
+
     # -- tags --------------------------------------------------------------------------
     def tags(self, name: str | None = None) -> list[Ref]:
         patterns = [f"refs/tags/{name}@*", f"refs/tags/{name}#*"] if name else ["refs/tags"]

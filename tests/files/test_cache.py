@@ -389,3 +389,114 @@ def test_fast_scanner_reads_every_generated_and_dumped_manifest(big: Path) -> No
             assert summarize(fields) == yaml_summary(text), text
     generated = len(texts) - 300
     assert fast >= generated  # every generated manifest (gitreg's own output) is read fast
+
+
+# -- the finished answer of `gitreg list` (issue 16) -----------------------------------------
+
+def answer_file(path: Path) -> Path:
+    from gitreg.store import cache
+
+    return path / ".git" / "gitreg" / f"answer-list-v{cache.ANSWER_VERSION}.json"
+
+
+def listed_fresh(path: Path) -> dict[str, Any]:
+    """`list` computed with no cache of any kind."""
+    for p in (answer_file(path), cache_file(path)):
+        if p.exists():
+            p.unlink()
+    got = Registry(path).list_models()
+    answer_file(path).unlink()
+    return got
+
+
+def test_list_answer_is_cached_and_read_without_any_summary(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = listed_fresh(big)
+    assert Registry(big).list_models() == expected
+    assert answer_file(big).exists()
+    from gitreg.store import cache
+
+    def no_summaries(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a warm list must not read the summaries")
+
+    monkeypatch.setattr(cache, "summaries", no_summaries)
+    assert Registry(big).list_models() == expected
+    assert Registry(big).list_models(stage="production")["models"] == \
+        [m for m in expected["models"] if "production" in m["stages"]]
+
+
+def test_list_answer_follows_every_change_of_the_models(big: Path) -> None:
+    Registry(big).list_models()
+    before = json.loads(answer_file(big).read_bytes())
+    summaries = Registry(big).store.summaries()
+    name, version = next((n, v) for n in sorted(summaries) for v, s in sorted(summaries[n].items())
+                         if s["stage"] == "none")
+    Registry(big).promote(name, version, "staging", reason="answer cache test")
+    after = Registry(big).list_models()
+    assert after == listed_fresh(big)
+    assert {m["name"]: m for m in after["models"]}[name]["stages"]["staging"] == version
+    # an answer of another tree is never served, even put back by hand
+    answer_file(big).write_text(json.dumps(before))
+    assert Registry(big).list_models() == after
+    git(big, "checkout", "-q", "HEAD~1")
+    assert Registry(big).list_models() == listed_fresh(big)
+    git(big, "checkout", "-q", "main")
+    assert Registry(big).list_models() == after
+
+
+def test_list_answer_depends_on_the_lifecycle(big: Path) -> None:
+    Registry(big).list_models()
+    before = Registry(big).list_models()
+    config = yamlio.load_file(big / "gitreg.yaml")
+    config["stages"] = list(reversed(config["stages"]))  # the display order of each row's stages
+    (big / "gitreg.yaml").write_text(yamlio.dump(config))
+    got = Registry(big).list_models()
+    assert got == listed_fresh(big)
+    row = next(m for m in got["models"] if len(m["stages"]) > 1)
+    assert list(row["stages"]) != list(next(m for m in before["models"] if m["name"] == row["name"])["stages"])
+
+
+ANSWER_CORRUPT = ["empty", "garbage", "truncated", "null", "list", "no key", "wrong row type", "extra field"]
+
+
+@pytest.mark.parametrize("kind", ANSWER_CORRUPT)
+def test_corrupt_list_answer_is_rebuilt_never_trusted(big: Path, kind: str) -> None:
+    expected = listed_fresh(big)
+    Registry(big).list_models()
+    path = answer_file(big)
+    real = json.loads(path.read_bytes())
+    if kind == "empty":
+        content = b""
+    elif kind == "garbage":
+        content = b"\x00\xffnot json{"
+    elif kind == "truncated":
+        content = path.read_bytes()[:40]
+    elif kind == "null":
+        content = b"null"
+    elif kind == "list":
+        content = b"[1, 2]"
+    elif kind == "no key":
+        content = json.dumps({"answer": real["answer"]}).encode()
+    elif kind == "wrong row type":
+        real["answer"][0]["versions"] = "99"
+        content = json.dumps(real).encode()
+    else:
+        real["answer"][0]["owner"] = "mallory"
+        content = json.dumps(real).encode()
+    path.write_bytes(content)
+    assert Registry(big).list_models() == expected
+    assert json.loads(path.read_bytes())["answer"] == expected["models"]
+
+
+def test_list_answer_is_never_cached_with_an_unreadable_manifest(big: Path) -> None:
+    before = listed_fresh(big)
+    name = before["models"][1]["name"]
+    version = sorted(p.name for p in (big / "models" / name).iterdir() if p.is_dir())[0]
+    (big / "models" / name / version / "manifest.yaml").write_text("- just\n- a list\n")
+    commit_all(big, "break one manifest")
+    for _ in range(2):  # the warning comes every time: nothing was cached
+        reg = Registry(big)
+        reg.list_models()
+        assert any(f"models/{name}/{version}/manifest.yaml" in w for w in reg.store.warnings)
+        assert not answer_file(big).exists()
+    git(big, "revert", "--no-edit", "HEAD")
+    assert Registry(big).list_models() == before
