@@ -128,7 +128,8 @@ def _print_compare(data: dict[str, Any]) -> None:
                *[(metric, False) for metric in data["metrics"]]]
     rows = []
     for row in data["versions"]:
-        cells: list[Any] = [row["version"], row["stage"], row["created_at"] or "-"]
+        stage = " ".join([row["stage"], *(f"@{a}" for a in row.get("aliases") or [])])
+        cells: list[Any] = [row["version"], stage, row["created_at"] or "-"]
         for metric in data["metrics"]:
             text = _fmt(row["metrics"].get(metric))
             best = data["best"].get(metric) == row["version"]

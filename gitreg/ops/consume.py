@@ -106,6 +106,7 @@ def compare(ctx: Context, name: str, metrics: Sequence[str] | None = None, stage
             "stage": m.get("stage") or NONE_STAGE,
             "created_at": m.get("created_at"),
             "deprecated": bool(m.get("deprecated")),
+            "aliases": sorted(str(a) for a in m.get("aliases") or []),
             "metrics": {k: _number(values.get(k)) for k in columns},
         })
     best: dict[str, str] = {}

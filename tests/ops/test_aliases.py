@@ -104,6 +104,10 @@ def test_refs_name_at_alias_resolve_get_and_show(cli, two, tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "remote-out" / "model.pkl").read_bytes() == \
         (repo / "models/m/0.1.0/model.pkl").read_bytes()
+    # compare marks the versions an alias points at (JSON and the table)
+    rows = {r["version"]: r for r in json.loads(cli(repo, "compare", M, "--json").stdout)["versions"]}
+    assert rows["0.1.0"]["aliases"] == ["champion"] and rows["0.2.0"]["aliases"] == []
+    assert "@champion" in cli(repo, "compare", M).stdout
     # an unknown alias names the model's aliases; a version-like text is a version
     before = snapshot(repo)
     assert_one_line_error(cli(repo, "show", f"{M}@challenger"), 1, "no alias", "champion (0.1.0)")

@@ -94,7 +94,7 @@ def test_compare_cli_table_marks_best_and_missing(three, cli):
     assert res.exit_code == 0
     data = json.loads(res.stdout)
     assert set(data) >= {"name", "metrics", "versions", "best"}
-    assert set(data["versions"][0]) == {"version", "stage", "created_at", "deprecated", "metrics"}
+    assert set(data["versions"][0]) == {"version", "stage", "created_at", "deprecated", "aliases", "metrics"}
 
 
 def test_compare_empty_stage_and_unknown_model(three, cli):
