@@ -25,7 +25,7 @@ def test_init_makes_a_registry_and_is_idempotent(tmp_path, cli):
     r = cli(None, "init", str(path), "--dvc-remote", str(remote))
     assert r.exit_code == 0 and "nothing changed" in r.stderr
     assert git(path, "rev-parse", "HEAD") == head and git(path, "status", "--porcelain") == ""
-    assert Registry(path).list_models() == {"models": []}
+    assert Registry(path).list_models() == {"models": [], "hidden": []}
 
 
 def test_init_in_an_existing_repo_keeps_its_branch_and_history(tmp_path):

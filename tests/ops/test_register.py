@@ -45,7 +45,8 @@ def test_register_round_trips_through_list_show_history(reg, repo, make_artifact
     assert dvc_yaml["artifacts"]["churn"]["path"] == "models/churn/2.1.0/model.pkl"
 
     assert reg.list_models() == {"models": [
-        {"name": "churn", "latest": "2.1.0", "versions": 1, "stages": {}, "latest_tag": "churn@v2.1.0"}]}
+        {"name": "churn", "latest": "2.1.0", "versions": 1, "stages": {}, "aliases": {},
+         "latest_tag": "churn@v2.1.0", "deprecated": False, "deprecated_versions": []}], "hidden": []}
     shown = reg.show("churn")
     assert shown["owner"] == "team-a@example.com" and [m["version"] for m in shown["versions"]] == ["2.1.0"]
     assert reg.show("churn@2.1.0")["metrics"]["auc"] == 0.94
@@ -69,7 +70,8 @@ def test_bump_from_highest_and_first_version(reg, make_artifact):
     assert reg.register("m", [make_artifact()], bump="minor").version == "1.5.0"
     assert reg.register("m", [make_artifact()], bump="major").version == "2.0.0"
     assert reg.list_models()["models"][0] == {"name": "m", "latest": "2.0.0", "versions": 6, "stages": {},
-                                             "latest_tag": "m@v2.0.0"}
+                                             "aliases": {}, "latest_tag": "m@v2.0.0",
+                                             "deprecated": False, "deprecated_versions": []}
     seqs = [e["seq"] for e in reg.history("m")["events"]]
     assert seqs == [1, 2, 3, 4, 5, 6]
 
