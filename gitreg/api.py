@@ -164,15 +164,14 @@ class Registry:
 
     # gitreg/pr.py still calls these three on a Registry; the use cases are in ops/stages.py
     def promote(self, name: str, version: str, stage: str, *, reason: str | None = None,
-                keep_existing: bool = False, push: bool = False, sign: bool = False,
-                _attempt: int = 0) -> Result:
+                keep_existing: bool = False, push: bool = False, sign: bool = False) -> Result:
         """Move a version to a stage (checks transitions and the stage's policy).
 
         There is no way to pass approvers in: an approval counts only as gitreg's own
         `approve` commit by the approver (or a pull request's reviews and merge).
         """
         return stages.promote(self.ctx, name, version, stage, reason=reason,
-                              keep_existing=keep_existing, push=push, sign=sign, _attempt=_attempt)
+                              keep_existing=keep_existing, push=push, sign=sign)
 
     def deprecate(self, name: str, version: str | None = None, *, reason: str, push: bool = False,
                   sign: bool = False) -> Result:

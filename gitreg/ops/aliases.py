@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from gitreg.core import events as ev
 from gitreg.core import policy
 from gitreg.core.aliases import alias_holders
-from gitreg.core.names import check_name
 from gitreg.core.stages import Lifecycle
 from gitreg.errors import PolicyError, UserError
 from gitreg.ops import reads, sync
 from gitreg.ops.context import Context
 from gitreg.ops.results import Result
 from gitreg.ops.stages import commit_moves, find_live_version, stage_context
-from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
 
 
 def holders(manifests: dict[str, dict], model: dict | None = None) -> dict[str, str]:
@@ -95,36 +93,13 @@ def _unalias_locked(ctx: Context, name: str, alias: str, reason: str | None, sig
     return result
 
 
-def _mutate(ctx: Context, name: str, push: bool, run: Callable[[], Result], again: Callable[[int], Result],
-            attempt: int) -> Result:
-    check_name(name)
-    if push:
-        sync.require_remote(ctx)
-    with ctx.store.locked():
-        result = run()
-        if push:
-            try:
-                sync.push(ctx, result)
-            except PushRaceLost as lost:
-                # another clone changed this model first: refuse; unrelated commits: re-apply
-                if lost.touched or attempt + 1 >= PUSH_ATTEMPTS:
-                    raise
-                sync.backoff(attempt)
-                return again(attempt + 1)
-        return result
-
-
 def alias(ctx: Context, name: str, alias_name: str, version: str, *, reason: str | None = None,
-          push: bool = False, sign: bool = False, _attempt: int = 0) -> Result:
+          push: bool = False, sign: bool = False) -> Result:
     """Point `alias_name` at a version (moving it from its old holder in the same commit)."""
-    return _mutate(ctx, name, push, lambda: _alias_locked(ctx, name, alias_name, version, reason, sign),
-                   lambda n: alias(ctx, name, alias_name, version, reason=reason, push=True,
-                                   sign=sign, _attempt=n), _attempt)
+    return sync.mutate(ctx, name, push, lambda: _alias_locked(ctx, name, alias_name, version, reason, sign))
 
 
 def unalias(ctx: Context, name: str, alias_name: str, *, reason: str | None = None,
-            push: bool = False, sign: bool = False, _attempt: int = 0) -> Result:
+            push: bool = False, sign: bool = False) -> Result:
     """Delete an alias: the version holding it loses it (history and an unassignment tag)."""
-    return _mutate(ctx, name, push, lambda: _unalias_locked(ctx, name, alias_name, reason, sign),
-                   lambda n: unalias(ctx, name, alias_name, reason=reason, push=True, sign=sign,
-                                     _attempt=n), _attempt)
+    return sync.mutate(ctx, name, push, lambda: _unalias_locked(ctx, name, alias_name, reason, sign))

@@ -12,7 +12,6 @@ from gitreg.errors import ConflictError, UserError
 from gitreg.ops import reads, stages, sync
 from gitreg.ops.context import Context
 from gitreg.ops.results import Result
-from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
 from gitreg.store import MODELS_DIR
 
 
@@ -69,28 +68,13 @@ def _annotate_locked(ctx: Context, name: str, version: str | None, description: 
 
 def annotate(ctx: Context, name: str, version: str | None = None, *, description: str | None = None,
              set_tags: Any = None, unset_tags: Sequence[str] = (), reason: str | None = None,
-             push: bool = False, sign: bool = False, _attempt: int = 0) -> Result:
+             push: bool = False, sign: bool = False) -> Result:
     """Change a version's (or, with no version, the model's) description and tags: one commit.
 
     The edit is an `annotate` history entry; no GTO tag is written (GTO has none for it).
     """
-    check_name(name)
-    if push:
-        sync.require_remote(ctx)
-    with ctx.store.locked():
-        result = _annotate_locked(ctx, name, version, description, set_tags, unset_tags, reason, sign)
-        if push:
-            try:
-                sync.push(ctx, result)
-            except PushRaceLost as lost:
-                # as promote: another change to this model wins; unrelated commits are re-applied on
-                if lost.touched or _attempt + 1 >= PUSH_ATTEMPTS:
-                    raise
-                sync.backoff(_attempt)
-                return annotate(ctx, name, version, description=description, set_tags=set_tags,
-                                unset_tags=unset_tags, reason=reason, push=True, sign=sign,
-                                _attempt=_attempt + 1)
-        return result
+    return sync.mutate(ctx, name, push, lambda: _annotate_locked(
+        ctx, name, version, description, set_tags, unset_tags, reason, sign))
 
 
 # -- create -------------------------------------------------------------------------------
@@ -128,22 +112,10 @@ def _create_locked(ctx: Context, name: str, description: str | None, owner: str 
 
 
 def create(ctx: Context, name: str, *, description: str | None = None, owner: str | None = None,
-           use_case: str | None = None, tags: Any = None, push: bool = False, sign: bool = False,
-           _attempt: int = 0) -> Result:
+           use_case: str | None = None, tags: Any = None, push: bool = False,
+           sign: bool = False) -> Result:
     """Create a model with no versions (MLflow's create_registered_model): models/NAME/model.yaml."""
     check_name(name)
     mf.parse_tags(tags or [])  # refused before anything is touched
-    if push:
-        sync.require_remote(ctx)
-    with ctx.store.locked():
-        result = _create_locked(ctx, name, description, owner, use_case, tags, sign)
-        if push:
-            try:
-                sync.push(ctx, result)
-            except PushRaceLost as lost:
-                if lost.touched or _attempt + 1 >= PUSH_ATTEMPTS:
-                    raise
-                sync.backoff(_attempt)
-                return create(ctx, name, description=description, owner=owner, use_case=use_case,
-                              tags=tags, push=True, sign=sign, _attempt=_attempt + 1)
-        return result
+    return sync.mutate(ctx, name, push, lambda: _create_locked(
+        ctx, name, description, owner, use_case, tags, sign))

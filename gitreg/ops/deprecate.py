@@ -8,13 +8,13 @@ the latest, and cannot be promoted until it is undeprecated.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 from gitreg import schema, yamlio
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core.messages import commit_message, tag_message, tag_summary
-from gitreg.core.names import NONE_STAGE, check_name
+from gitreg.core.names import NONE_STAGE
 from gitreg.core.tags import deprecate_tag, deregister_tag
 from gitreg.core.timefmt import rfc3339
 from gitreg.core.version import parse_version
@@ -22,40 +22,19 @@ from gitreg.errors import ConflictError, NotFoundError, UserError
 from gitreg.ops import reads, stages, sync
 from gitreg.ops.context import Context, epoch
 from gitreg.ops.results import Result
-from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
 from gitreg.store import Change, PlannedTag, manifest_path, model_file_path
 
 
 def deprecate(ctx: Context, name: str, version: str | None = None, *, reason: str,
               push: bool = False, sign: bool = False) -> Result:
     """Deprecate a version (it leaves its stage and aliases) or, with no version, the model."""
-    return _with_push(ctx, name, push, lambda: _change(ctx, name, version, reason, sign, ev.DEPRECATE))
+    return sync.mutate(ctx, name, push, lambda: _change(ctx, name, version, reason, sign, ev.DEPRECATE))
 
 
 def undeprecate(ctx: Context, name: str, version: str | None = None, *, reason: str,
                 push: bool = False, sign: bool = False) -> Result:
     """Reverse a deprecation: GTO's tag is deleted (locally and, with push, on origin)."""
-    return _with_push(ctx, name, push, lambda: _change(ctx, name, version, reason, sign, ev.UNDEPRECATE))
-
-
-def _with_push(ctx: Context, name: str, push: bool, run: Callable[[], Result]) -> Result:
-    check_name(name)
-    if push:
-        sync.require_remote(ctx)
-    for attempt in range(PUSH_ATTEMPTS):
-        with ctx.store.locked():
-            result = run()
-            if not push:
-                return result
-            try:
-                sync.push(ctx, result)
-                return result
-            except PushRaceLost as lost:
-                # another clone changed this model first: refuse; unrelated commits: re-apply
-                if lost.touched or attempt + 1 >= PUSH_ATTEMPTS:
-                    raise
-        sync.backoff(attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return sync.mutate(ctx, name, push, lambda: _change(ctx, name, version, reason, sign, ev.UNDEPRECATE))
 
 
 def _change(ctx: Context, name: str, version: str | None, reason: str, sign: bool,

@@ -10,7 +10,7 @@ from gitreg.core import events as ev
 from gitreg.core import manifest as mf
 from gitreg.core import policy
 from gitreg.core.messages import commit_message, tag_message, tag_summary
-from gitreg.core.names import NONE_STAGE, check_name
+from gitreg.core.names import NONE_STAGE
 from gitreg.core.policy import require_signature
 from gitreg.core.stages import Lifecycle
 from gitreg.core.timefmt import rfc3339
@@ -19,7 +19,6 @@ from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
 from gitreg.ops import reads, studio, sync
 from gitreg.ops.context import Context, epoch
 from gitreg.ops.results import Result
-from gitreg.ops.sync import PUSH_ATTEMPTS, PushRaceLost
 from gitreg.store import DVC_YAML, Change, PlannedTag, manifest_path, model_file_path
 
 
@@ -271,27 +270,11 @@ def _promote_locked(ctx: Context, name: str, version: str, stage: str, reason: s
 
 
 def promote(ctx: Context, name: str, version: str, stage: str, *, reason: str | None = None,
-            keep_existing: bool = False, push: bool = False, sign: bool = False,
-            _attempt: int = 0) -> Result:
+            keep_existing: bool = False, push: bool = False, sign: bool = False) -> Result:
     """Move a version to a stage (checks transitions and the stage's policy).
 
     There is no way to pass approvers in: an approval counts only as gitreg's own
     `approve` commit by the approver (or a pull request's reviews and merge).
     """
-    check_name(name)
-    if push:
-        sync.require_remote(ctx)
-    with ctx.store.locked():
-        result = _promote_locked(ctx, name, version, stage, reason, keep_existing, sign)
-        if push:
-            try:
-                sync.push(ctx, result)
-            except PushRaceLost as lost:
-                # another clone changed this model first: refuse (exactly one wins);
-                # unrelated commits on origin: re-apply on top of them
-                if lost.touched or _attempt + 1 >= PUSH_ATTEMPTS:
-                    raise
-                sync.backoff(_attempt)
-                return promote(ctx, name, version, stage, reason=reason, keep_existing=keep_existing,
-                               push=True, sign=sign, _attempt=_attempt + 1)
-        return result
+    return sync.mutate(ctx, name, push, lambda: _promote_locked(
+        ctx, name, version, stage, reason, keep_existing, sign))

@@ -6,9 +6,10 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from gitreg import dvc
+from gitreg.core.names import check_name
 from gitreg.errors import ConflictError, UserError
 from gitreg.ops.context import Context
 from gitreg.ops.results import Result
@@ -29,6 +30,34 @@ PUSH_ATTEMPTS = 8
 def backoff(attempt: int) -> None:
     # jittered exponential backoff, so clones that lost the same race do not collide again
     time.sleep(min(2.0, random.uniform(0.05, 0.15) * 2 ** attempt))
+
+
+def mutate(ctx: Context, name: str | None, push_it: bool, run: Callable[[], Result],
+           pushed: Callable[[Result], None] | None = None) -> Result:
+    """The frame every registry change shares: the name checked, --push needing a remote
+    before anything is done, the change made under the registry lock and, with push_it,
+    pushed (then `pushed(result)`). A push that lost the race to a change of this model is
+    refused (exactly one wins); one that lost to unrelated commits was undone, and the
+    change is made again on top of them, up to PUSH_ATTEMPTS times."""
+    if name is not None:
+        check_name(name)
+    if push_it:
+        require_remote(ctx)
+    for attempt in range(PUSH_ATTEMPTS):
+        with ctx.store.locked():
+            result = run()
+            if not push_it:
+                return result
+            try:
+                push(ctx, result)
+                if pushed is not None:
+                    pushed(result)
+                return result
+            except PushRaceLost as lost:
+                if lost.touched or attempt + 1 >= PUSH_ATTEMPTS:
+                    raise
+        backoff(attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # -- push --------------------------------------------------------------------------
