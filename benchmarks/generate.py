@@ -216,7 +216,7 @@ class Generator:
             metrics=metrics, dataset_version=f"v2026.{rng.randint(1, 12):02d}",
             tags=["benchmark", m.name.split("-")[0]], created_by=actor,
         )
-        manifest = build_manifest(m.name, ver, info, actor, now, seq)
+        manifest = build_manifest(m.name, ver, info, actor, now, seq, len(m.manifests) + 1)
         vdir = f"models/{m.name}/{ver}"
         is_dir = rng.random() < 0.1
         if is_dir:

@@ -14,7 +14,7 @@ SCHEMA_VERSION = 1
 MUTABLE_FIELDS = ("stage", "aliases", "deprecated", "approval", "deployment", "history")
 # The order keys are written in, so manifests read the same everywhere.
 FIELD_ORDER = (
-    "schema_version", "name", "version", "description", "created_at", "created_by",
+    "schema_version", "name", "version", "number", "description", "created_at", "created_by",
     "framework", "algorithm", "hyperparameters", "metrics", "training", "signature",
     "artifacts", "tags", "business", "custom",
     "stage", "aliases", "deprecated", "approval", "deployment", "history",

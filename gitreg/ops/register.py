@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 from gitreg import dvc, schema, yamlio
 from gitreg.core import events as ev
 from gitreg.core import manifest as mf
+from gitreg.core import numbers
 from gitreg.core import policy
 from gitreg.core.messages import commit_message, tag_message
 from gitreg.core.names import NONE_STAGE, check_name
@@ -30,7 +31,7 @@ SINGLE_DIR_NAME = "model"  # several files or a directory become models/N/V/mode
 
 
 def build_manifest(name: str, version: str, info: VersionInfo, actor: str, now: datetime,
-                    seq: int) -> dict[str, Any]:
+                    seq: int, number: int | None = None) -> dict[str, Any]:
     training = dict(info.training)
     if info.dataset_version:
         training["dataset_version"] = info.dataset_version
@@ -47,6 +48,8 @@ def build_manifest(name: str, version: str, info: VersionInfo, actor: str, now: 
         "created_at": rfc3339(now),
         "created_by": actor,
     }
+    if number is not None:  # an adopted gto version has none: numbered by registration order
+        m = {**{k: m[k] for k in ("schema_version", "name", "version")}, "number": number, **m}
     for key, value in (("framework", info.framework), ("algorithm", info.algorithm)):
         if value:
             m[key] = value
@@ -221,9 +224,21 @@ def _new_version(ctx: Context, name: str, manifests: Mapping[str, dict], wanted:
     return ver
 
 
+def _number(name: str, manifests: Mapping[str, dict], info: VersionInfo) -> int:
+    """The new version's MLflow number: the one asked for (an import) if free, else the next."""
+    if info.number is None:
+        return numbers.next_number(manifests)
+    taken = numbers.version_numbers(manifests)
+    if info.number in taken.values():
+        holder = next(v for v, n in taken.items() if n == info.number)
+        raise ConflictError(f"{name} already has a version number {info.number} ({holder})",
+                            "leave the number out to get the next free one")
+    return info.number
+
+
 def _draft_manifest(name: str, ver: str, info: VersionInfo, actor: str, now: datetime,
-                    seq: int) -> dict[str, Any]:
-    manifest = build_manifest(name, ver, info, actor, now, seq)
+                    seq: int, number: int) -> dict[str, Any]:
+    manifest = build_manifest(name, ver, info, actor, now, seq, number)
     pre = [m for p, m in schema.errors(schema.MANIFEST, {**manifest, "artifacts": [
         {"path": "x", "md5": "0" * 32, "size": 0}]})]
     if pre:
@@ -259,7 +274,7 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
     vdir = ctx.root / MODELS_DIR / name / ver
     now = ctx.clock()
     seq = ev.max_seq(manifests.values(), model) + 1  # a created model's seqs continue
-    manifest = _draft_manifest(name, ver, info, actor, now, seq)
+    manifest = _draft_manifest(name, ver, info, actor, now, seq, _number(name, manifests, info))
     seqs = [seq]
     change = Change(ctx.store, name, actor)
     change.track_dir(vdir)

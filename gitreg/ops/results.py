@@ -28,6 +28,7 @@ class VersionInfo:
     business: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)
     created_by: str | None = None
+    number: int | None = None  # MLflow's version number; None: one above the model's highest
 
 
 @dataclass

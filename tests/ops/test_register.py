@@ -26,6 +26,7 @@ def test_register_round_trips_through_list_show_history(reg, repo, make_artifact
     manifest = yamlio.load_file(vdir / "manifest.yaml")
     assert manifest["artifacts"] == [{"path": "model.pkl", "md5": _md5(art), "size": 5000}]
     assert manifest["created_by"] == ALICE and manifest["stage"] == "none"
+    assert manifest["number"] == 1  # MLflow's version number (README "Using gitreg from MLflow")
     assert manifest["metrics"] == {"auc": 0.94, "f1": 0.88}
     assert manifest["training"]["dataset_version"] == "v2023.01"
     assert (vdir / "model.pkl.dvc").exists()
@@ -74,6 +75,10 @@ def test_bump_from_highest_and_first_version(reg, make_artifact):
                                              "deprecated": False, "deprecated_versions": []}
     seqs = [e["seq"] for e in reg.history("m")["events"]]
     assert seqs == [1, 2, 3, 4, 5, 6]
+    # MLflow numbers follow the order of registration, not SemVer (1.0.0 came fourth)
+    got = {v: yamlio.load_file(reg.root / "models" / "m" / v / "manifest.yaml")["number"]
+           for v in ("0.1.0", "0.1.1", "1.4.0", "1.0.0", "1.5.0", "2.0.0")}
+    assert got == {"0.1.0": 1, "0.1.1": 2, "1.4.0": 3, "1.0.0": 4, "1.5.0": 5, "2.0.0": 6}
 
 
 def test_directory_and_several_files_become_one_dvc_directory(reg, repo, tmp_path):
