@@ -77,6 +77,12 @@ class Lifecycle:
     def alias_policy(self, alias: str) -> StagePolicy:
         return self.aliases.policies.get(alias, StagePolicy())
 
+    def signed_targets(self) -> list[str]:
+        """Stages, and aliases as `@ALIAS`, whose policy sets require_signed: their
+        approvals count only from signed `gitreg approve` commits (validate, doctor)."""
+        return ([s for s in self.stages if self.policy(s).require_signed]
+                + [f"@{a}" for a, p in sorted(self.aliases.policies.items()) if p.require_signed])
+
     def stage(self, value: object, allow_none: bool = False) -> str:
         """Normalise a stage given by a user; unknown stages are refused with the list."""
         name = check_stage(value, allow_none=allow_none)

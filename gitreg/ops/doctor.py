@@ -114,8 +114,7 @@ def unbacked_entries(ctx: Context) -> list[str]:
     """History entries and approvals of the committed registry that no commit backs."""
     from gitreg import provenance
 
-    lifecycle = ctx.store.lifecycle()
-    signed = [s for s in lifecycle.stages if lifecycle.policy(s).require_signed]
+    signed = ctx.store.lifecycle().signed_targets()
     names = sorted(ctx.store.model_tree())
     prov = provenance.read(ctx.git, names, signatures=bool(signed))
     out = []

@@ -153,7 +153,7 @@ def check_trust(store: Store, lifecycle: Lifecycle | None, models: Sequence[str]
     """Every history entry backed by its actor's own commit, every approval by an approve commit."""
     from gitreg import provenance
 
-    signed = [s for s in lifecycle.stages if lifecycle.policy(s).require_signed] if lifecycle else []
+    signed = lifecycle.signed_targets() if lifecycle else []
     prov = provenance.read(store.git, models, signatures=bool(signed))
     for name in models:
         work: dict[str, dict] = {}

@@ -154,3 +154,43 @@ def test_require_signed_binds_an_approval_to_the_approvers_own_key(repo, signing
            f"commit by {BOB})" in out
     assert "m 0.1.0" not in out and "models/m/0.1.0" not in out
     assert run_gitreg(repo, "doctor").returncode == 1
+
+
+def test_require_signed_binds_an_alias_approval_to_the_approvers_own_key(repo, signing, tmp_path,
+                                                                          make_artifact):
+    """An alias policy's require_signed is judged by validate as a stage's is: bob signing
+    an `approve --alias` with alice's key is not bob."""
+    from conftest import BOB, as_user
+
+    from gitreg import yamlio
+
+    bob_key, bob_pub = _keypair(tmp_path / "keys", "bob")
+    allowed = tmp_path / "keys" / "allowed_signers"
+    allowed.write_text(allowed.read_text() + f'{BOB} namespaces="git" {bob_pub}\n')
+    open_lifecycle(repo)
+    cfg = yamlio.load_file(repo / "gitreg.yaml")
+    cfg["aliases"] = {"policies": {"champion": {"approvals": 1, "require_signed": True}}}
+    (repo / "gitreg.yaml").write_text(yamlio.dump(cfg))
+    git(repo, "commit", "-qm", "test: champion needs a signed approval", "--", "gitreg.yaml")
+    bob = {**os.environ, **as_user(BOB)}
+    for version in ("0.1.0", "0.2.0"):
+        assert run_gitreg(repo, "register", "m", str(make_artifact()), "--sign").returncode == 0
+    r = run_gitreg(repo, "request", "m", "0.1.0", "--alias", "champion", "--reason", "r", "--sign")
+    assert r.returncode == 0, r.stderr
+    git(repo, "config", "user.signingkey", str(bob_key))
+    r = run_gitreg(repo, "approve", "m", "0.1.0", "--alias", "champion", "--sign", env=bob)
+    assert r.returncode == 0, r.stderr
+    r = run_gitreg(repo, "validate")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # 0.2.0: "bob" approves with alice's key; the approval block names him
+    git(repo, "config", "user.signingkey", str(signing["trusted"]))
+    r = run_gitreg(repo, "request", "m", "0.2.0", "--alias", "champion", "--reason", "r", "--sign")
+    assert r.returncode == 0, r.stderr
+    r = run_gitreg(repo, "approve", "m", "0.2.0", "--alias", "champion", "--sign", env=bob)
+    assert r.returncode == 0, r.stderr
+    bad = run_gitreg(repo, "validate")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    out = bad.stdout + bad.stderr
+    assert f"lists {BOB}, but no `gitreg approve` commit by {BOB} backs it" in out
+    assert "models/m/0.1.0" not in out
+    assert run_gitreg(repo, "doctor").returncode == 1
