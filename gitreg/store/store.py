@@ -28,6 +28,13 @@ from gitreg.store.layout import (
 from gitreg.store.shape import shape_problem
 
 
+# one `ls-tree -r -z` record of a blob that is a manifest (models/NAME/VERSION/manifest.yaml)
+# or a model.yaml (models/NAME/model.yaml); records start at the output's start or after a NUL
+_TREE_FILES = re.compile(
+    r"(?:^|(?<=\0))[0-7]+ blob ([0-9a-f]+)\t" + re.escape(MODELS_DIR)
+    + r"/([^/\0]+)/(?:([^/\0]+)/" + re.escape(MANIFEST_FILE) + r"|" + re.escape(MODEL_FILE) + r")\0")
+
+
 class Store:
     def __init__(self, root: Path, git: Git):
         self.root = root
@@ -101,14 +108,16 @@ class Store:
         """Every model's committed manifests (blob ids) in one ls-tree."""
         path = f"{MODELS_DIR}/{name}" if name else MODELS_DIR
         models: dict[str, ModelFiles] = {}
-        for entry in self.git.ls_tree(rev, path):
-            if entry.kind != "blob":
-                continue
-            parts = entry.path.split("/")
-            if len(parts) == 4 and parts[3] == MANIFEST_FILE:
-                models.setdefault(parts[1], ModelFiles(parts[1])).manifests[parts[2]] = entry.sha
-            elif len(parts) == 3 and parts[2] == MODEL_FILE:
-                models.setdefault(parts[1], ModelFiles(parts[1])).model_file = entry.sha
+        # 300,000 entries at 100,000 versions: one regex over ls-tree's output picks the
+        # manifests and model.yaml files (what splitting every entry found, in its order)
+        for sha, model, version in _TREE_FILES.findall(self.git.ls_tree_text(rev, path)):
+            files = models.get(model)
+            if files is None:
+                files = models[model] = ModelFiles(model)
+            if version:
+                files.manifests[version] = sha
+            else:
+                files.model_file = sha
         return models
 
     def note_broken(self, path: str, exc: UserError, rev: str = "HEAD") -> None:
