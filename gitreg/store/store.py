@@ -197,8 +197,11 @@ class Store:
 
     def deprecated_models(self, names: Sequence[str], rev: str = "HEAD") -> set[str]:
         """The models whose model.yaml says `deprecated:`, in one `cat-file --batch` (list's
-        cost stays one git call, not one per model); only those mentioning it are parsed."""
-        paths = {f"{rev}:{model_file_path(n)}": n for n in names}
+        cost stays one git call, not one per model); only those mentioning it are parsed.
+        Each is named inside its model's tree (`TREE:model.yaml`): `REV:models/NAME/model.yaml`
+        made git read the whole models/ tree again for every model (0.2 s at 1000 models)."""
+        dirs = self.model_dirs(rev)
+        paths = {f"{dirs[n]}:{MODEL_FILE}": n for n in names if n in dirs}
         out: set[str] = set()
         for spec, raw in self.git.cat_blobs(list(paths)).items():
             if not re.search(rb"^deprecated:", raw, re.M):
