@@ -42,16 +42,19 @@ def recorded_commits(git: Git, state_dir: Path | None, name: str) -> dict[int, s
     if cached is not None and cached[0] == head:
         return cached[1]
     recorded: dict[int, str] | None = None
+    complete = True
     if cached is not None and _linear_descent(git, cached[0], head):
         new = provenance.read(git, [name], rev=f"{cached[0]}..{head}", by_directory=True)
-        recorded = dict(cached[1])
-        for (model, seq), sha in new.recorded.items():
-            if model == name:
-                recorded.setdefault(seq, sha)
+        if new.complete:
+            recorded = dict(cached[1])
+            for (model, seq), sha in new.recorded.items():
+                if model == name:
+                    recorded.setdefault(seq, sha)
     if recorded is None:
         full = provenance.read(git, [name], rev=head, by_directory=True)
         recorded = {seq: sha for (model, seq), sha in full.recorded.items() if model == name}
-    if path is not None:
+        complete = full.complete
+    if path is not None and complete:  # a log git could not read is never remembered
         _save_recorded(path, {"version": RECORDED_CACHE_VERSION, "name": name, "graph": graph,
                               "head": head, "recorded": sorted(recorded.items())})
     return recorded

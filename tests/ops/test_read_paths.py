@@ -245,3 +245,14 @@ def test_a_recorded_commits_file_that_is_not_what_gitreg_writes_is_rebuilt(gen: 
     assert _recorded(reg, name) == expected
     written = json.loads(path.read_bytes())
     assert written["head"] == reg.git.head() and dict(map(tuple, written["recorded"])) == expected
+
+
+def test_a_log_git_could_not_read_is_never_remembered(gen: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = Registry(gen)
+    name = sorted(reg.store.model_tree())[3]
+    expected = _fresh(reg, name)
+    with monkeypatch.context() as m:
+        m.setattr(provenance, "_log", lambda *args, **kwargs: None)  # git log failed (fault injected)
+        assert _recorded(reg, name) == {}
+    assert not _cache_file(reg, name).exists()
+    assert _recorded(reg, name) == expected and _cache_file(reg, name).is_file()
