@@ -61,9 +61,67 @@ def scan(text: str) -> dict[str, Any] | None:
     if '"' in text or "\t" in text or "\r" in text or "&" in text or "*" in text:
         return None
     try:
+        if _STRICT.fullmatch(text):
+            return _extract(text)
         return _scan(text)
     except _Unsupported:
         return None
+
+
+# The strict form: exactly the layout gitreg's dumper writes (one space after each colon,
+# values plain or single-quoted without '' escapes, no comments, blank lines or flow
+# collections but {} and [], every history entry starting `- seq: N`). Text in it is
+# checked by one regex and its fields picked by a few more (issue 16: 100,000 manifests);
+# they are what _scan reads from the same text (tests compare the two). Anything else
+# goes through _scan.
+_K = r"[A-Za-z_][A-Za-z0-9_]*"
+_V = (r"(?:'[^'\n ]*(?: +[^'\n #][^'\n ]*)*'|\{\}|\[\]|"
+      r"[^\s'\"|>!&*%@`{\[\]}#,?:\-][^\s'\":]*(?:[: ][^\s'\"#:][^\s'\":]*)*)")
+_KV = rf"{_K}:(?: {_V})?\n"
+_EVEN = r"[^\n']*(?:'[^\n']*'[^\n']*)*\n"  # a line with an even number of apostrophes
+_STRICT = re.compile(
+    rf"(?:(?!history:|aliases:){_K}:\n(?:[ -]{_EVEN})*"
+    rf"|(?!history:|aliases:){_K}: {_V}\n(?: {_EVEN})*"
+    rf"|history: \[\]\n|history:\n(?:- seq: (?:0|[1-9][0-9]*)\n(?:  {_KV}|  - {_V}\n|   {_EVEN})*)*"
+    rf"|aliases: \[\]\n|aliases:\n(?:- {_V}\n)+)+")
+# every line _extract looks at: a top-level key, an entry's start, an entry's wanted key,
+# an item of a top-level sequence (aliases)
+_LINE = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_]*):(?: (.*))?|- seq: ([0-9]+)|  (seq|action|to):(?: (.*))?|- (.*))$",
+                   re.M)
+
+
+def _extract(text: str) -> dict[str, Any] | None:
+    """_scan's answer for text in the strict form (the later of repeated keys wins, as there)."""
+    top: dict[str, Any] = {}
+    history: list[dict[str, Any]] | None = None
+    aliases: list[Any] = []
+    item: dict[str, Any] = {}
+    section = ""
+    for key, value, seq, entry_key, entry_value, dash in _LINE.findall(text):
+        if key:
+            section = key
+            if key in _WANTED:
+                top[key] = _scalar(value)
+            elif key == "history":
+                history = []
+            elif key == "aliases":
+                aliases = top["aliases"] = []
+        elif section == "history":
+            if seq:
+                item = {"seq": _scalar(seq)}
+                history.append(item)  # type: ignore[union-attr]
+            elif entry_key:
+                item[entry_key] = _scalar(entry_value)
+        elif section == "aliases" and dash:
+            aliases.append(_scalar(dash))
+    if not top:
+        return None
+    if history is not None:
+        for h in history:
+            if not isinstance(h.get("seq"), int):
+                raise _Unsupported
+        top["history"] = history
+    return top
 
 
 def _scan(text: str) -> dict[str, Any] | None:

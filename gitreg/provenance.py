@@ -49,6 +49,7 @@ class Provenance:
     commits: dict[str, CommitInfo] = field(default_factory=dict)
     introduced: dict[str, set[tuple[str, int]]] = field(default_factory=dict)  # sha -> entries
     rewritten: list[tuple[str, str, int, str]] = field(default_factory=list)  # model, version, seq, sha
+    complete: bool = True  # False: git log could not be read (nothing here is an answer to keep)
 
     def commit_of(self, model: str, seq: int) -> CommitInfo | None:
         sha = self.recorded.get((model, seq))
@@ -69,6 +70,7 @@ def read(git: Git, names: Sequence[str] | None = None, rev: str = "HEAD",
     prov = Provenance()
     log = _log(git, names, rev, signatures, first_parent, by_directory and names is not None)
     if log is None:
+        prov.complete = False
         return prov
     changes = _commits(log, prov, by_directory)
     blobs = sorted({b for _, diffs in changes for d in diffs for b in d[2:] if b != _ZERO})

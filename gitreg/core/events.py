@@ -73,7 +73,7 @@ def _history(model: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     if not isinstance(history, list):
         return []
     # model.yaml is not shape-checked like manifests: skip what is not an entry
-    return [h for h in history if isinstance(h, Mapping) and type(h.get("seq")) is int
+    return [h for h in history if (type(h) is dict or isinstance(h, Mapping)) and type(h.get("seq")) is int
             and isinstance(h.get("action"), str)]
 
 

@@ -154,14 +154,16 @@ class Git:
             out[refname[len("refs/tags/"):]] = parse_trailers(body)
         return out
 
-    def ls_tree(self, rev: str, path: str | Sequence[str], recursive: bool = True) -> list[TreeEntry]:
+    def ls_tree_text(self, rev: str, path: str | Sequence[str], recursive: bool = True) -> str:
+        """`git ls-tree -z` output as it is ("" when rev or path is not there)."""
         paths = [path] if isinstance(path, str) else list(path)
         args = ["ls-tree", "-z", "--full-tree"] + (["-r"] if recursive else []) + [rev, "--", *paths]
         proc = self.run(args, check=False)
-        if proc.returncode != 0:
-            return []
+        return proc.stdout if proc.returncode == 0 else ""
+
+    def ls_tree(self, rev: str, path: str | Sequence[str], recursive: bool = True) -> list[TreeEntry]:
         entries = []
-        for rec in proc.stdout.split("\x00"):
+        for rec in self.ls_tree_text(rev, path, recursive).split("\x00"):
             if not rec:
                 continue
             meta, _, p = rec.partition("\t")

@@ -146,13 +146,13 @@ def alias_version(name: str, manifests: Mapping[str, Mapping[str, Any]], alias: 
 
 def history(ctx: Context, name: str) -> dict[str, Any]:
     """Every event by seq; a model-level one (model.yaml's history) has version null."""
-    from gitreg import provenance
+    from gitreg.store.recorded import recorded_commits
 
     manifests, model = find_model(ctx, name, allow_empty=True)
     events = ev.model_events(manifests.values(), model)
     # the commit that really added each entry (from the manifests' diffs, not from
-    # commit-message trailers, which any commit can claim)
-    prov = provenance.read(ctx.git, [name], by_directory=True)
+    # commit-message trailers, which any commit can claim), remembered by HEAD's id
+    recorded = recorded_commits(ctx.git, ctx.store.state_dir, name)
     tags = ctx.git.tag_trailers([f"refs/tags/{name}@*", f"refs/tags/{name}#*"])
     published = published_approvals(name, events, tags)
     out = []
@@ -164,7 +164,7 @@ def history(ctx: Context, name: str) -> dict[str, Any]:
             "from": e.data.get("from"), "to": e.data.get("to"),
             "at": e.data.get("at"), "by": e.data.get("by"),
             "reason": e.data.get("reason"), "approved_by": e.data.get("approved_by"),
-            "commit": prov.recorded.get((name, e.seq)), "tag": tag if tag in tags else None,
+            "commit": recorded.get(e.seq), "tag": tag if tag in tags else None,
             **{k: e.data[k] for k in HISTORY_EXTRAS if k in e.data},
             **({k: e.data.get(k) for k in ("alias", "replaced", "replaced_by")}
                if e.action in (ev.ALIAS, ev.UNALIAS) else {}),

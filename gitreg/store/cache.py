@@ -80,16 +80,19 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
     return out
 
 
+_CHUNK = 5000  # manifests read per `git cat-file --batch` (about 5 MB)
+
+
 def _summarize_blobs(store: Store, paths: dict[str, str]) -> dict[str, dict]:
     """{blob id: summary} of manifests, read in chunks and summarised one at a time
-    (never 20,000 parsed manifests in memory at once); the fast scanner reads what
-    gitreg writes, PyYAML everything else."""
+    (never 100,000 manifests in memory at once); the fast scanner reads what gitreg
+    writes, PyYAML everything else."""
     from gitreg import fastscan
 
     out: dict[str, dict] = {}
     shas = list(paths)
-    for i in range(0, len(shas), 2000):
-        for sha, raw in store.read_blobs({s: paths[s] for s in shas[i:i + 2000]}).items():
+    for i in range(0, len(shas), _CHUNK):
+        for sha, raw in store.read_blobs({s: paths[s] for s in shas[i:i + _CHUNK]}).items():
             fields = None
             try:
                 fields = fastscan.scan(raw.decode("utf-8"))

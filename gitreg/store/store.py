@@ -28,6 +28,13 @@ from gitreg.store.layout import (
 from gitreg.store.shape import shape_problem
 
 
+# one `ls-tree -r -z` record of a blob that is a manifest (models/NAME/VERSION/manifest.yaml)
+# or a model.yaml (models/NAME/model.yaml); records start at the output's start or after a NUL
+_TREE_FILES = re.compile(
+    r"(?:^|(?<=\0))[0-7]+ blob ([0-9a-f]+)\t" + re.escape(MODELS_DIR)
+    + r"/([^/\0]+)/(?:([^/\0]+)/" + re.escape(MANIFEST_FILE) + r"|" + re.escape(MODEL_FILE) + r")\0")
+
+
 class Store:
     def __init__(self, root: Path, git: Git):
         self.root = root
@@ -101,14 +108,16 @@ class Store:
         """Every model's committed manifests (blob ids) in one ls-tree."""
         path = f"{MODELS_DIR}/{name}" if name else MODELS_DIR
         models: dict[str, ModelFiles] = {}
-        for entry in self.git.ls_tree(rev, path):
-            if entry.kind != "blob":
-                continue
-            parts = entry.path.split("/")
-            if len(parts) == 4 and parts[3] == MANIFEST_FILE:
-                models.setdefault(parts[1], ModelFiles(parts[1])).manifests[parts[2]] = entry.sha
-            elif len(parts) == 3 and parts[2] == MODEL_FILE:
-                models.setdefault(parts[1], ModelFiles(parts[1])).model_file = entry.sha
+        # 300,000 entries at 100,000 versions: one regex over ls-tree's output picks the
+        # manifests and model.yaml files (what splitting every entry found, in its order)
+        for sha, model, version in _TREE_FILES.findall(self.git.ls_tree_text(rev, path)):
+            files = models.get(model)
+            if files is None:
+                files = models[model] = ModelFiles(model)
+            if version:
+                files.manifests[version] = sha
+            else:
+                files.model_file = sha
         return models
 
     def note_broken(self, path: str, exc: UserError, rev: str = "HEAD") -> None:
@@ -188,8 +197,11 @@ class Store:
 
     def deprecated_models(self, names: Sequence[str], rev: str = "HEAD") -> set[str]:
         """The models whose model.yaml says `deprecated:`, in one `cat-file --batch` (list's
-        cost stays one git call, not one per model); only those mentioning it are parsed."""
-        paths = {f"{rev}:{model_file_path(n)}": n for n in names}
+        cost stays one git call, not one per model); only those mentioning it are parsed.
+        Each is named inside its model's tree (`TREE:model.yaml`): `REV:models/NAME/model.yaml`
+        made git read the whole models/ tree again for every model (0.2 s at 1000 models)."""
+        dirs = self.model_dirs(rev)
+        paths = {f"{dirs[n]}:{MODEL_FILE}": n for n in names if n in dirs}
         out: set[str] = set()
         for spec, raw in self.git.cat_blobs(list(paths)).items():
             if not re.search(rb"^deprecated:", raw, re.M):

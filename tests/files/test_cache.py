@@ -500,3 +500,46 @@ def test_list_answer_is_never_cached_with_an_unreadable_manifest(big: Path) -> N
         assert not answer_file(big).exists()
     git(big, "revert", "--no-edit", "HEAD")
     assert Registry(big).list_models() == before
+
+
+def _outcome(read: Any, text: str) -> Any:
+    try:
+        return read(text)
+    except fastscan._Unsupported:
+        return "unsupported"
+
+
+def test_the_strict_form_reads_what_the_line_scanner_reads(big: Path) -> None:
+    """Text in the strict form (one regex, issue 16) gives exactly what the line-by-line
+    scanner gives; gitreg's own manifests are all in it. Checked on the awkward table,
+    every generated manifest and thousands of random edits of them."""
+    import random
+
+    rng = random.Random(16)
+    generated = [p.read_text() for p in sorted((big / "models").glob("*/*/manifest.yaml"))]
+    assert generated and all(fastscan._STRICT.fullmatch(t) for t in generated)
+    texts = list(AWKWARD.values()) + generated
+    pieces = ["'", "''", " ", "  ", ":", ": ", " #", "#", "-", "- ", "{", "}", "[]", "{}", "|", ">",
+              "!", "%", "@", "`", ",", "?", "\n", "\n  ", "\n- ", "seq: 3", "to: x", "x", "0", "07", "1.5",
+              "null", "~", "yes", "history:", "aliases:", "stage: production", "\n- seq: 9\n"]
+    for _ in range(6000):
+        lines = rng.choice(generated).split("\n")
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(lines))
+            edit = rng.randrange(4)
+            if edit == 0:
+                at = rng.randint(0, len(lines[i]))
+                lines[i] = lines[i][:at] + rng.choice(pieces) + lines[i][at:]
+            elif edit == 1:
+                lines.insert(i, lines[rng.randrange(len(lines))])
+            elif edit == 2 and len(lines) > 1:
+                del lines[i]
+            else:
+                lines[i] = rng.choice(["", " ", "  ", "- "]) + lines[i].lstrip(" -")
+        texts.append("\n".join(lines))
+    strict = 0
+    for text in texts:
+        if fastscan._STRICT.fullmatch(text):
+            strict += 1
+            assert _outcome(fastscan._extract, text) == _outcome(fastscan._scan, text), text
+    assert strict > len(generated) + 1000  # many edits stay in the strict form and are compared
