@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -337,6 +338,110 @@ def _delta(base_size: int, size: int, prefix: int, middle: bytes, suffix_at: int
     return b"".join(out)
 
 
+class _Unhandled(Exception):
+    pass
+
+
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.@/+-]*(?: [A-Za-z0-9_.@/+-]+)*|\d+\.\d+\.\d+")
+_QUOTED = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@/+ -]*(?:: [A-Za-z0-9_.@/+ -]+)+"
+                     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_MD5 = re.compile(r"[0-9a-f]{32}(?:\.dir)?")
+_BINARY = re.compile(r"0b[01_]*")
+_FLOAT = re.compile(r"-?\d+\.\d+")
+_RESOLVED = {"yes", "no", "true", "false", "on", "off", "null", "y", "n", "~"}
+_scalars: dict[Any, str] = {}
+_checks = [2000]  # the first dumps are also made by yamlio.dump and compared
+
+
+def _scalar(v: Any) -> str:
+    """v as yamlio.dump writes it after `key: ` (no folding: lines are checked short)."""
+    if v is None:
+        return "null"
+    if v is True or v is False:
+        return "true" if v else "false"
+    if type(v) is int:
+        return str(v)
+    if type(v) is float:
+        r = repr(v)
+        if _FLOAT.fullmatch(r):
+            return r
+    elif type(v) is str:
+        if v == "":
+            return "''"
+        if _PLAIN.fullmatch(v) and v.lower() not in _RESOLVED and "  " not in v:
+            return v
+        if _QUOTED.fullmatch(v) and not v.endswith(" ") and "  " not in v:
+            return "'" + v + "'"
+        if _MD5.fullmatch(v) and not v[:32].isdigit() and not _BINARY.fullmatch(v):
+            return v  # a hex digest with a letter: never an int, float or date
+    key = (type(v), v)
+    if key not in _scalars:  # anything else: as PyYAML writes it alone, if that is one line
+        text = yamlio.dump({"k": v})
+        if not text.startswith("k: ") or text.count("\n") != 1:
+            raise _Unhandled(v)
+        _scalars[key] = text[3:-1]
+    return _scalars[key]
+
+
+def _lines(data: Any, indent: str, out: list[str], first: str | None = None) -> None:
+    """Block YAML as PyYAML writes it (indent 2, sequences in mappings not indented)."""
+    lead = indent if first is None else first
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if type(k) is not str or _scalar(k) != k:
+                raise _Unhandled(k)
+            if isinstance(v, dict):
+                if not v:
+                    out.append(f"{lead}{k}: {{}}\n")
+                else:
+                    out.append(f"{lead}{k}:\n")
+                    _lines(v, indent + "  ", out)
+            elif isinstance(v, list):
+                if not v:
+                    out.append(f"{lead}{k}: []\n")
+                else:
+                    out.append(f"{lead}{k}:\n")
+                    _lines(v, indent, out)
+            else:
+                line = f"{lead}{k}: {_scalar(v)}\n"
+                if len(line) > 90:
+                    raise _Unhandled(line)
+                out.append(line)
+            lead = indent
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict) and item:
+                _lines(item, indent + "  ", out, indent + "- ")
+            elif isinstance(item, (dict, list)):
+                raise _Unhandled(item)
+            else:
+                line = f"{indent}- {_scalar(item)}\n"
+                if len(line) > 90:
+                    raise _Unhandled(line)
+                out.append(line)
+    else:
+        raise _Unhandled(data)
+
+
+def _dump(data: Any) -> str:
+    """Exactly yamlio.dump(data), without PyYAML for the plain mappings, lists and
+    scalars the generator writes (PyYAML's representer took a third of the time);
+    anything else, and the first dumps (as a check), go through yamlio.dump."""
+    out: list[str] = []
+    try:
+        if not data:
+            raise _Unhandled(data)
+        _lines(data, "", out)
+    except _Unhandled:
+        return yamlio.dump(data)
+    text = "".join(out)
+    if _checks[0]:
+        _checks[0] -= 1
+        expected = yamlio.dump(data)
+        assert text == expected, (text, expected)
+    return text
+
+
 def _fake_md5(*parts: Any) -> str:
     return hashlib.md5("/".join(map(str, parts)).encode()).hexdigest()
 
@@ -427,22 +532,22 @@ class Generator:
         m.manifests[ver] = manifest
         ordered = mf.ordered(manifest)
         assert list(ordered)[-2:] == ["stage", "history"], list(ordered)
-        m.head[ver] = yamlio.dump({k: v for k, v in ordered.items() if k not in ("stage", "history")})
-        m.history_text[ver] = yamlio.dump(manifest["history"])
+        m.head[ver] = _dump({k: v for k, v in ordered.items() if k not in ("stage", "history")})
+        m.history_text[ver] = _dump(manifest["history"])
         files: dict[str, Any] = {
             f"{vdir}/manifest.yaml": m.manifest_text(ver),
             f"{vdir}/{art['path']}.dvc": _dvc_file_text(out),
             f"{vdir}/.gitignore": f"/{art['path']}\n",
         }
         if len(m.manifests) == 1:
-            files[f"models/{m.name}/model.yaml"] = yamlio.dump(
+            files[f"models/{m.name}/model.yaml"] = _dump(
                 {"schema_version": 1, "name": m.name, "description": info.description,
                  "tags": info.tags, "created_at": rfc3339(now)})
         entry = {"path": f"{vdir}/{art['path']}", "type": "model", "desc": info.description,
                  "labels": info.tags}
         known = m.name in self.dvc_text and next(reversed(self.dvc_text)) == m.name
         self.dvc_artifacts[m.name] = entry
-        block = "".join("  " + line + "\n" for line in yamlio.dump({m.name: entry}).splitlines())
+        block = "".join("  " + line + "\n" for line in _dump({m.name: entry}).splitlines())
         self.dvc_text[m.name] = block
         content = self._dvc_yaml().encode()
         # models are written one after another, so this one's entry is dvc.yaml's last: the
@@ -478,7 +583,7 @@ class Generator:
                 if step.get(key):
                     entry[key] = step[key]
             man["history"].append(entry)
-            m.history_text[ver] += yamlio.dump([entry])
+            m.history_text[ver] += _dump([entry])
             if step["action"] in ev.MOVES:
                 man["stage"] = step["to"]
             m.events.append(ev.Event(m.seq, ver, step["action"], entry))
