@@ -127,7 +127,7 @@ def test_generated_pack_is_valid_for_git_fsck(gen10: tuple[Path, dict]) -> None:
 
 
 def test_fast_texts_are_what_yamlio_dumps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(generate._checks, 0, 0)  # compare here, not inside _dump
+    monkeypatch.setitem(generate._checks, "left", 0)  # compare here, not inside _dump
     (tmp_path / "objects" / "pack").mkdir(parents=True)
     pack = generate._Pack(tmp_path, [], [])
     gen = generate.Generator(Path("."), 12, 3, 5, pack, generate._Clock(0), None)
