@@ -108,6 +108,8 @@ class _Pack:
         self.seen: set[bytes] = set()
         # keyframes for the deltas: family -> (offset, content)
         self.frames: dict[str, tuple[int, bytes]] = {}
+        self.chain: dict[Any, tuple[int, bytes, int]] = {}  # family -> (offset, content, depth)
+        self.chain_model = b""
         self.hashed: dict[str, tuple[int, dict[tuple[int, int], Any]]] = {}  # family -> (keyframe, states)
         # tree state: the root's entries (name -> (mode, id)); models/'s entries, sorted
         self.root = {name: (mode, oid) for mode, name, oid in base_tree}
@@ -162,10 +164,39 @@ class _Pack:
             delta = _delta(len(base), len(content), prefix, content[prefix:end],
                            len(base) - suffix, suffix)
             entry = _obj_header(6, len(delta)) + _ofs(self.offset - base_off) + zlib.compress(delta, 1, wbits=12)
+        self._write(oid, entry)
+        return oid
+
+    def put_chained(self, kind: bytes, content: bytes, family: Any, depth: int = 16) -> bytes:
+        """Store an object as a delta against the family's previous one (what they share at
+        the start and at the end, found here), up to `depth` deep, then whole again: each
+        version of a model's tree and of a manifest changes a little from the last."""
+        h = hashlib.sha1(b"%s %d\0" % (kind, len(content)))
+        h.update(content)
+        oid = h.digest()
+        if oid in self.seen:
+            return oid
+        self.seen.add(oid)
+        frame = self.chain.get(family)
+        if frame is None or frame[2] >= depth:
+            self.chain[family] = (self.offset, content, 0)
+            entry = _obj_header(self.TYPES[kind], len(content)) + \
+                zlib.compress(content, 1, wbits=12 if len(content) <= 4096 else 15)
+        else:
+            base_off, base, d = frame
+            prefix = _common(base, content)
+            suffix = _common(base, content, min(len(base), len(content)) - prefix)
+            delta = _delta(len(base), len(content), prefix, content[prefix:len(content) - suffix],
+                           len(base) - suffix, suffix)
+            self.chain[family] = (self.offset, content, d + 1)
+            entry = _obj_header(6, len(delta)) + _ofs(self.offset - base_off) + zlib.compress(delta, 1, wbits=12)
+        self._write(oid, entry)
+        return oid
+
+    def _write(self, oid: bytes, entry: bytes) -> None:
         self.out.write(entry)
         self.index.append((oid, zlib.crc32(entry), self.offset))
         self.offset += len(entry)
-        return oid
 
     # -- commits ---------------------------------------------------------------------
     def commit(self, parent: str | None, when: int, message: str, files: Mapping[str, Any],
@@ -175,8 +206,13 @@ class _Pack:
         touched_models: set[bytes] = set()
         for path, text in files.items():
             parts = path.encode().split(b"/")
+            if len(parts) > 2 and parts[1] != self.chain_model:  # the next model: forget the last's
+                self.chain.clear()
+                self.chain_model = parts[1]
             if isinstance(text, _Spliced):
                 oid = self.put(b"blob", text.content, "dvc.yaml", text.prefix)
+            elif parts[-1] == b"manifest.yaml":
+                oid = self.put_chained(b"blob", text.encode(), path)
             else:
                 oid = self.put(b"blob", text.encode())
             if len(parts) == 1:
@@ -194,7 +230,7 @@ class _Pack:
             oid = self.put(b"tree", _tree(self.version_trees[name, ver]))
             self.model_trees.setdefault(name, {})[ver] = (b"40000", oid)
         for name in touched_models:
-            self._set_model(name, self.put(b"tree", _tree(self.model_trees[name])))
+            self._set_model(name, self.put_chained(b"tree", _tree(self.model_trees[name]), name))
         if touched_models:
             self.root[b"models"] = (b"40000", self._models_tree())
         tree = self.put(b"tree", _tree(self.root)).hex()
@@ -279,6 +315,20 @@ class _Spliced:
 
     def __init__(self, content: bytes, prefix: int | None) -> None:
         self.content, self.prefix = content, prefix
+
+
+def _common(a: bytes, b: bytes, suffix_limit: int | None = None) -> int:
+    """How many bytes a and b share at their start, or with suffix_limit at their end (at
+    most that many): a binary search of memcmp's."""
+    view = memoryview(b)
+    lo, hi = 0, min(len(a), len(b)) if suffix_limit is None else suffix_limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a.startswith(view[:mid]) if suffix_limit is None else a.endswith(view[len(b) - mid:]):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _tree_key(mode: bytes, name: bytes) -> bytes:

@@ -122,7 +122,9 @@ def test_generated_pack_is_valid_for_git_fsck(gen10: tuple[Path, dict]) -> None:
     assert fsck.returncode == 0 and fsck.stdout + fsck.stderr == "", fsck.stdout + fsck.stderr
     packs = list((repo / ".git" / "objects" / "pack").glob("*.idx"))
     verify = git(repo, "verify-pack", "-v", *map(str, packs))
-    assert "chain length = 1" in verify and "chain length = 2" not in verify
+    depths = [int(line.split("=")[1].split(":")[0]) for line in verify.splitlines()
+              if line.startswith("chain length")]
+    assert depths and max(depths) <= 16  # short delta chains: readers apply few deltas
     assert len(git(repo, "for-each-ref", "refs/tags").splitlines()) == stats["tags"]
 
 
