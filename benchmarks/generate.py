@@ -99,12 +99,13 @@ class _Pack:
     def __init__(self, git_dir: Path, base_tree: list[tuple[bytes, bytes, bytes]],
                  models_tree: list[tuple[bytes, bytes, bytes]]) -> None:
         self.git_dir = git_dir
-        self.tmp = git_dir / "objects" / "pack" / "tmp_gitreg_bench.pack"
-        self.tmp.parent.mkdir(parents=True, exist_ok=True)
-        self.out = open(self.tmp, "wb", buffering=1 << 22)
-        self.out.write(b"PACK\0\0\0\2\0\0\0\0")  # the count is patched in at the end
-        self.offset = 12
-        self.index: list[tuple[bytes, int, int]] = []  # (id, crc32, offset)
+        packs = git_dir / "objects" / "pack"
+        packs.mkdir(parents=True, exist_ok=True)
+        self.main = _PackFile(packs / "tmp_gitreg_bench.pack")
+        # the last version of each manifest and tree of a model (what HEAD reads), whole and
+        # together in a second, small pack: `gitreg list` meets them side by side
+        self.head = _PackFile(packs / "tmp_gitreg_bench_head.pack")
+        self.pending: dict[Any, tuple[bytes, bytes, bytes]] = {}  # family -> (kind, content, id)
         self.seen: set[bytes] = set()
         # keyframes for the deltas: family -> (offset, content)
         self.frames: dict[str, tuple[int, bytes]] = {}
@@ -177,6 +178,13 @@ class _Pack:
         if oid in self.seen:
             return oid
         self.seen.add(oid)
+        held = self.pending.pop(family, None)
+        self.pending[family] = (kind, content, oid)
+        if held is not None:  # a newer version: the one held back is a delta base after all
+            self._chained(held[0], held[1], held[2], family, depth)
+        return oid
+
+    def _chained(self, kind: bytes, content: bytes, oid: bytes, family: Any, depth: int) -> None:
         frame = self.chain.get(family)
         if frame is None or frame[2] >= depth:
             self.chain[family] = (self.offset, content, 0)
@@ -191,12 +199,21 @@ class _Pack:
             self.chain[family] = (self.offset, content, d + 1)
             entry = _obj_header(6, len(delta)) + _ofs(self.offset - base_off) + zlib.compress(delta, 1, wbits=12)
         self._write(oid, entry)
-        return oid
+
+    @property
+    def offset(self) -> int:
+        return self.main.offset
 
     def _write(self, oid: bytes, entry: bytes) -> None:
-        self.out.write(entry)
-        self.index.append((oid, zlib.crc32(entry), self.offset))
-        self.offset += len(entry)
+        self.main.write(oid, entry)
+
+    def _release(self) -> None:
+        """The model is done: its held-back last versions go whole into the head pack."""
+        for kind, content, oid in self.pending.values():
+            self.head.write(oid, _obj_header(self.TYPES[kind], len(content)) +
+                            zlib.compress(content, 1, wbits=12 if len(content) <= 4096 else 15))
+        self.pending.clear()
+        self.chain.clear()
 
     # -- commits ---------------------------------------------------------------------
     def commit(self, parent: str | None, when: int, message: str, files: Mapping[str, Any],
@@ -206,8 +223,8 @@ class _Pack:
         touched_models: set[bytes] = set()
         for path, text in files.items():
             parts = path.encode().split(b"/")
-            if len(parts) > 2 and parts[1] != self.chain_model:  # the next model: forget the last's
-                self.chain.clear()
+            if len(parts) > 2 and parts[1] != self.chain_model:  # the next model
+                self._release()
                 self.chain_model = parts[1]
             if isinstance(text, _Spliced):
                 oid = self.put(b"blob", text.content, "dvc.yaml", text.prefix)
@@ -227,7 +244,7 @@ class _Pack:
                 touched_versions.add(key)
                 touched_models.add(parts[1])
         for name, ver in touched_versions:
-            oid = self.put(b"tree", _tree(self.version_trees[name, ver]))
+            oid = self.put_chained(b"tree", _tree(self.version_trees[name, ver]), (name, ver))
             self.model_trees.setdefault(name, {})[ver] = (b"40000", oid)
         for name in touched_models:
             self._set_model(name, self.put_chained(b"tree", _tree(self.model_trees[name]), name))
@@ -270,8 +287,34 @@ class _Pack:
                 f"tagger {actor.split('@')[0].title()} <{actor}> {when} +0000\n\n{message}")
         return self.put(b"tag", text.encode()).hex()
 
+    def finish(self) -> list[Path]:
+        """Write the held-back last versions, then both packs' trailers and .idx files."""
+        self._release()
+        self.frames.clear()
+        return [self.main.finish(), self.head.finish()]
+
+
+class _PackFile:
+    """One pack being written: its entries, then (finish) the count, trailer and .idx."""
+
+    def __init__(self, path: Path) -> None:
+        self.tmp = path
+        self.out = open(path, "wb", buffering=1 << 22)
+        self.out.write(b"PACK\0\0\0\2\0\0\0\0")  # the count is patched in at the end
+        self.offset = 12
+        self.index: list[tuple[bytes, int, int]] = []  # (id, crc32, offset)
+
+    def write(self, oid: bytes, entry: bytes) -> None:
+        self.out.write(entry)
+        self.index.append((oid, zlib.crc32(entry), self.offset))
+        self.offset += len(entry)
+
     def finish(self) -> Path:
         """Patch the count in, write the trailer and the .idx; return the pack's path."""
+        if not self.index:  # nothing held back (no models)
+            self.out.close()
+            self.tmp.unlink()
+            return self.tmp
         self.out.flush()
         self.out.seek(8)
         self.out.write(struct.pack(">I", len(self.index)))
@@ -303,7 +346,6 @@ class _Pack:
         name = self.tmp.parent / f"pack-{digest.hex()}"
         name.with_suffix(".idx").write_bytes(body + hashlib.sha1(body).digest())
         self.tmp.rename(name.with_suffix(".pack"))
-        self.frames.clear()
         return name.with_suffix(".pack")
 
 
