@@ -14,10 +14,12 @@ History per model (seeded): versions registered one after another (patch/minor/m
 bumps); some go to staging, some from staging to production (archiving the previous
 holder), and now and then a rollback restores the previous production holder.
 
-Everything goes through `git fast-import` (commits first, then the tags in a second
-stream once the commit ids are known). Each manifest's text is kept in parts (a move
-appends its history entry instead of dumping the whole file again) and each model's
-tags are replayed once, at its end: 2000 models x 50 versions in a few minutes.
+No `git fast-import`: the objects are hashed here and written straight into a pack (see
+_Pack), with the ids fast-import gave them; the tags go into the same pack and into
+packed-refs. Each manifest's text is kept in parts (a move appends its history entry
+instead of dumping the whole file again), the YAML is written without PyYAML's
+representer (_dump), and each model's tags are replayed once, at its end: 2000 models x
+50 versions in about two minutes.
 
     python benchmarks/generate.py DIR --models 100 --versions 10 [--seed 0]
 """
@@ -87,11 +89,13 @@ class _Pack:
     `dvc.yaml` (300 KB) against the previous version, searching for the change. Here the
     change is known: while one model's events are written, every `models/` tree and
     `dvc.yaml` is stored as a delta (one copy, one insert, one copy) against the
-    first one written for that model, which is stored whole. So every delta chain is
-    one deep (readers apply at most one delta; fast-import's own chains were long
-    enough that run.py repacked) and only the SHA-1s are over the whole texts.
-    Commits, trees and blobs are hashed here, so commit ids are known at once and the
-    tags go into the same pack. The object ids are exactly what fast-import wrote.
+    first one written for that model, which is stored whole (chains one deep); only
+    the SHA-1s are over the whole texts. Each model tree, version tree and manifest is a
+    delta against its own previous version (chains of at most 16), and the last version
+    of each, what HEAD reads, is held back and written whole into a second, small pack
+    when the model is done. Commits, trees and blobs are hashed here, so commit ids are
+    known at once and the tags go into the same pack. The object ids are exactly what
+    fast-import wrote (same HEAD and tags: checked at 20x10, 200x50 and 2000x5).
     """
 
     TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
