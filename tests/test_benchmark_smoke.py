@@ -113,13 +113,28 @@ def test_generation_is_deterministic(tmp_path: Path, gen10: tuple[Path, dict], _
     assert git(other, "rev-parse", "HEAD:models") != git(repo, "rev-parse", "HEAD:models")
 
 
-def test_dvc_yaml_fast_text_is_what_yamlio_dumps() -> None:
-    class Sink:
-        stdin = open(os.devnull, "wb")
+def test_generated_pack_is_valid_for_git_fsck(gen10: tuple[Path, dict]) -> None:
+    """generate.py writes its pack, index and packed-refs itself: git must find them whole
+    (every object's id, every delta, the checksums) and every ref pointing at a real tag."""
+    repo, stats = gen10
+    fsck = subprocess.run(["git", "fsck", "--full", "--strict", "--no-dangling"], cwd=repo,
+                          capture_output=True, text=True, check=False)
+    assert fsck.returncode == 0 and fsck.stdout + fsck.stderr == "", fsck.stdout + fsck.stderr
+    packs = list((repo / ".git" / "objects" / "pack").glob("*.idx"))
+    verify = git(repo, "verify-pack", "-v", *map(str, packs))
+    depths = [int(line.split("=")[1].split(":")[0]) for line in verify.splitlines()
+              if line.startswith("chain length")]
+    assert depths and max(depths) <= 16  # short delta chains: readers apply few deltas
+    assert len(git(repo, "for-each-ref", "refs/tags").splitlines()) == stats["tags"]
 
-    gen = generate.Generator(Path("."), 12, 3, 5, generate._Stream(Sink()), generate._Clock(0), "x")
+
+def test_fast_texts_are_what_yamlio_dumps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(generate._checks, "left", 0)  # compare here, not inside _dump
+    (tmp_path / "objects" / "pack").mkdir(parents=True)
+    pack = generate._Pack(tmp_path, [], [])
+    gen = generate.Generator(Path("."), 12, 3, 5, pack, generate._Clock(0), None)
     models = gen.run()
-    Sink.stdin.close()
+    pack.finish()
     assert gen._dvc_yaml() == yamlio.dump({"artifacts": gen.dvc_artifacts})
     # manifests are kept as text in parts (a move appends its history entry): the same
     # bytes as dumping the whole manifest, at every version and after every move
@@ -132,6 +147,13 @@ def test_dvc_yaml_fast_text_is_what_yamlio_dumps() -> None:
                 {"md5": "ab" * 16, "size": 3, "hash": "md5", "path": "model.pkl"},
                 {"md5": "ab" * 16 + ".dir", "size": 3, "nfiles": 2, "hash": "md5", "path": "model"}):
         assert generate._dvc_file_text(out) == yamlio.dump({"outs": [out]})
+    # the YAML writer's scalars: whatever it does not know goes through PyYAML
+    for value in ("plain words", "a: colon", "yes", "No", "null", "~", "", " lead", "trail ", "1.5",
+                  "1.2.3", "0x1f", "1_000", "2026-01-01", "2026-01-01T00:00:00Z", "'q'", "#x", "a #b",
+                  "-x", "é", "a\nb", "0b0101", "12345678901234567890123456789012", "e" * 32,
+                  "x" * 120, 3, -2, 0.5, 1e-07, 1e20, float("inf"), True, None, [], {}):
+        for data in ({"k": value}, [value], {"k": {"n": value}}, {"k": [{"a": value, "b": 1}]}):
+            assert generate._dump(data) == yamlio.dump(data), data
 
 
 def test_runner_smoke_runs_end_to_end(tmp_path: Path) -> None:
