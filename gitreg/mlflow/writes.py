@@ -43,6 +43,17 @@ def _fetch(source: str, tracking_uri: str | None, into: Path) -> Path:
                                    tracking_uri=tracking_uri))
 
 
+def _source_run(model_id: Any, tracking_uri: str | None) -> str | None:
+    """The run that logged MLflow 3's model `m-ID` (log_model passes no run id of its own)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient(tracking_uri=tracking_uri).get_logged_model(model_id).source_run_id
+    except MlflowException:
+        return None
+
+
 def create_version(reg: Registry, name: str, source: str, *, run_id: Any, tags: Any,
                    run_link: Any, description: Any, local_model_path: Any, model_id: Any,
                    tracking_uri: str | None) -> str:
@@ -57,6 +68,8 @@ def create_version(reg: Registry, name: str, source: str, *, run_id: Any, tags: 
             shutil.copytree(path, staged, ignore=shutil.ignore_patterns("registered_model_meta"),
                             dirs_exist_ok=True)
             path = staged
+        if not run_id and model_id:
+            run_id = _source_run(model_id, tracking_uri)
         block = {k: v for k, v in (("source", source), ("run_id", run_id), ("run_link", run_link),
                                    ("model_id", model_id)) if v}
         info = VersionInfo(description=description or None, framework=_flavor(path),
