@@ -59,12 +59,12 @@ def mlflow_block(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return block if isinstance(block, dict) else {}
 
 
-def model_version(state: ModelState, ver: str) -> ModelVersion:
+def model_version(state: ModelState, ver: str, numeric: bool = False) -> ModelVersion:
     m = state.manifests[ver]
     block = mlflow_block(m)
     aliases = sorted(str(a) for a in m.get("aliases") or [] if isinstance(a, str))
     return ModelVersion(
-        name=state.name, version=str(state.numbers[ver]),
+        name=state.name, version=state.numbers[ver] if numeric else str(state.numbers[ver]),
         creation_timestamp=millis(m.get("created_at")) or 0,
         last_updated_timestamp=millis(_last_change(m)),
         description=m.get("description") or "",

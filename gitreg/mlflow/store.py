@@ -205,12 +205,17 @@ class GitregRegistryStore(AbstractStore):
 
         from gitreg.mlflow import convert, snapshot
 
-        versions = [convert.model_version(s, v)
+        # MLflow's filters and sorts compare version numbers as integers (as its FileStore's
+        # entities carry them); the page handed back has them as strings, like every answer
+        versions = [convert.model_version(s, v, numeric=True)
                     for s in snapshot.read(self._registry().ctx).values() for v in s.manifests]
         found = SearchModelVersionUtils.sort(
             SearchModelVersionUtils.filter(versions, filter_string),
             order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"])
-        return _page(found, max_results, page_token)
+        page = _page(found, max_results, page_token)
+        for mv in page:
+            mv._version = str(mv._version)
+        return page
 
     @translated
     def set_model_version_tag(self, name, version, tag):

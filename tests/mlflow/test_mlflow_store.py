@@ -22,6 +22,7 @@ from gitreg import Registry
 
 import mlflow
 from mlflow.exceptions import MlflowException
+from mlflow.entities.model_registry import ModelVersionTag
 from mlflow.tracking import MlflowClient
 
 X = np.random.RandomState(0).rand(60, 4)
@@ -52,7 +53,7 @@ def no_approvals(repo: Path) -> None:
     """gitreg.yaml without the production approval policy (for tests about other things)."""
     path = repo / "gitreg.yaml"
     text = path.read_text()
-    start = text.index("policies:")
+    start = text.index("\npolicies:") + 1
     path.write_text(text[:start] + "policies: {}\n")
     git(repo, "commit", "-q", "-am", "test: no approvals")
 
@@ -160,3 +161,208 @@ def test_mlflow_client_end_to_end(repo: Path, ml: MlflowClient, monkeypatch: pyt
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     # the registry holds the artifacts (DVC): the MLmodel file is in the version's directory
     assert (repo / "models" / "churn" / "0.2.0" / "model" / "MLmodel").exists()
+
+
+@pytest.fixture
+def three_models(repo: Path, ml: MlflowClient, tmp_path: Path) -> MlflowClient:
+    """churn with 3 versions (v2 tagged team=risk, in Staging), fraud with 2, straight from paths."""
+    no_approvals(repo)
+    src = model_dir(tmp_path, 1)
+    for name, count in (("churn", 3), ("fraud", 2)):
+        ml.create_registered_model(name, description=f"{name} model")
+        for _ in range(count):
+            ml.create_model_version(name, str(src))
+    ml.set_model_version_tag("churn", "2", "team", "risk")
+    ml.transition_model_version_stage("churn", "2", "Staging")
+    return ml
+
+
+def test_search_filters_order_and_page_tokens(three_models: MlflowClient):
+    ml = three_models
+    every = ml.search_model_versions()
+    assert sorted((v.name, v.version) for v in every) == [
+        ("churn", "1"), ("churn", "2"), ("churn", "3"), ("fraud", "1"), ("fraud", "2")]
+    assert [v.version for v in ml.search_model_versions("name='churn'", order_by=["version_number ASC"])] \
+        == ["1", "2", "3"]
+    assert [(v.name, v.version) for v in ml.search_model_versions(
+        "tags.team = 'risk'")] == [("churn", "2")]
+    assert [v.version for v in ml.search_model_versions(
+        "name = 'churn' AND version_number >= 2", order_by=["version_number DESC"])] == ["3", "2"]
+    assert [v.name for v in ml.search_model_versions("name LIKE 'fr%'")] == ["fraud", "fraud"]
+    first = ml.search_model_versions(max_results=2, order_by=["name ASC", "version_number ASC"])
+    assert [(v.name, v.version) for v in first] == [("churn", "1"), ("churn", "2")] and first.token
+    second = ml.search_model_versions(max_results=2, order_by=["name ASC", "version_number ASC"],
+                                      page_token=first.token)
+    third = ml.search_model_versions(max_results=2, order_by=["name ASC", "version_number ASC"],
+                                     page_token=second.token)
+    assert [(v.name, v.version) for v in second] == [("churn", "3"), ("fraud", "1")]
+    assert [(v.name, v.version) for v in third] == [("fraud", "2")] and not third.token
+    models = ml.search_registered_models(order_by=["name DESC"])
+    assert [m.name for m in models] == ["fraud", "churn"]
+    assert [m.name for m in ml.search_registered_models("name = 'churn'")] == ["churn"]
+    page = ml.search_registered_models(max_results=1, order_by=["name ASC"])
+    assert [m.name for m in page] == ["churn"]
+    assert [m.name for m in ml.search_registered_models(max_results=1, order_by=["name ASC"],
+                                                        page_token=page.token)] == ["fraud"]
+    with pytest.raises(MlflowException) as err:
+        ml.search_model_versions("name ~ 'x'")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert {v.current_stage for v in ml.get_latest_versions("churn")} == {"Staging", "None"}
+    assert [v.version for v in ml.get_latest_versions("churn", ["None"])] == ["3"]
+
+
+def test_delete_and_rename_are_refused_and_nothing_changes(repo: Path, three_models: MlflowClient):
+    ml = three_models
+    before = snapshot(repo)
+    for call, why in ((lambda: ml.delete_registered_model("churn"), "never deletes"),
+                      (lambda: ml.delete_model_version("churn", "1"), "never deletes"),
+                      (lambda: ml.rename_registered_model("churn", "attrition"), "cannot rename")):
+        with pytest.raises(MlflowException, match=why) as err:
+            call()
+        assert err.value.error_code == "INVALID_STATE"
+    with pytest.raises(MlflowException, match="prompts are not kept"):
+        ml.search_prompts()
+    assert snapshot(repo) == before
+    assert len(ml.search_model_versions("name='churn'")) == 3
+
+
+def test_errors_have_mlflows_codes(three_models: MlflowClient):
+    ml = three_models
+    cases = [(lambda: ml.get_model_version("churn", "9"), "RESOURCE_DOES_NOT_EXIST"),
+             (lambda: ml.get_registered_model("nope"), "RESOURCE_DOES_NOT_EXIST"),
+             (lambda: ml.get_model_version_by_alias("churn", "nobody"), "RESOURCE_DOES_NOT_EXIST"),
+             (lambda: ml.create_registered_model("churn"), "RESOURCE_ALREADY_EXISTS"),
+             (lambda: ml.transition_model_version_stage("churn", "1", "Nowhere"),
+              "INVALID_PARAMETER_VALUE"),
+             (lambda: ml.set_model_version_tag("churn", "1", "team", "a\x00b"),
+              "INVALID_PARAMETER_VALUE"),
+             # production only from staging (gitreg.yaml's transitions)
+             (lambda: ml.transition_model_version_stage("churn", "1", "Production"), "INVALID_STATE")]
+    for call, code in cases:
+        with pytest.raises(MlflowException) as err:
+            call()
+        assert err.value.error_code == code, err.value
+        assert str(err.value.message).startswith(("gitreg: ", "Registered model alias", "Model Version"))
+
+
+def test_rollback_is_gitregs_rollback(repo: Path, three_models: MlflowClient):
+    ml = three_models
+    ml.transition_model_version_stage("churn", "1", "Staging")
+    ml.transition_model_version_stage("churn", "1", "Production")
+    ml.transition_model_version_stage("churn", "2", "Production")  # archives 1 (exclusive)
+    assert ml.get_model_version("churn", "1").current_stage == "Archived"
+    back = ml.transition_model_version_stage("churn", "1", "Production")
+    assert back.current_stage == "Production"
+    assert ml.get_model_version("churn", "2").current_stage == "Archived"
+    events = Registry(repo).history("churn")["events"]
+    last = events[-1]
+    assert (last["action"], last["version"], last["to"], last["by"]) == (
+        "rollback", "0.1.0", "production", ALICE)
+    assert "MLflow" in last["reason"]
+    assert git(repo, "log", "-1", "--format=%s").strip().startswith("gitreg: rollback churn")
+    assert_tools_agree(repo, ["churn"])
+
+
+def _git_processes(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every git process started from now on (subprocess.run / Popen with argv[0] == git)."""
+    seen: list[list[str]] = []
+    real_popen_init = subprocess.Popen.__init__
+
+    def counting(self: Any, args: Any, *a: Any, **kw: Any) -> None:
+        argv = [str(x) for x in args] if isinstance(args, (list, tuple)) else [str(args)]
+        if Path(argv[0]).name == "git":
+            seen.append(argv)
+        real_popen_init(self, args, *a, **kw)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", counting)
+    return seen
+
+
+def test_each_read_costs_the_same_git_processes_at_3_and_8_versions(
+        repo: Path, ml: MlflowClient, make_artifact: Any, monkeypatch: pytest.MonkeyPatch):
+    reg = Registry(repo)
+    store = mlflow.tracking._model_registry.utils._get_store()
+    reads = [lambda: store.get_model_version("churn", "2"),
+             lambda: store.get_registered_model("churn"),
+             lambda: store.get_latest_versions("churn", ["Staging"]),
+             lambda: store.search_model_versions("name='churn'", max_results=100),
+             lambda: store.search_registered_models(max_results=100),
+             lambda: store.get_model_version_by_alias("churn", "champion")]
+    counts = {}
+    for total in (3, 8):
+        while len(reg.show("churn")["versions"] if total > 3 or (repo / "models" / "churn").exists()
+                  else []) < total:
+            reg.register("churn", [make_artifact()])
+        if total == 3:
+            reg.alias("churn", "champion", "0.2.0")
+            reg.promote("churn", "0.1.0", "staging")
+        seen = _git_processes(monkeypatch)
+        per_call = []
+        for read in reads:
+            seen.clear()
+            read()
+            per_call.append(len(seen))
+        monkeypatch.undo()
+        counts[total] = per_call
+    assert counts[3] == counts[8], counts
+    assert all(0 < n <= 6 for n in counts[3]), counts
+
+
+def test_download_uri_is_an_md5_checked_export_outside_the_work_tree(
+        repo: Path, three_models: MlflowClient, tmp_path: Path):
+    ml = three_models
+    uri = ml.get_model_version_download_uri("churn", "2")
+    path = Path(uri).resolve()
+    assert repo.resolve() not in path.parents
+    assert (tmp_path / "mlflow-cache").resolve() in path.parents
+    assert (path / "MLmodel").exists()
+    loaded = mlflow.pyfunc.load_model("models:/churn/2")
+    from sklearn.linear_model import LogisticRegression
+
+    assert (loaded.predict(X) == LogisticRegression(C=1.0).fit(X, Y).predict(X)).all()
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    # exported once: a second look is the same directory, unchanged by what MLflow wrote there
+    assert ml.get_model_version_download_uri("churn", "2") == uri
+    # a corrupted DVC cache is caught by get's md5 check: nothing is exported
+    import shutil
+
+    shutil.rmtree(tmp_path / "mlflow-cache")
+    for blob in (repo / ".dvc" / "cache").rglob("*"):
+        if blob.is_file() and not blob.name.endswith(".dir"):
+            blob.chmod(0o644)
+            blob.write_bytes(b"tampered")
+    remote = tmp_path / "dvc-remote"
+    shutil.rmtree(remote)
+    remote.mkdir()
+    with pytest.raises(MlflowException, match="md5|checksum|missing|failed"):
+        ml.get_model_version_download_uri("churn", "2")
+
+
+def test_the_store_is_found_by_entry_point_and_pickles(repo: Path, three_models: MlflowClient):
+    from gitreg.mlflow.store import GitregRegistryStore
+
+    store = mlflow.tracking._model_registry.utils._get_store()
+    assert type(store) is GitregRegistryStore and store.root == str(repo)
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy.get_model_version("churn", "2").tags["team"] == "risk"
+    copy.set_model_version_tag("churn", "2", ModelVersionTag("team", "growth"))  # its lock works after unpickling
+    assert store.get_model_version("churn", "2").tags["team"] == "growth"  # state read afresh
+
+
+def test_every_abstract_store_method_is_implemented_or_refused():
+    from mlflow.store.model_registry.abstract_store import AbstractStore
+
+    from gitreg.mlflow.store import GitregRegistryStore
+
+    public = [n for n, v in vars(AbstractStore).items() if callable(v) and not n.startswith("_")]
+    missing = [n for n in public if n not in vars(GitregRegistryStore)]
+    assert public and missing == []
+
+
+@pytest.mark.parametrize("uri", ["gitreg://host/path", "gitreg:", "file:///x"])
+def test_bad_registry_uris_are_refused(uri: str):
+    from gitreg.mlflow.store import GitregRegistryStore
+
+    with pytest.raises(MlflowException) as err:
+        GitregRegistryStore(uri)
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
