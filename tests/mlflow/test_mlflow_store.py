@@ -366,3 +366,25 @@ def test_bad_registry_uris_are_refused(uri: str):
     with pytest.raises(MlflowException) as err:
         GitregRegistryStore(uri)
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_register_model_from_a_run_copies_the_artifacts_into_the_registry(
+        repo: Path, ml: MlflowClient, tmp_path: Path):
+    from sklearn.linear_model import RidgeClassifier
+
+    fitted = RidgeClassifier(alpha=0.3).fit(X, Y)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(fitted, name="model")
+    mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", "fraud")
+    assert (mv.version, mv.run_id, mv.status) == ("1", run.info.run_id, "READY")
+    assert mv.source.startswith("models:/m-")  # MLflow 3 hands the store its logged model
+    # the registry holds the files (DVC-tracked in the version's directory), not a pointer
+    files = repo / "models" / "fraud" / "0.1.0" / "model"
+    assert (files / "MLmodel").exists() and not (files / "registered_model_meta").exists()
+    assert "skops" in (files / "MLmodel").read_text()  # mlflow 3's sklearn flavour saves with skops
+    manifest = Registry(repo).show("fraud@0.1.0")
+    assert manifest["framework"] == "sklearn"
+    assert manifest["custom"]["mlflow"]["run_id"] == run.info.run_id
+    loaded = mlflow.pyfunc.load_model("models:/fraud/1")
+    assert (loaded.predict(X) == fitted.predict(X)).all()
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
