@@ -245,22 +245,58 @@ def test_errors_have_mlflows_codes(three_models: MlflowClient):
         assert str(err.value.message).startswith(("gitreg: ", "Registered model alias", "Model Version"))
 
 
-def test_rollback_is_gitregs_rollback(repo: Path, three_models: MlflowClient):
-    ml = three_models
-    ml.transition_model_version_stage("churn", "1", "Staging")
-    ml.transition_model_version_stage("churn", "1", "Production")
-    ml.transition_model_version_stage("churn", "2", "Production")  # archives 1 (exclusive)
-    assert ml.get_model_version("churn", "1").current_stage == "Archived"
+def test_rollback_is_gitregs_rollback_and_needs_no_new_approval(
+        repo: Path, ml: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    src = model_dir(tmp_path, 1)
+    ml.create_registered_model("churn")
+    for _ in range(2):
+        ml.create_model_version("churn", str(src))
+    for number in ("1", "2"):  # production needs Bob's approval of Alice's request
+        ml.transition_model_version_stage("churn", number, "Staging")
+        with pytest.raises(MlflowException, match="recorded a request"):
+            ml.transition_model_version_stage("churn", number, "Production")
+        act_as(monkeypatch, BOB)
+        ml.transition_model_version_stage("churn", number, "Production")
+        act_as(monkeypatch, ALICE)
+    assert ml.get_model_version("churn", "1").current_stage == "Archived"  # exclusive stage
     back = ml.transition_model_version_stage("churn", "1", "Production")
     assert back.current_stage == "Production"
     assert ml.get_model_version("churn", "2").current_stage == "Archived"
-    events = Registry(repo).history("churn")["events"]
-    last = events[-1]
+    last = Registry(repo).history("churn")["events"][-1]
     assert (last["action"], last["version"], last["to"], last["by"]) == (
         "rollback", "0.1.0", "production", ALICE)
     assert "MLflow" in last["reason"]
-    assert git(repo, "log", "-1", "--format=%s").strip().startswith("gitreg: rollback churn")
+    author, subject = git(repo, "log", "-1", "--format=%ae%n%s").split("\n")[:2]
+    assert (author, subject.split(" ")[:3]) == (ALICE, ["gitreg:", "rollback", "churn"])
     assert_tools_agree(repo, ["churn"])
+    # a version that never held production is not rolled back to: it needs the approval
+    ml.create_model_version("churn", str(src))
+    ml.transition_model_version_stage("churn", "3", "Archived")
+    with pytest.raises(MlflowException, match="transition|cannot|needs approval"):
+        ml.transition_model_version_stage("churn", "3", "Production")
+
+
+def test_archive_existing_versions_archives_other_holders_of_a_shared_stage(
+        three_models: MlflowClient):
+    ml = three_models
+    ml.transition_model_version_stage("churn", "1", "Staging")
+    assert {ml.get_model_version("churn", n).current_stage for n in ("1", "2")} == {"Staging"}
+    ml.transition_model_version_stage("churn", "3", "Staging", archive_existing_versions=True)
+    assert [ml.get_model_version("churn", n).current_stage for n in ("1", "2", "3")] == [
+        "Archived", "Archived", "Staging"]
+    with pytest.raises(MlflowException) as err:
+        ml.transition_model_version_stage("churn", "3", "Archived", archive_existing_versions=True)
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_one_store_serves_threads(three_models: MlflowClient):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = mlflow.tracking._model_registry.utils._get_store()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda n: store.get_model_version("churn", str(n)).version,
+                            [1, 2, 3] * 4))
+    assert got == ["1", "2", "3"] * 4
 
 
 def _git_processes(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
