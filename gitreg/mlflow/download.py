@@ -3,7 +3,7 @@
 MLflow loads a local download URI in place and writes its `registered_model_meta` file
 into it, so the URI never points into the registry's work tree. Each version is exported
 once with gitreg's `get` (DVC, every md5 checked) into a cache directory named by the
-artifact's md5: $GITREG_MLFLOW_CACHE, else $XDG_CACHE_HOME/gitreg/mlflow, else
+model, the version and the artifact's md5: $GITREG_MLFLOW_CACHE, else $XDG_CACHE_HOME/gitreg/mlflow, else
 ~/.cache/gitreg/mlflow.
 """
 
@@ -43,7 +43,8 @@ def _key(manifest: dict) -> str:
 def exported(reg: Any, state: ModelState, ver: str) -> str:
     """The local directory holding `ver`'s MLflow model (exported on first use)."""
     manifest = state.manifests[ver]
-    target = cache_root() / _key(manifest)
+    # by name and version too: MLflow writes that version's registered_model_meta in it
+    target = cache_root() / state.name / f"{ver}-{_key(manifest)}"
     root = Path(reg.root).resolve()
     if root == target.resolve() or root in target.resolve().parents:
         raise UserError(f"{CACHE_VAR} points into the registry's work tree ({target})",
@@ -54,9 +55,13 @@ def exported(reg: Any, state: ModelState, ver: str) -> str:
         try:
             reg.get(f"{state.name}@{ver}", staging / "out")
             (staging / "out" / _DONE).write_text(f"{state.name}@{ver}\n")
-            if target.exists():  # an export interrupted before it was marked done
-                shutil.rmtree(target)
-            os.replace(staging / "out", target)
+            if target.exists() and not (target / _DONE).exists():
+                shutil.rmtree(target)  # an export interrupted before it was marked done
+            try:
+                os.replace(staging / "out", target)
+            except OSError:
+                if not (target / _DONE).exists():  # not another process's finished export
+                    raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return str(_model_dir(target))

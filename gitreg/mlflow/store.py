@@ -85,8 +85,10 @@ class GitregRegistryStore(AbstractStore):
     def create_registered_model(self, name, tags=None, description=None, deployment_job_id=None):
         from gitreg.mlflow import convert, snapshot
 
+        from gitreg.core.names import check_name
+
         reg = self._registry()
-        if name in snapshot.read(reg.ctx, name):
+        if check_name(name) and name in snapshot.read(reg.ctx, name):
             raise exists(f"Registered Model (name={name}) already exists")
         reg.create(name, description=description or None,
                    tags={t.key: t.value for t in tags or []} or None)

@@ -372,6 +372,17 @@ def test_download_uri_is_an_md5_checked_export_outside_the_work_tree(
     remote.mkdir()
     with pytest.raises(MlflowException, match="md5|checksum|missing|failed"):
         ml.get_model_version_download_uri("churn", "2")
+    assert not any((tmp_path / "mlflow-cache").rglob("MLmodel"))
+
+
+def test_a_download_cache_inside_the_work_tree_is_refused(
+        repo: Path, three_models: MlflowClient, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GITREG_MLFLOW_CACHE", str(repo / "exports"))
+    before = snapshot(repo)
+    with pytest.raises(MlflowException, match="points into the registry's work tree") as err:
+        three_models.get_model_version_download_uri("churn", "1")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert snapshot(repo) == before
 
 
 def test_the_store_is_found_by_entry_point_and_pickles(repo: Path, three_models: MlflowClient):
