@@ -23,6 +23,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("gitreg.store", "gitreg.provenance")),
     ("ops", ("gitreg.ops",)),
     ("api", ("gitreg.api",)),
+    # MLflow's registry store (issue 15): an adapter on the facade, imported only by MLflow
+    ("mlflow", ("gitreg.mlflow",)),
     ("cli", ("gitreg.cli", "gitreg.demo", "gitreg.__main__", "gitreg")),
 ]
 # the version string is metadata, not the facade: anyone may read it
@@ -171,3 +173,37 @@ def test_use_cases_never_import_the_facade():
             if any(n == "gitreg.api" or n.startswith("gitreg.api.") for n in names):
                 offenders.append(name)
     assert offenders == []
+
+
+def _third_party_imports(path: Path) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_only_gitreg_mlflow_imports_mlflow_and_nothing_imports_it():
+    """MLflow is an extra (issue 15): gitreg's own commands never import it, nor gitreg.mlflow."""
+    graph = import_graph()
+    users = sorted(name for name, path in all_modules().items()
+                   if "mlflow" in _third_party_imports(path) and not name.startswith("gitreg.mlflow"))
+    importers = sorted(a for a, targets in graph.items() if not a.startswith("gitreg.mlflow")
+                       and any(t.startswith("gitreg.mlflow") for t in targets))
+    assert (users, importers) == ([], [])
+
+
+def test_the_mlflow_store_imports_gitreg_lazily():
+    """MLflow imports every installed plugin in every process: loading the store's module must
+    not load gitreg's API, DVC or the use cases."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, gitreg.mlflow.store\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('gitreg.api', 'gitreg.ops', "
+             "'gitreg.store', 'dvc', 'jsonschema'))))\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=PACKAGE.parent, check=True)
+    assert proc.stdout.strip() == "[]"
