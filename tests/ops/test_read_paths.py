@@ -76,7 +76,7 @@ def test_history_output_is_what_the_glob_walk_gives(gen: Path, monkeypatch: pyte
 def test_read_commands_start_without_the_api(gen: Path, args: list[str]) -> None:
     probe = ("import sys\nfrom gitreg.cli.main import app\n"
              "try:\n    app(prog_name='gitreg', args=sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
-             "heavy = [m for m in ('gitreg.api', 'jsonschema', 'ssl', 'rich', 'dvc') if m in sys.modules]\n"
+             "heavy = [m for m in ('gitreg.api', 'jsonschema', 'ssl', 'rich', 'dvc', 'mlflow') if m in sys.modules]\n"
              "sys.stderr.write('\\nLOADED ' + repr(heavy) + ' ' + repr(code) + '\\n')\n")
     Registry(gen).lifecycle()  # gitreg.yaml validated once (jsonschema), then remembered
     proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=gen, capture_output=True, text=True,
