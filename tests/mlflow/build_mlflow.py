@@ -3,7 +3,7 @@
 Run as `python build_mlflow.py DIR initial` (two models, versions with sklearn models saved
 with skops, descriptions, tags, aliases, stages with two Production holders, a deleted
 version, a NaN metric, a model name gitreg cannot store) or `DIR add` (one more version of
-churn). MLflow's fluent API keeps global state, so it never runs inside the test process.
+churn) or `DIR filestore` (one model in a file store, DIR/mlruns). MLflow's fluent API keeps global state, so it never runs inside the test process.
 """
 
 from __future__ import annotations
@@ -64,15 +64,21 @@ def add(client: MlflowClient) -> None:
     client.set_registered_model_alias("fraud", "latest-good", "2")
 
 
+def filestore(client: MlflowClient) -> None:
+    client.create_registered_model("iris", description="in a file store")
+    log_version("iris", 1.0, {"accuracy": 0.9})
+
+
 def main() -> None:
     folder, mode = Path(sys.argv[1]).resolve(), sys.argv[2]
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    # a file store (`filestore`, run with MLFLOW_ALLOW_FILE_STORE=true) or a sqlite db
+    uri = (folder / "mlruns").as_uri() if mode == "filestore" else f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name("exp") is None:
         mlflow.create_experiment("exp", artifact_location=(folder / "artifacts").as_uri())
     mlflow.set_experiment("exp")
     client = MlflowClient(uri)
-    {"initial": initial, "add": add}[mode](client)
+    {"initial": initial, "add": add, "filestore": filestore}[mode](client)
 
 
 if __name__ == "__main__":

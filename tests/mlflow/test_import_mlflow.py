@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,7 +29,7 @@ BUILD = Path(__file__).with_name("build_mlflow.py")
 
 def _build(folder: Path, mode: str) -> None:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(folder.parent / "home"),
-           "PYTHONWARNINGS": "ignore"}
+           "PYTHONWARNINGS": "ignore", "MLFLOW_ALLOW_FILE_STORE": "true"}
     proc = subprocess.run([sys.executable, str(BUILD), str(folder), mode], cwd=folder, env=env,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -206,3 +207,40 @@ def test_a_dirty_registry_is_refused_before_anything_is_imported(cli: Any, repo:
     r = cli(repo, "import", "mlflow", "--tracking-uri", _uri(mlflow_dir))
     assert r.exit_code == 4, r.output
     assert git(repo, "rev-parse", "HEAD") == head and not (repo / "models" / "churn").exists()
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+def test_a_file_store_is_imported_from_a_copy(cli: Any, repo: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    folder = tmp_path / "fs"
+    folder.mkdir()
+    _build(folder, "filestore")
+    # a store without .trash/ (older MLflow, or emptied): MLflow opening it in place makes one
+    shutil.rmtree(folder / "mlruns" / ".trash")
+    before = _tree(folder)
+    uri = (folder / "mlruns").as_uri()
+    r = cli(repo, "import", "mlflow", "--tracking-uri", uri)
+    assert r.exit_code == 1 and "MLFLOW_ALLOW_FILE_STORE=true" in r.stderr, r.output
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    r = cli(repo, "import", "mlflow", "--tracking-uri", uri)
+    assert r.exit_code == 0, r.output
+    assert "imported iris 1.0.0 (MLflow version 1)" in r.stderr
+    assert _tree(folder) == before, "the import changed the file store (MLflow adds .trash/)"
+    assert _numbers(repo, "iris") == {"1.0.0": 1}
+    assert _check_registry(cli, repo)["iris"]["latest"] == "1.0.0"
+
+
+def test_a_server_that_does_not_answer_is_one_line_quickly(cli: Any, repo: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    before = snapshot(repo)
+    r = cli(repo, "import", "mlflow", "--tracking-uri", f"http://127.0.0.1:{port}")
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith(f"error: cannot reach the MLflow tracking server at http://127.0.0.1:{port}")
+    assert r.stderr.count("\n") == 1 and snapshot(repo) == before

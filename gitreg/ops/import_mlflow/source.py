@@ -54,6 +54,25 @@ def _sqlite_path(uri: str) -> Path:
     return Path("/" + path.lstrip("/")) if uri.startswith("sqlite:////") else Path(path)
 
 
+PROBE_TIMEOUT = 10.0
+
+
+def _probe(uri: str) -> None:
+    """One short request before MLflow's client, which retries for minutes when nothing answers."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT):
+            pass
+    except urllib.error.HTTPError:
+        return  # something answered (a proxy may not serve /health): MLflow's client decides
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"cannot reach the MLflow tracking server at {uri}: {reason}",
+                        "check the URL and that `mlflow server` is running there") from None
+
+
 def open_copy(uri: str, workdir: Path) -> str:
     """The tracking URI MLflow is given: a copy of a local store in workdir, or the server's URL.
 
@@ -71,6 +90,7 @@ def open_copy(uri: str, workdir: Path) -> str:
                 shutil.copyfile(f"{db}{suffix}", f"{copy}{suffix}")
         return f"sqlite:///{copy}"
     if scheme in ("http", "https"):
+        _probe(uri)
         return uri
     if scheme in ("", "file"):
         root = Path(unquote(urlparse(uri).path)) if scheme == "file" else Path(uri)
