@@ -33,7 +33,11 @@ def ensure_model(ctx: Context, m: MlflowModel, report: ImportReport) -> None:
     tags = mapping.good_tags(m.tags, f"model {m.name}", report.dropped)
     description = m.description[:10000] or None
     if model is None and not manifests:
-        annotate.create(ctx, m.name, description=description, tags=tags)
+        try:
+            annotate.create(ctx, m.name, description=description, tags=tags)
+        except GitregError as exc:  # its versions may still be registered: reported, not fatal
+            report.skipped.append(f"model {m.name}: description and tags not set ({exc})")
+            return
         report.created.append(m.name)
         return
     current = (model or {}).get("tags") or {}
@@ -42,8 +46,12 @@ def ensure_model(ctx: Context, m: MlflowModel, report: ImportReport) -> None:
     new_description = description if description and description != (model or {}).get("description") \
         else None
     if changed_tags or new_description:
-        annotate.annotate(ctx, m.name, description=new_description, set_tags=changed_tags or None,
-                          reason=REASON)
+        try:
+            annotate.annotate(ctx, m.name, description=new_description,
+                              set_tags=changed_tags or None, reason=REASON)
+        except GitregError as exc:
+            report.skipped.append(f"model {m.name}: description and tags not updated ({exc})")
+            return
         report.annotated.append(m.name)
 
 
