@@ -292,6 +292,13 @@ class Registry:
         return monitoring.run(self.ctx, name, checks, source, rollback=rollback, interval=interval,
                               max_checks=max_checks, push=push, sleep=sleep, on_round=on_round)
 
+    def import_mlflow(self, tracking_uri: str, models: Sequence[str] = (), *,
+                      progress: Progress | None = None) -> Any:
+        """Import an MLflow registry (sqlite, file store or server): see gitreg/ops/import_mlflow/."""
+        from gitreg.ops import import_mlflow
+
+        return import_mlflow.import_mlflow(self.ctx, tracking_uri, models, progress=progress)
+
     def site(self, out_dir: str | Path, title: str | None = None) -> dict[str, Any]:
         """Write the static dashboard into out_dir; returns what was written."""
         return site_pages.site(self.ctx, out_dir, title)

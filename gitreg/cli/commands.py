@@ -9,7 +9,8 @@ import typer
 from gitreg import __version__
 from gitreg.cli import common
 from gitreg.cli import (  # noqa: F401  (each module registers its commands)
-    alias_cmds, annotate_cmds, ci_cmds, consume_cmds, deprecate_cmds, doctor_cmds, read_cmds,
+    alias_cmds, annotate_cmds, ci_cmds, consume_cmds, deprecate_cmds, doctor_cmds, import_cmds,
+    read_cmds,
     registry_cmds, site_cmds, stage_cmds,
 )
 from gitreg.cli.common import app

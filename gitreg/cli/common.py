@@ -26,7 +26,7 @@ PANELS: dict[str, tuple[str, ...]] = {
     "Stages": ("request", "approve", "reject", "promote", "rollback", "alias"),
     "Read": ("list", "show", "history", "compare", "best", "resolve", "get"),
     "Automation": ("monitor", "ci", "codeowners", "site"),
-    "Maintenance": ("doctor", "verify", "demo"),
+    "Maintenance": ("doctor", "verify", "import", "demo"),
 }
 _ORDER = [name for names in PANELS.values() for name in names]
 

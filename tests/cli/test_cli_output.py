@@ -110,7 +110,7 @@ HELP_PANELS = {
     "Stages": ["request", "approve", "reject", "promote", "rollback", "alias"],
     "Read": ["list", "show", "history", "compare", "best", "resolve", "get"],
     "Automation": ["monitor", "ci", "codeowners", "site"],
-    "Maintenance": ["doctor", "verify", "demo"],
+    "Maintenance": ["doctor", "verify", "import", "demo"],
 }
 
 
