@@ -300,7 +300,7 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
                             "fix the metadata you gave")
         yamlio.write_atomic(vdir / MANIFEST_FILE, yamlio.dump(mf.ordered(manifest)))
         studio.write_entry(ctx.root, name, f"{MODELS_DIR}/{name}/{ver}/{target.name}",
-                           {**manifests, ver: manifest}, new_model)
+                           {**manifests, ver: manifest}, new_model, state_dir=ctx.store.state_dir)
 
     tag_msg = tag_message(f"register {name} {ver}", "register", actor, seq, reason=info.description)
     change.tags.append(PlannedTag(register_tag(name, ver), None, tag_msg))

@@ -200,7 +200,8 @@ def commit_moves(
                             "check the description and tags you gave")
         change.write(model_file_path(name), yamlio.dump(changed_model))
     # Studio's view (desc, labels, meta with the stage holders) changes in the same commit
-    dvc_text = studio.refreshed(ctx.root, name, {**manifests, **changed}, changed_model or model)
+    dvc_text = studio.refreshed(ctx.root, name, {**manifests, **changed}, changed_model or model,
+                                state_dir=ctx.store.state_dir)
     if dvc_text is not None:
         change.write(DVC_YAML, dvc_text)
     change.tags = planned
