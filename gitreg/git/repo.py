@@ -244,6 +244,20 @@ class Git:
         assert sha
         return sha
 
+    def commit_changes(self, message: str, files: Sequence[str], new_dirs: Sequence[str] = (),
+                       sign: bool = False, actor: str | None = None) -> str:
+        """Commit the written `files` and the new directories `new_dirs` (what `git add -A`
+        adds there) on the current branch; returns the new sha. Built from those paths
+        alone (gitreg.git.pathcommit) whenever it can be, else `git add` + commit."""
+        from gitreg.git.pathcommit import commit_paths
+
+        sha = commit_paths(self, message, files, new_dirs, sign=sign, actor=actor)
+        if sha is not None:
+            return sha
+        paths = sorted(set(files) | set(new_dirs))
+        self.add(paths)
+        return self.commit(message, paths, sign=sign, actor=actor)
+
     def _staged_outside(self, paths: Sequence[str]) -> bool:
         """Is anything staged (index vs HEAD) outside `paths`?"""
         staged = self.run(["diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD"]).stdout

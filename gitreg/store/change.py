@@ -73,9 +73,8 @@ class Change:
                 prepare()
             for rel, text in self.files.items():
                 yamlio.write_atomic(root / rel, text)
-            paths = sorted(set(self.files) | set(self.extra_paths) | set(journal["new_dirs"]))
-            self.git.add(paths)
-            commit = self.git.commit(message, paths, sign=sign, actor=self.actor)
+            commit = self.git.commit_changes(message, [*self.files, *self.extra_paths],
+                                             journal["new_dirs"], sign=sign, actor=self.actor)
             journal["commit"] = commit
             self.store.write_journal(journal)
             when = self._first_tag_time(now)
