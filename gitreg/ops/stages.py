@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from gitreg import schema, yamlio
 from gitreg.core import events as ev
@@ -16,6 +16,7 @@ from gitreg.core.stages import Lifecycle
 from gitreg.core.timefmt import rfc3339
 from gitreg.core.version import parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
+from gitreg.git import Ref
 from gitreg.ops import reads, studio, sync
 from gitreg.ops.context import Context, epoch
 from gitreg.ops.results import Result
@@ -135,11 +136,11 @@ def _set_alias(manifest: dict, alias: str, held: bool) -> None:
 
 
 def _planned_tags(ctx: Context, name: str, manifests: Mapping[str, dict], changed: Mapping[str, dict],
-                  seqs: list[int], actor: str) -> list[PlannedTag]:
+                  seqs: list[int], actor: str, model_tags: Sequence[Ref]) -> list[PlannedTag]:
     # the tags come from replaying the whole model: a re-assertion names the holder left behind
     new_tags = [t for t in ev.model_tags(name, ev.model_events({**manifests, **changed}.values()))
                 if t.seq in seqs and t.kind != ev.REGISTER]
-    reg_commits = reads.registration_commits(ctx, name, sorted({t.version for t in new_tags}))
+    reg_commits = _registration_commits(ctx, name, sorted({t.version for t in new_tags}), model_tags)
     planned = []
     for t in new_tags:
         if t.version not in reg_commits:
@@ -149,6 +150,18 @@ def _planned_tags(ctx: Context, name: str, manifests: Mapping[str, dict], change
             tag_summary(name, t), t.event.action, actor, t.seq, t.event.data.get("reason"),
             t.event.data.get("approved_by"))))
     return planned
+
+
+def _registration_commits(ctx: Context, name: str, versions: Sequence[str],
+                          model_tags: Sequence[Ref]) -> dict[str, str]:
+    """reads.registration_commits from the model's tags already read (one for-each-ref per
+    change, issue 16): the register tag's commit, else the commit that added the manifest."""
+    found = {ref.name[len(name) + 2:]: ref.target for ref in model_tags
+             if ref.name.startswith(f"{name}@v") and ref.name[len(name) + 2:] in versions}
+    missing = [v for v in versions if v not in found]
+    if missing:
+        found.update(reads.registration_commits(ctx, name, missing, by_manifest=True))
+    return found
 
 
 def commit_moves(
@@ -178,7 +191,7 @@ def commit_moves(
         model = read_model_file(ctx, name)
     changed, seqs, changed_model = _append_history(manifests, steps, rfc3339(ctx.clock()), actor,
                                                    model)
-    planned = _planned_tags(ctx, name, manifests, changed, seqs, actor)
+    planned = _planned_tags(ctx, name, manifests, changed, seqs, actor, model_tags := ctx.store.tags(name))
     for ver, approval in (approvals or {}).items():
         m = changed.setdefault(ver, _copy(manifests[ver]))
         if approval is None:
@@ -187,6 +200,7 @@ def commit_moves(
             m["approval"] = approval
     extra = schema.extra_validator(ctx.root, ctx.lifecycle().extra_schema)
     change = Change(ctx.store, name, actor)
+    change.model_tags = model_tags
     for ver, m in changed.items():
         problems = schema.errors(schema.MANIFEST, m, extra)
         if problems:
