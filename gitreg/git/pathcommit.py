@@ -8,9 +8,9 @@ writes a handful of files, so its commit is made from them alone:
   end-of-line conversion as `git add`);
 - the trees above them: HEAD's trees along those paths, read in one `git cat-file
   --batch`, each with the changed entries put in, written in one `git mktree --batch`;
-- `git commit-tree` and `git update-ref` as before, the index updated for those paths
-  only (`git update-index --add --stdin`, which records their stat data as `git add`
-  does), before the branch moves, as `git add` came before `git commit`.
+- the index updated for those paths only (`git update-index --add --stdin`, which
+  records their stat data as `git add` does): Git.add, before the commit, as before;
+- then `git commit-tree` and `git update-ref` (Git.commit), as before.
 
 The tree is HEAD's with those paths replaced, which is what `git commit --only -- PATHS`
 commits: whatever else is staged stays staged and is not committed. A file in a new
@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -38,12 +39,22 @@ TREE = b"40000"
 BLOB = b"100644"
 _UNSAFE = set(range(0x20)) | {0x7F, ord('"'), ord("\\")}
 
+Trees = dict[str, tuple[str, dict[bytes, tuple[bytes, str]]]]  # dir -> (sha, {name: (mode, sha)})
 
-def commit_paths(git: Git, message: str, files: Sequence[str], new_dirs: Sequence[str],
-                 sign: bool = False, actor: str | None = None) -> str | None:
-    """Commit `files` (each written, relative to the root) and everything git would add
-    under `new_dirs` (directories the change made) on top of HEAD; the new commit's sha,
-    or None (nothing done) when only `git add` + `git commit` can make it."""
+
+@dataclass
+class Staged:
+    """A change's paths, hashed and staged: what `commit` needs to make its commit."""
+
+    head: str
+    trees: Trees
+    blobs: dict[str, str]
+
+
+def plan(git: Git, files: Sequence[str], new_dirs: Sequence[str]) -> Staged | None:
+    """Hash `files` (each written, relative to the root) and everything git would add under
+    `new_dirs` (directories the change made); None (nothing done but objects written) when
+    only `git add` + `git commit` can make the same commit."""
     head = git.head()
     if not head or len(head) != 40:
         return None  # an unborn branch, or a SHA-256 repository
@@ -83,19 +94,31 @@ def commit_paths(git: Git, message: str, files: Sequence[str], new_dirs: Sequenc
     blobs = _hash(git, paths)
     if blobs is None:
         return None
-    tree = _write_trees(git, trees, {p: blobs[p] for p in paths})
-    if tree is None or tree == trees[""][0]:
+    return Staged(head, trees, blobs)
+
+
+def stage(git: Git, staged: Staged) -> None:
+    """The index gets the paths, with their stat data as `git add` records them (only those
+    entries change; git still reads and writes the index file once)."""
+    git.run(["update-index", "--add", "--remove", "-z", "--stdin"],
+            input="".join(p + "\x00" for p in staged.blobs))
+
+
+def commit(git: Git, staged: Staged, message: str, sign: bool = False,
+           actor: str | None = None) -> str | None:
+    """HEAD's tree with the staged paths put in, committed and the branch moved to it; None
+    (nothing done) when the branch moved meanwhile or the tree is HEAD's (nothing to commit)."""
+    if git.head() != staged.head:
+        return None
+    tree = _write_trees(git, staged.trees, staged.blobs)
+    if tree is None or tree == staged.trees[""][0]:
         return None
     ident = git.actor_env(actor) if actor else None
-    sha = git.run(["commit-tree", *(["-S"] if sign else []), "-p", head, "-F", "-", tree],
+    sha = git.run(["commit-tree", *(["-S"] if sign else []), "-p", staged.head, "-F", "-", tree],
                   input=message, extra_env=ident).stdout.strip()
-    # the index gets these paths (with their stat data, as `git add` records them) before
-    # the branch moves: a change undone after this puts the index back (undo_change)
-    git.run(["update-index", "--add", "--remove", "-z", "--stdin"],
-            input="".join(p + "\x00" for p in paths))
     subject = message.splitlines()[0] if message else ""
     # the old value makes the update fail if the branch moved meanwhile
-    git.run(["update-ref", "-m", f"commit: {subject}", "HEAD", sha, head], extra_env=ident)
+    git.run(["update-ref", "-m", f"commit: {subject}", "HEAD", sha, staged.head], extra_env=ident)
     return sha
 
 
@@ -138,7 +161,6 @@ def _walk(root: Path, rel: str) -> tuple[list[str], list[str]] | None:
     return sorted(files), sorted(dirs)
 
 
-Trees = dict[str, tuple[str, dict[bytes, tuple[bytes, str]]]]  # dir -> (sha, {name: (mode, sha)})
 
 
 def _parents(path: str) -> list[str]:

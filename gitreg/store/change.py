@@ -80,8 +80,9 @@ class Change:
                 prepare()
             for rel, text in self.files.items():
                 yamlio.write_atomic(root / rel, text)
-            commit = self.git.commit_changes(message, [*self.files, *self.extra_paths],
-                                             journal["new_dirs"], sign=sign, actor=self.actor)
+            paths = sorted(set(self.files) | set(self.extra_paths) | set(journal["new_dirs"]))
+            staged = self.git.add([*self.files, *self.extra_paths], new_dirs=journal["new_dirs"])
+            commit = self.git.commit(message, paths, sign=sign, actor=self.actor, staged=staged)
             journal["commit"] = commit
             self.store.write_journal(journal)
             when = self._first_tag_time(now)

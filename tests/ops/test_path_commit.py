@@ -43,21 +43,29 @@ def _state(path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """What commit_paths returned, call by call (None: it fell back to git add + commit)."""
+    """Each change's path commit: its sha, or None when pathcommit stepped aside (plan None:
+    git add + git commit made it)."""
     seen: list[Any] = []
-    real = pathcommit.commit_paths
+    real_plan, real_commit = pathcommit.plan, pathcommit.commit
 
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
+    def plan(*args: Any, **kwargs: Any) -> Any:
+        out = real_plan(*args, **kwargs)
+        if out is None:
+            seen.append(None)
+        return out
+
+    def commit(*args: Any, **kwargs: Any) -> Any:
+        out = real_commit(*args, **kwargs)
         seen.append(out)
         return out
 
-    monkeypatch.setattr(pathcommit, "commit_paths", wrapped)
+    monkeypatch.setattr(pathcommit, "plan", plan)
+    monkeypatch.setattr(pathcommit, "commit", commit)
     return seen
 
 
 def _index_commits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pathcommit, "commit_paths", lambda *a, **k: None)
+    monkeypatch.setattr(pathcommit, "plan", lambda *a, **k: None)
 
 
 def _steps(artifact: Callable[..., Path]) -> list[Callable[[Path], Any]]:
