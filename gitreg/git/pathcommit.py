@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from gitreg.git import indexstamp
 from gitreg.git.process import GitCommandError
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class Staged:
     head: str
     trees: Trees
     blobs: dict[str, str]
+    index_before: str | None = None  # the index file's checksum before and after staging
+    index_after: str | None = None
 
 
 def plan(git: Git, files: Sequence[str], new_dirs: Sequence[str]) -> Staged | None:
@@ -100,8 +103,10 @@ def plan(git: Git, files: Sequence[str], new_dirs: Sequence[str]) -> Staged | No
 def stage(git: Git, staged: Staged) -> None:
     """The index gets the paths, with their stat data as `git add` records them (only those
     entries change; git still reads and writes the index file once)."""
+    staged.index_before = indexstamp.checksum(git)
     git.run(["update-index", "--add", "--remove", "-z", "--stdin"],
             input="".join(p + "\x00" for p in staged.blobs))
+    staged.index_after = indexstamp.checksum(git)
 
 
 def commit(git: Git, staged: Staged, message: str, sign: bool = False,
@@ -119,6 +124,9 @@ def commit(git: Git, staged: Staged, message: str, sign: bool = False,
     subject = message.splitlines()[0] if message else ""
     # the old value makes the update fail if the branch moved meanwhile
     git.run(["update-ref", "-m", f"commit: {subject}", "HEAD", sha, staged.head], extra_env=ident)
+    if indexstamp.known(git, staged.head, staged.index_before):
+        # the index had HEAD's tree and got exactly the committed paths: it has the new one
+        indexstamp.record(git, staged.index_after, sha)
     return sha
 
 
