@@ -107,11 +107,8 @@ def worktree_clean(git: Git, paths: Sequence[str], untracked_ok: Callable[[str],
     listing = {e.path: e for e in git.ls_tree("HEAD", list(paths))}
     root = git.root
     tracked_dirs = {"/".join(p.split("/")[:i]) for p in listing for i in range(1, p.count("/") + 1)}
-    for path, entry in listing.items():
-        st = _lstat(root / path)
-        if entry.kind != "blob" or entry.mode != "100644" or st is None \
-                or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
-            return False
+    if not all(_plain(e.kind, e.mode, _lstat(root / path)) for path, e in listing.items()):
+        return False
     visit: list[str] = []
     untracked: list[str] = []
     for p in paths:
@@ -159,6 +156,12 @@ def worktree_clean(git: Git, paths: Sequence[str], untracked_ok: Callable[[str],
     proc = git.run(["hash-object", "--stdin-paths"], input="".join(p + "\n" for p in files), check=False)
     shas = proc.stdout.split()
     return proc.returncode == 0 and shas == [listing[p].sha for p in files]
+
+
+def _plain(kind: str, mode: str, st: os.stat_result | None) -> bool:
+    """A tracked plain file that is a plain file in the work tree (anything else: git status)."""
+    return kind == "blob" and mode == "100644" and st is not None and stat.S_ISREG(st.st_mode) \
+        and not st.st_mode & 0o111
 
 
 def _lstat(path: Path) -> os.stat_result | None:
