@@ -79,7 +79,7 @@ def record(git: Git, index_sum: str | None, head: str) -> None:
     _, stamp = _locations(git)
     try:
         if index_sum:
-            yamlio.write_atomic(stamp, _line(index_sum, head))
+            yamlio.write_atomic(stamp, _line(index_sum, head), durable=False)
         else:
             stamp.unlink()
     except OSError:

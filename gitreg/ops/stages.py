@@ -48,9 +48,11 @@ def find_live_version(ctx: Context, name: str, version: str) -> tuple[str, dict[
     ver = str(parse_version(version))
     manifests, model = reads.find_model(ctx, name)
     policy.require_model_not_deprecated(name, model)
-    if ver in manifests:
-        policy.require_not_deprecated(name, ver, manifests[ver])
-    return find_version(ctx, name, version)
+    if ver not in manifests:
+        raise NotFoundError(f"{name} has no version {ver}",
+                            f"registered versions: {reads.versions_text(manifests)}")
+    policy.require_not_deprecated(name, ver, manifests[ver])
+    return ver, manifests
 
 
 def promotion_steps(lifecycle: Lifecycle, manifests: dict[str, dict], ver: str, target: str,

@@ -132,7 +132,8 @@ def _remember_canonical(state_dir: Path | None, text: str) -> None:
         return
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        yamlio.write_atomic(state_dir / CANONICAL_FILE, f"{_CANONICAL_VERSION} {_text_hash(text)}\n")
+        yamlio.write_atomic(state_dir / CANONICAL_FILE, f"{_CANONICAL_VERSION} {_text_hash(text)}\n",
+                            durable=False)
     except OSError:
         pass  # a read-only .git rewrites dvc.yaml whole every time
 
