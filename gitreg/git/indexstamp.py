@@ -8,8 +8,8 @@ checksum and HEAD's id, in `<git dir>/gitreg-index-clean`: the same checksum is 
 content, so the fact can never be stale; any write of the index (`git add`, `git status`
 refreshing it, a commit) or a new HEAD makes it unknown again. It is proved by
 `git diff-index --cached --quiet HEAD` (staged changes, intent-to-add and unmerged
-entries all count), and kept by gitreg's own commits: the index then had HEAD's tree,
-and gets exactly the committed paths (gitreg.git.pathcommit).
+entries all count), and written after gitreg's own commits: the index then had HEAD's
+tree, and got exactly the committed paths (gitreg.git.pathcommit).
 
 With it known, the work tree alone is compared with HEAD (Store.require_clean); anything
 that is not plainly clean is left to `git status` as before.
@@ -68,6 +68,8 @@ def known(git: Git, head: str | None, index_sum: str | None = None) -> bool:
     index_sum = index_sum or checksum(git)
     if not head or not index_sum:
         return False
+    if getattr(git, "_index_proved", None) == (index_sum, head):
+        return True
     _, stamp = _locations(git)
     try:
         return stamp.read_text("utf-8") == _line(index_sum, head)
@@ -94,7 +96,9 @@ def prove(git: Git, head: str | None) -> bool:
     proc = git.run(["diff-index", "--cached", "--quiet", head, "--"], check=False)
     if proc.returncode != 0 or checksum(git) != before:
         return False
-    record(git, before, head)
+    # remembered by this process only: the stamp file is written after gitreg's own commit
+    # (nothing is written before a change's journal)
+    git._index_proved = (before, head)  # type: ignore[attr-defined]
     return True
 
 

@@ -216,16 +216,23 @@ def commit_moves(
                             "check the description and tags you gave")
         change.write(model_file_path(name), yamlio.dump(changed_model))
     # Studio's view (desc, labels, meta with the stage holders) changes in the same commit
-    dvc_text = studio.refreshed(ctx.root, name, {**manifests, **changed}, changed_model or model,
-                                state_dir=ctx.store.state_dir)
-    if dvc_text is not None:
-        change.write(DVC_YAML, dvc_text)
+    _refresh_dvc_yaml(ctx, change, name, {**manifests, **changed}, changed_model or model)
     change.tags = planned
     message = commit_message(action, name, version, source, target, seqs, reason, extra_trailers)
     if branch_commit is not None:
         branch_commit(change)
     commit, tags = change.run(message, sign=sign, now=epoch(ctx.clock))
     return Result(action, name, version, commit, tags, seqs)
+
+
+def _refresh_dvc_yaml(ctx: Context, change: Change, name: str, manifests: Mapping[str, dict],
+                      model: Mapping[str, Any] | None) -> None:
+    dvc_text, canonical = studio.refreshed_entry(ctx.root, name, manifests, model,
+                                                 state_dir=ctx.store.state_dir)
+    if dvc_text is not None:
+        change.write(DVC_YAML, dvc_text)
+        if canonical:  # remembered once committed: the next change splices it
+            change.after_commit.append(lambda: studio.remember(ctx.store.state_dir, dvc_text))
 
 
 def read_model_file(ctx: Context, name: str, rev: str = "HEAD") -> dict | None:

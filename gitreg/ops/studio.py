@@ -64,36 +64,48 @@ def _load(root: Path) -> dict[str, Any]:
 
 
 def write_entry(root: Path, name: str, path: str, manifests: Mapping[str, Mapping[str, Any]],
-                model: Mapping[str, Any] | None, state_dir: Path | None = None) -> None:
-    """Point the model's entry at `path` (a registration) with everything else up to date."""
+                model: Mapping[str, Any] | None, state_dir: Path | None = None) -> str | None:
+    """Point the model's entry at `path` (a registration) with everything else up to date.
+    Returns the text written when it is known canonical (remember() it once committed)."""
     entry = artifact_entry(path, manifests, model)
     spliced = _spliced(root, state_dir, name, entry)
     if spliced is not None:
         yamlio.write_atomic(root / DVC_YAML, spliced[0])
-        _remember_canonical(state_dir, spliced[0])
-        return
+        return spliced[0]
     data = _load(root)
     artifacts = data.get("artifacts") or {}
     artifacts[name] = entry
     data["artifacts"] = artifacts
     yamlio.write_atomic(root / DVC_YAML, yamlio.dump(data))
+    return None
 
 
 def refreshed(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
               model: Mapping[str, Any] | None, state_dir: Path | None = None) -> str | None:
     """dvc.yaml's new text after a change that keeps the path (None: nothing to change)."""
+    return refreshed_entry(root, name, manifests, model, state_dir)[0]
+
+
+def refreshed_entry(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
+                    model: Mapping[str, Any] | None, state_dir: Path | None = None,
+                    ) -> tuple[str | None, bool]:
+    """(refreshed's text, whether it is known canonical: remember() it once committed)."""
     spliced = _spliced(root, state_dir, name, None)
     if spliced is not None:
         old = spliced[1]
         if not isinstance(old, dict) or not isinstance(old.get("path"), str):
-            return None  # no registered version yet: DVC needs a path
+            return None, False  # no registered version yet: DVC needs a path
         new = artifact_entry(old["path"], manifests, model)
         if new == old:
-            return None
+            return None, False
         done = _spliced(root, state_dir, name, new)
         if done is not None:
-            _remember_canonical(state_dir, done[0])
-            return done[0]
+            return done[0], True
+    return _refreshed_whole(root, name, manifests, model), False
+
+
+def _refreshed_whole(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
+                     model: Mapping[str, Any] | None) -> str | None:
     data = _load(root)
     artifacts = data.get("artifacts")
     if not isinstance(artifacts, dict):
@@ -115,8 +127,8 @@ def refreshed(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
 # appending one model's block of lines gives byte for byte what the whole rewrite gives
 # (the emitter writes a key's block the same whatever its siblings). Whether the file is
 # canonical is known from the sha256 of the last dvc.yaml text that was (kept in
-# .git/gitreg/dvc-yaml-canonical): any other content, edited by hand or not, takes the
-# whole rewrite, which checks it once and remembers it when it is canonical.
+# .git/gitreg/dvc-yaml-canonical, written after the change that wrote it): any other
+# content, edited by hand or not, is checked (dump(load(text)) == text) or rewritten whole.
 CANONICAL_FILE = "dvc-yaml-canonical"
 _CANONICAL_VERSION = "gitreg-dvc-yaml-canonical-v1"
 _TOP_LINE = re.compile(r"^\S", re.M)  # a top-level key (or anything at column 0)
@@ -125,6 +137,11 @@ _SECTION = "artifacts:\n"
 
 def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def remember(state_dir: Path | None, text: str) -> None:
+    """Record text as dvc.yaml's canonical content (after the change that wrote it)."""
+    _remember_canonical(state_dir, text)
 
 
 def _remember_canonical(state_dir: Path | None, text: str) -> None:
@@ -165,10 +182,8 @@ def _spliced(root: Path, state_dir: Path | None, name: str,
     text = _read_text(root)
     if text is None:
         return None
-    if not _known_canonical(state_dir, text):
-        if not _check_canonical(text):
-            return None
-        _remember_canonical(state_dir, text)
+    if not _known_canonical(state_dir, text) and not _check_canonical(text):
+        return None
     return splice(text, name, entry)
 
 

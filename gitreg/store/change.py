@@ -46,6 +46,8 @@ class Change:
         self.drop_tags: list[str] = []
         # the model's tags, read once per change (by the caller when it needed them first)
         self.model_tags: list[Ref] | None = None
+        # what is recorded once the change is done (cache files: best effort, never undone)
+        self.after_commit: list[Callable[[], None]] = []
 
     def _model_tags(self) -> list[Ref]:
         if self.model_tags is None:
@@ -94,6 +96,8 @@ class Change:
             for name in self.drop_tags:
                 self.git.delete_tag(name)
             self.store.clear_journal()
+            for record in self.after_commit:
+                record()
             return commit, made_tags
         except BaseException as exc:
             undo_change(self.store, journal)

@@ -121,10 +121,13 @@ def test_refreshed_splices_only_a_text_known_canonical(tmp_path):
     root.mkdir()
     _registry_like(root)
     whole = _whole(root, "m-007", MANIFESTS, {"owner": "bob"})
-    # first call: unknown content, checked once (canonical) and remembered
-    assert studio.refreshed(root, "m-007", MANIFESTS, {"owner": "bob"}, state_dir=state) == whole
-    assert (state / studio.CANONICAL_FILE).exists()
+    # unknown content: checked (canonical), spliced; remembered only once committed
+    assert studio.refreshed_entry(root, "m-007", MANIFESTS, {"owner": "bob"}, state_dir=state) \
+        == (whole, True)
+    assert not (state / studio.CANONICAL_FILE).exists()
     (root / "dvc.yaml").write_text(whole, "utf-8")
+    studio.remember(state, whole)  # what the change does after its commit
+    assert studio._known_canonical(state, whole)
     # the remembered hash is the written text's: the next change splices, same bytes
     m2 = {**MANIFESTS, "1.1.0": {"version": "1.1.0", "stage": "production"}}
     assert studio.refreshed(root, "m-007", m2, None, state_dir=state) == _whole(root, "m-007", m2, None)
@@ -134,7 +137,7 @@ def test_a_hand_edited_dvc_yaml_is_rewritten_whole_as_before(tmp_path):
     root, state = tmp_path / "w", tmp_path / "state"
     root.mkdir()
     text = _registry_like(root)
-    studio.refreshed(root, "m-001", MANIFESTS, None, state_dir=state)  # remembers `text`
+    studio.remember(state, text)  # the record names the text before the edits
     # a comment, a reformatted entry and CRLF line ends: not canonical, so not spliced
     for edited in ("# mine\n" + text, text.replace("  m-002:\n", "  m-002:   \n"),
                    text.replace("\n", "\r\n"), text.replace("type: model", "type:   model", 1)):
@@ -166,9 +169,11 @@ def test_a_stale_or_corrupt_canonical_record_is_never_trusted(tmp_path):
             == _whole(root, "m-003", MANIFESTS, None)
     (state / studio.CANONICAL_FILE).rmdir()
     (root / "dvc.yaml").write_text(text, "utf-8")
-    new = studio.refreshed(root, "m-003", MANIFESTS, None, state_dir=state)
-    # rebuilt: one line naming the hash of the text the change writes
-    assert new is not None and studio._known_canonical(state, new)
+    new, canonical = studio.refreshed_entry(root, "m-003", MANIFESTS, None, state_dir=state)
+    assert new is not None and canonical
+    studio.remember(state, new)
+    # rebuilt: one line naming the hash of the text the change wrote
+    assert studio._known_canonical(state, new)
     assert not studio._known_canonical(state, text)
 
 
