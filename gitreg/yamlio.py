@@ -101,14 +101,17 @@ def read_bytes(path: Path, source: str) -> bytes:
         raise UserError(f"{source}: permission denied", "check the file's permissions") from None
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Replace path's content in one rename; durable=False skips the fsync (a cache file,
+    which is checked when read and rebuilt when wrong, need not survive a power cut)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         # mkstemp makes 0600: keep the mode of the file replaced, or what a new file gets
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)

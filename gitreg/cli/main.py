@@ -1,7 +1,8 @@
 """Entry point: `run()`; the Typer app (gitreg.cli.commands) is imported on first use.
 
 `gitreg list --json`, what scripts poll, answers without importing Typer and the
-command modules (issue 16). Every other command line, and that one whenever it has an
+command modules (issue 16), and so does `gitreg --help` once its text is cached
+(gitreg.cli.helpcache). Every other command line, and that one whenever it has an
 error or a warning to report, goes through the Typer app, which says it as always.
 """
 
@@ -23,6 +24,15 @@ def __getattr__(name: str) -> Any:
 def run() -> None:
     if sys.argv[1:] == ["list", "--json"] and "_GITREG_COMPLETE" not in os.environ and _list_json():
         return
+    if sys.argv[1:] == ["--help"] and "_GITREG_COMPLETE" not in os.environ:
+        from gitreg.cli import helpcache
+
+        helpcache.serve(_app)  # the exact text the app printed last time, or the app
+        return
+    _app()
+
+
+def _app() -> None:
     from gitreg.cli.commands import app
 
     app(prog_name="gitreg")

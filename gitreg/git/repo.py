@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from gitreg.errors import ConflictError, UserError
 from gitreg.git.process import GitCommandError, git_env, network_timeout, run_with_timeout, timed_out
+
+if TYPE_CHECKING:
+    from gitreg.git.pathcommit import Staged
 
 
 @dataclass(frozen=True)
@@ -211,11 +214,27 @@ class Git:
         return [p for p in proc.stdout.split("\x00") if p]
 
     # -- writes ------------------------------------------------------------------------
-    def add(self, paths: Sequence[str]) -> None:
+    def add(self, paths: Sequence[str], new_dirs: Sequence[str] | None = None) -> Staged | None:
+        """Stage paths as `git add -A -- PATHS` does.
+
+        With new_dirs (a change's written files in `paths`, the directories it made in
+        new_dirs), from those paths alone whenever that is the same (gitreg.git.pathcommit):
+        git then never reads every index entry's file; what commit() needs is returned.
+        """
+        if new_dirs is not None:
+            from gitreg.git import pathcommit
+
+            staged = pathcommit.plan(self, paths, new_dirs)
+            if staged is not None:
+                pathcommit.stage(self, staged)
+                return staged
+            paths = sorted(set(paths) | set(new_dirs))
         self.run(["add", "-A", "--", *paths])
+        return None
 
     def commit(self, message: str, paths: Sequence[str], sign: bool = False,
-               allow_empty: bool = False, actor: str | None = None) -> str:
+               allow_empty: bool = False, actor: str | None = None,
+               staged: Staged | None = None) -> str:
         """Commit `paths` (already staged) on the current branch; returns the new sha.
 
         `git commit -- PATHS` builds a temporary index from HEAD and rewrites the real one:
@@ -223,7 +242,15 @@ class Git:
         HEAD plus our paths, so write-tree + commit-tree + update-ref makes the same commit
         (same tree, parent, identity, signature, reflog line) in a fraction of that.
         actor: the e-mail recorded as the commit's author (see actor_env).
+        staged: what add() returned for a change's paths: the commit is HEAD's tree with
+        them put in (gitreg.git.pathcommit), without reading the index at all.
         """
+        if staged is not None and not allow_empty:
+            from gitreg.git import pathcommit
+
+            made = pathcommit.commit(self, staged, message, sign=sign, actor=actor)
+            if made is not None:
+                return made
         ident = self.actor_env(actor) if actor else None
         head = self.head()
         if head and paths and not allow_empty and not self._staged_outside(paths):

@@ -299,8 +299,10 @@ def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[s
             raise UserError(f"the manifest for {name} {ver} is invalid: {problems[0][1]}",
                             "fix the metadata you gave")
         yamlio.write_atomic(vdir / MANIFEST_FILE, yamlio.dump(mf.ordered(manifest)))
-        studio.write_entry(ctx.root, name, f"{MODELS_DIR}/{name}/{ver}/{target.name}",
-                           {**manifests, ver: manifest}, new_model)
+        dvc_text = studio.write_entry(ctx.root, name, f"{MODELS_DIR}/{name}/{ver}/{target.name}",
+                                      {**manifests, ver: manifest}, new_model, state_dir=ctx.store.state_dir)
+        if dvc_text is not None:
+            change.after_commit.append(lambda: studio.remember(ctx.store.state_dir, dvc_text))
 
     tag_msg = tag_message(f"register {name} {ver}", "register", actor, seq, reason=info.description)
     change.tags.append(PlannedTag(register_tag(name, ver), None, tag_msg))

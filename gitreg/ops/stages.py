@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from gitreg import schema, yamlio
 from gitreg.core import events as ev
@@ -16,6 +16,7 @@ from gitreg.core.stages import Lifecycle
 from gitreg.core.timefmt import rfc3339
 from gitreg.core.version import parse_version
 from gitreg.errors import ConflictError, NotFoundError, PolicyError, UserError
+from gitreg.git import Ref
 from gitreg.ops import reads, studio, sync
 from gitreg.ops.context import Context, epoch
 from gitreg.ops.results import Result
@@ -47,9 +48,11 @@ def find_live_version(ctx: Context, name: str, version: str) -> tuple[str, dict[
     ver = str(parse_version(version))
     manifests, model = reads.find_model(ctx, name)
     policy.require_model_not_deprecated(name, model)
-    if ver in manifests:
-        policy.require_not_deprecated(name, ver, manifests[ver])
-    return find_version(ctx, name, version)
+    if ver not in manifests:
+        raise NotFoundError(f"{name} has no version {ver}",
+                            f"registered versions: {reads.versions_text(manifests)}")
+    policy.require_not_deprecated(name, ver, manifests[ver])
+    return ver, manifests
 
 
 def promotion_steps(lifecycle: Lifecycle, manifests: dict[str, dict], ver: str, target: str,
@@ -135,11 +138,11 @@ def _set_alias(manifest: dict, alias: str, held: bool) -> None:
 
 
 def _planned_tags(ctx: Context, name: str, manifests: Mapping[str, dict], changed: Mapping[str, dict],
-                  seqs: list[int], actor: str) -> list[PlannedTag]:
+                  seqs: list[int], actor: str, model_tags: Sequence[Ref]) -> list[PlannedTag]:
     # the tags come from replaying the whole model: a re-assertion names the holder left behind
     new_tags = [t for t in ev.model_tags(name, ev.model_events({**manifests, **changed}.values()))
                 if t.seq in seqs and t.kind != ev.REGISTER]
-    reg_commits = reads.registration_commits(ctx, name, sorted({t.version for t in new_tags}))
+    reg_commits = _registration_commits(ctx, name, sorted({t.version for t in new_tags}), model_tags)
     planned = []
     for t in new_tags:
         if t.version not in reg_commits:
@@ -149,6 +152,18 @@ def _planned_tags(ctx: Context, name: str, manifests: Mapping[str, dict], change
             tag_summary(name, t), t.event.action, actor, t.seq, t.event.data.get("reason"),
             t.event.data.get("approved_by"))))
     return planned
+
+
+def _registration_commits(ctx: Context, name: str, versions: Sequence[str],
+                          model_tags: Sequence[Ref]) -> dict[str, str]:
+    """reads.registration_commits from the model's tags already read (one for-each-ref per
+    change, issue 16): the register tag's commit, else the commit that added the manifest."""
+    found = {ref.name[len(name) + 2:]: ref.target for ref in model_tags
+             if ref.name.startswith(f"{name}@v") and ref.name[len(name) + 2:] in versions}
+    missing = [v for v in versions if v not in found]
+    if missing:
+        found.update(reads.registration_commits(ctx, name, missing, by_manifest=True))
+    return found
 
 
 def commit_moves(
@@ -178,7 +193,7 @@ def commit_moves(
         model = read_model_file(ctx, name)
     changed, seqs, changed_model = _append_history(manifests, steps, rfc3339(ctx.clock()), actor,
                                                    model)
-    planned = _planned_tags(ctx, name, manifests, changed, seqs, actor)
+    planned = _planned_tags(ctx, name, manifests, changed, seqs, actor, model_tags := ctx.store.tags(name))
     for ver, approval in (approvals or {}).items():
         m = changed.setdefault(ver, _copy(manifests[ver]))
         if approval is None:
@@ -187,6 +202,7 @@ def commit_moves(
             m["approval"] = approval
     extra = schema.extra_validator(ctx.root, ctx.lifecycle().extra_schema)
     change = Change(ctx.store, name, actor)
+    change.model_tags = model_tags
     for ver, m in changed.items():
         problems = schema.errors(schema.MANIFEST, m, extra)
         if problems:
@@ -200,15 +216,23 @@ def commit_moves(
                             "check the description and tags you gave")
         change.write(model_file_path(name), yamlio.dump(changed_model))
     # Studio's view (desc, labels, meta with the stage holders) changes in the same commit
-    dvc_text = studio.refreshed(ctx.root, name, {**manifests, **changed}, changed_model or model)
-    if dvc_text is not None:
-        change.write(DVC_YAML, dvc_text)
+    _refresh_dvc_yaml(ctx, change, name, {**manifests, **changed}, changed_model or model)
     change.tags = planned
     message = commit_message(action, name, version, source, target, seqs, reason, extra_trailers)
     if branch_commit is not None:
         branch_commit(change)
     commit, tags = change.run(message, sign=sign, now=epoch(ctx.clock))
     return Result(action, name, version, commit, tags, seqs)
+
+
+def _refresh_dvc_yaml(ctx: Context, change: Change, name: str, manifests: Mapping[str, dict],
+                      model: Mapping[str, Any] | None) -> None:
+    dvc_text, canonical = studio.refreshed_entry(ctx.root, name, manifests, model,
+                                                 state_dir=ctx.store.state_dir)
+    if dvc_text is not None:
+        change.write(DVC_YAML, dvc_text)
+        if canonical:  # remembered once committed: the next change splices it
+            change.after_commit.append(lambda: studio.remember(ctx.store.state_dir, dvc_text))
 
 
 def read_model_file(ctx: Context, name: str, rev: str = "HEAD") -> dict | None:

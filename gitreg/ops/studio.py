@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -62,18 +64,48 @@ def _load(root: Path) -> dict[str, Any]:
 
 
 def write_entry(root: Path, name: str, path: str, manifests: Mapping[str, Mapping[str, Any]],
-                model: Mapping[str, Any] | None) -> None:
-    """Point the model's entry at `path` (a registration) with everything else up to date."""
+                model: Mapping[str, Any] | None, state_dir: Path | None = None) -> str | None:
+    """Point the model's entry at `path` (a registration) with everything else up to date.
+    Returns the text written when it is known canonical (remember() it once committed)."""
+    entry = artifact_entry(path, manifests, model)
+    spliced = _spliced(root, state_dir, name, entry)
+    if spliced is not None:
+        yamlio.write_atomic(root / DVC_YAML, spliced[0])
+        return spliced[0]
     data = _load(root)
     artifacts = data.get("artifacts") or {}
-    artifacts[name] = artifact_entry(path, manifests, model)
+    artifacts[name] = entry
     data["artifacts"] = artifacts
     yamlio.write_atomic(root / DVC_YAML, yamlio.dump(data))
+    return None
 
 
 def refreshed(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
-              model: Mapping[str, Any] | None) -> str | None:
+              model: Mapping[str, Any] | None, state_dir: Path | None = None) -> str | None:
     """dvc.yaml's new text after a change that keeps the path (None: nothing to change)."""
+    return refreshed_entry(root, name, manifests, model, state_dir)[0]
+
+
+def refreshed_entry(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
+                    model: Mapping[str, Any] | None, state_dir: Path | None = None,
+                    ) -> tuple[str | None, bool]:
+    """(refreshed's text, whether it is known canonical: remember() it once committed)."""
+    spliced = _spliced(root, state_dir, name, None)
+    if spliced is not None:
+        old = spliced[1]
+        if not isinstance(old, dict) or not isinstance(old.get("path"), str):
+            return None, False  # no registered version yet: DVC needs a path
+        new = artifact_entry(old["path"], manifests, model)
+        if new == old:
+            return None, False
+        done = _spliced(root, state_dir, name, new)
+        if done is not None:
+            return done[0], True
+    return _refreshed_whole(root, name, manifests, model), False
+
+
+def _refreshed_whole(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
+                     model: Mapping[str, Any] | None) -> str | None:
     data = _load(root)
     artifacts = data.get("artifacts")
     if not isinstance(artifacts, dict):
@@ -86,3 +118,133 @@ def refreshed(root: Path, name: str, manifests: Mapping[str, Mapping[str, Any]],
         return None
     artifacts[name] = new
     return yamlio.dump(data)
+
+
+# -- one entry spliced into dvc.yaml's text (issue 16) -----------------------------------
+# dvc.yaml lists every model: at 2,000 models it is 300 KB, and parsing and dumping it
+# whole was most of a promotion's own work. The text gitreg writes is yamlio.dump's; when
+# the file is exactly such a text ("canonical": dump(load(text)) == text), replacing or
+# appending one model's block of lines gives byte for byte what the whole rewrite gives
+# (the emitter writes a key's block the same whatever its siblings). Whether the file is
+# canonical is known from the sha256 of the last dvc.yaml text that was (kept in
+# .git/gitreg/dvc-yaml-canonical, written after the change that wrote it): any other
+# content, edited by hand or not, is checked (dump(load(text)) == text) or rewritten whole.
+CANONICAL_FILE = "dvc-yaml-canonical"
+_CANONICAL_VERSION = "gitreg-dvc-yaml-canonical-v1"
+_TOP_LINE = re.compile(r"^\S", re.M)  # a top-level key (or anything at column 0)
+_SECTION = "artifacts:\n"
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def remember(state_dir: Path | None, text: str) -> None:
+    """Record text as dvc.yaml's canonical content (after the change that wrote it)."""
+    _remember_canonical(state_dir, text)
+
+
+def _remember_canonical(state_dir: Path | None, text: str) -> None:
+    if state_dir is None:
+        return
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        yamlio.write_atomic(state_dir / CANONICAL_FILE, f"{_CANONICAL_VERSION} {_text_hash(text)}\n",
+                            durable=False)
+    except OSError:
+        pass  # a read-only .git rewrites dvc.yaml whole every time
+
+
+def _known_canonical(state_dir: Path | None, text: str) -> bool:
+    if state_dir is None:
+        return False
+    try:
+        line = (state_dir / CANONICAL_FILE).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    # anything but exactly what _remember_canonical writes is a miss (and is rewritten)
+    return line == f"{_CANONICAL_VERSION} {_text_hash(text)}\n"
+
+
+def _read_text(root: Path) -> str | None:
+    try:
+        raw = (root / DVC_YAML).read_bytes()
+        return raw.decode("utf-8") if len(raw) <= yamlio.MAX_YAML_BYTES else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _spliced(root: Path, state_dir: Path | None, name: str,
+             entry: Mapping[str, Any] | None) -> tuple[str, Any] | None:
+    """(dvc.yaml's text with `name`'s entry replaced by (or appended as) `entry`, the old
+    entry or None) when dvc.yaml is a text gitreg wrote; None when it must be parsed whole.
+    entry None: only the old entry is read (the text is the file's)."""
+    text = _read_text(root)
+    if text is None:
+        return None
+    if not _known_canonical(state_dir, text) and not _check_canonical(text):
+        return None
+    return splice(text, name, entry)
+
+
+def _check_canonical(text: str) -> bool:
+    """Is text exactly yamlio.dump of what it parses to? (once per content: then remembered)"""
+    try:
+        data = yamlio.loads(text, DVC_YAML)
+    except UserError:
+        return False
+    return isinstance(data, dict) and yamlio.dump(data) == text
+
+
+def splice(text: str, name: str, entry: Mapping[str, Any] | None) -> tuple[str, Any] | None:
+    """For a canonical `text`: (the text with artifacts.NAME set to entry, NAME's old value
+    or None) as yamlio.dump of the whole would write it, or None when the text does not
+    have the plain shape (no `artifacts:` mapping, NAME not a mapping...)."""
+    probe = yamlio.dump({"artifacts": {name: dict(entry) if entry is not None else {"path": ""}}})
+    if not probe.startswith(_SECTION):
+        return None
+    block = probe[len(_SECTION):]
+    key_line = block.split("\n", 1)[0]
+    if not key_line.startswith("  ") or not key_line.endswith(":") or len(key_line) < 4:
+        return None
+    if entry is not None:
+        # the new block must itself read back as what it was made from (then the whole
+        # text stays canonical, and the next change can splice too)
+        try:
+            again = yamlio.loads(probe, DVC_YAML)
+        except UserError:
+            return None
+        if yamlio.dump(again) != probe:
+            return None
+    if text.startswith(_SECTION):
+        start = len(_SECTION)
+    else:
+        at = text.find("\n" + _SECTION)
+        if at < 0:
+            return None
+        start = at + 1 + len(_SECTION)
+    if text[start:start + 2] != "  " or text[start + 2:start + 3] in ("", " ", "-"):
+        return None  # not a block mapping of entries
+    top = _TOP_LINE.search(text, start)
+    end = top.start() if top else len(text)
+    found = re.compile("^" + re.escape(key_line) + "( |\n)", re.M).search(text, start, end)
+    if found is None:
+        old = None
+        if entry is None:
+            return text, None
+        return text[:end] + block + text[end:], old
+    if found.group(1) != "\n":
+        return None  # NAME's value is a scalar on its key's line
+    after = re.compile(r"^ {0,2}\S", re.M).search(text, found.end(), end)
+    block_end = after.start() if after else end
+    try:
+        parsed = yamlio.loads(_SECTION + text[found.start():block_end], DVC_YAML)
+    except UserError:
+        return None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("artifacts"), dict) \
+            or list(parsed["artifacts"]) != [name] or not isinstance(parsed["artifacts"][name], dict):
+        return None
+    old = parsed["artifacts"][name]
+    if entry is None:
+        return text, old
+    return text[:found.start()] + block + text[block_end:], old

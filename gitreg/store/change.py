@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from gitreg import yamlio
 from gitreg.errors import UserError
-from gitreg.git import GitCommandError
+from gitreg.git import GitCommandError, Ref
 
 if TYPE_CHECKING:
     from gitreg.store.store import Store
@@ -44,6 +44,15 @@ class Change:
         self.tags: list[PlannedTag] = []
         # tags the change deletes after its commit (an undeprecation deletes GTO's `!` tag)
         self.drop_tags: list[str] = []
+        # the model's tags, read once per change (by the caller when it needed them first)
+        self.model_tags: list[Ref] | None = None
+        # what is recorded once the change is done (cache files: best effort, never undone)
+        self.after_commit: list[Callable[[], None]] = []
+
+    def _model_tags(self) -> list[Ref]:
+        if self.model_tags is None:
+            self.model_tags = self.store.tags(self.model)
+        return self.model_tags
 
     def write(self, rel: str, text: str) -> None:
         self.files[rel] = text
@@ -74,8 +83,8 @@ class Change:
             for rel, text in self.files.items():
                 yamlio.write_atomic(root / rel, text)
             paths = sorted(set(self.files) | set(self.extra_paths) | set(journal["new_dirs"]))
-            self.git.add(paths)
-            commit = self.git.commit(message, paths, sign=sign, actor=self.actor)
+            staged = self.git.add([*self.files, *self.extra_paths], new_dirs=journal["new_dirs"])
+            commit = self.git.commit(message, paths, sign=sign, actor=self.actor, staged=staged)
             journal["commit"] = commit
             self.store.write_journal(journal)
             when = self._first_tag_time(now)
@@ -87,6 +96,8 @@ class Change:
             for name in self.drop_tags:
                 self.git.delete_tag(name)
             self.store.clear_journal()
+            for record in self.after_commit:
+                record()
             return commit, made_tags
         except BaseException as exc:
             undo_change(self.store, journal)
@@ -111,12 +122,20 @@ class Change:
             "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
             "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
             "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],
-            "preexisting_tags": sorted(r.name for r in self.git.refs([f"refs/tags/{n}" for n in planned]))
-            if planned else [],
+            "preexisting_tags": self._preexisting(planned),
             "commit": None,
             # name -> tag object, so an undone change can put a deleted tag back exactly
             "drop_tags": {n: self._tag_object(n) for n in self.drop_tags},
         }
+
+    def _preexisting(self, planned: list[str]) -> list[str]:
+        if not planned:
+            return []
+        if all(n.startswith((f"{self.model}@", f"{self.model}#")) for n in planned):
+            # the model's own tags: the list read once serves the tag times too
+            have = {r.name for r in self._model_tags()}
+            return sorted(n for n in planned if n in have)
+        return sorted(r.name for r in self.git.refs([f"refs/tags/{n}" for n in planned]))
 
     def _tag_object(self, name: str) -> str | None:
         proc = self.git.run(["rev-parse", "--verify", "-q", f"refs/tags/{name}"], check=False)
@@ -126,7 +145,7 @@ class Change:
         # GTO orders events by tagger time at one-second resolution: give each of this
         # model's tags its own second, later than every earlier tag of the model, so the
         # order GTO sees is the order of seq.
-        last = max((r.tagger_time or 0 for r in self.store.tags(self.model)), default=0)
+        last = max((r.tagger_time or 0 for r in self._model_tags()), default=0)
         return max(int(now()), last + 1)
 
 

@@ -1,0 +1,288 @@
+"""A commit built from the paths a change wrote, without git's index-wide commands (issue 16).
+
+`git add` + `git write-tree` (and `git commit --only`) read and rewrite the whole index:
+at 100,000 versions that is 300,000 entries, most of a promotion. A registry change
+writes a handful of files, so its commit is made from them alone:
+
+- the files' blobs: one `git hash-object -w --stdin-paths` (the same clean filters and
+  end-of-line conversion as `git add`);
+- the trees above them: HEAD's trees along those paths, read in one `git cat-file
+  --batch`, each with the changed entries put in, written in one `git mktree --batch`;
+- the index updated for those paths only (`git update-index --add --stdin`, which
+  records their stat data as `git add` does): Git.add, before the commit, as before;
+- then `git commit-tree` and `git update-ref` (Git.commit), as before.
+
+The tree is HEAD's with those paths replaced, which is what `git commit --only -- PATHS`
+commits: whatever else is staged stays staged and is not committed. A file in a new
+directory that git would not add (ignored: `git check-ignore --no-index`, as `git add -A`
+asks) is left out. Anything this cannot make exactly as `git add` would (a symbolic
+link, an executable bit, a path that is not a plain tree in HEAD, a file named in a way
+the tree text cannot carry, an unborn branch, nothing changed) returns None before
+anything is touched, and the caller takes `git add` + `git commit`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from gitreg.git import indexstamp
+from gitreg.git.process import GitCommandError
+
+if TYPE_CHECKING:
+    from gitreg.git.repo import Git
+
+TREE = b"40000"
+BLOB = b"100644"
+_UNSAFE = set(range(0x20)) | {0x7F, ord('"'), ord("\\")}
+
+Trees = dict[str, tuple[str, dict[bytes, tuple[bytes, str]]]]  # dir -> (sha, {name: (mode, sha)})
+
+
+@dataclass
+class Staged:
+    """A change's paths, hashed and staged: what `commit` needs to make its commit."""
+
+    head: str
+    trees: Trees
+    blobs: dict[str, str]
+    index_before: str | None = None  # the index file's checksum before and after staging
+    index_after: str | None = None
+
+
+def plan(git: Git, files: Sequence[str], new_dirs: Sequence[str]) -> Staged | None:
+    """Hash `files` (each written, relative to the root) and everything git would add under
+    `new_dirs` (directories the change made); None (nothing done but objects written) when
+    only `git add` + `git commit` can make the same commit."""
+    head = git.head()
+    if not head or len(head) != 40:
+        return None  # an unborn branch, or a SHA-256 repository
+    root = git.root
+    wanted: dict[str, None] = {}
+    for rel in files:
+        wanted[_norm(rel)] = None
+    dir_files: list[str] = []
+    sub_dirs: list[str] = []
+    for d in new_dirs:
+        walked = _walk(root, _norm(d))
+        if walked is None:
+            return None
+        dir_files += walked[0]
+        sub_dirs += walked[1]
+    paths = list(wanted) + [p for p in dir_files if p not in wanted]
+    if not paths or any(not p or "\n" in p for p in paths):
+        return None
+    for rel in paths:
+        st = _lstat(root / rel)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
+            return None
+    trees = _head_trees(git, head, paths)
+    if trees is None:
+        return None
+    old_blobs = {p: _entry(trees, p) for p in paths}
+    if any(e is not None and e[0] != BLOB for e in old_blobs.values()):
+        return None  # HEAD has a tree, a link or an executable there
+    # what git would not add: ignored new files (named ones: `git add` refuses them, and
+    # says so; in a new directory: `git add -A` leaves them out)
+    new_named = [p for p in wanted if old_blobs[p] is None]
+    ignored = _ignored(git, [*new_named, *sub_dirs, *(p for p in dir_files if p not in wanted)])
+    if ignored is None or any(p in ignored for p in new_named):
+        return None
+    skip = [d for d in sub_dirs if d in ignored]
+    paths = [p for p in paths if p in wanted or not (p in ignored or any(p.startswith(d + "/") for d in skip))]
+    blobs = _hash(git, paths)
+    if blobs is None:
+        return None
+    return Staged(head, trees, blobs)
+
+
+def stage(git: Git, staged: Staged) -> None:
+    """The index gets the paths, with their stat data as `git add` records them (only those
+    entries change; git still reads and writes the index file once)."""
+    staged.index_before = indexstamp.checksum(git)
+    git.run(["update-index", "--add", "--remove", "-z", "--stdin"],
+            input="".join(p + "\x00" for p in staged.blobs))
+    staged.index_after = indexstamp.checksum(git)
+
+
+def commit(git: Git, staged: Staged, message: str, sign: bool = False,
+           actor: str | None = None) -> str | None:
+    """HEAD's tree with the staged paths put in, committed and the branch moved to it; None
+    (nothing done) when the branch moved meanwhile or the tree is HEAD's (nothing to commit)."""
+    if git.head() != staged.head:
+        return None
+    tree = _write_trees(git, staged.trees, staged.blobs)
+    if tree is None or tree == staged.trees[""][0]:
+        return None
+    ident = git.actor_env(actor) if actor else None
+    sha = git.run(["commit-tree", *(["-S"] if sign else []), "-p", staged.head, "-F", "-", tree],
+                  input=message, extra_env=ident).stdout.strip()
+    subject = message.splitlines()[0] if message else ""
+    # the old value makes the update fail if the branch moved meanwhile
+    git.run(["update-ref", "-m", f"commit: {subject}", "HEAD", sha, staged.head], extra_env=ident)
+    if indexstamp.known(git, staged.head, staged.index_before):
+        # the index had HEAD's tree and got exactly the committed paths: it has the new one
+        indexstamp.record(git, staged.index_after, sha)
+    return sha
+
+
+def _norm(rel: str) -> str:
+    return rel.strip("/")
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _walk(root: Path, rel: str) -> tuple[list[str], list[str]] | None:
+    """(files, subdirectories) under a new directory, relative to root; None if it holds
+    something `git add` treats otherwise (a nested repository, a link, a device...)."""
+    files: list[str] = []
+    dirs: list[str] = []
+    todo = [rel]
+    while todo:
+        cur = todo.pop()
+        try:
+            entries = list(os.scandir(root / cur))
+        except OSError:
+            return None
+        for e in entries:
+            p = f"{cur}/{e.name}"
+            if e.name == ".git":
+                return None
+            if e.is_symlink():
+                return None
+            if e.is_dir(follow_symlinks=False):
+                dirs.append(p)
+                todo.append(p)
+            elif e.is_file(follow_symlinks=False):
+                files.append(p)
+            else:
+                return None
+    return sorted(files), sorted(dirs)
+
+
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts))]
+
+
+def _head_trees(git: Git, head: str, paths: Sequence[str]) -> Trees | None:
+    """HEAD's trees along the paths, in one `cat-file --batch`; a directory HEAD does not
+    have is an empty tree, one where HEAD has something else is None (the caller falls back)."""
+    dirs = sorted({d for p in paths for d in _parents(p)})
+    specs = [f"{head}^{{tree}}" if d == "" else f"{head}:{d}" for d in dirs]
+    proc = git.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode(), text=False)
+    data = proc.stdout
+    out: Trees = {}
+    pos = 0
+    for d in dirs:
+        nl = data.index(b"\n", pos)
+        header = data[pos:nl].split(b" ")
+        pos = nl + 1
+        if len(header) == 2 and header[1] == b"missing":
+            out[d] = ("", {})
+            continue
+        if len(header) != 3:
+            return None
+        size = int(header[2])
+        body = data[pos:pos + size]
+        pos += size + 1
+        if header[1] != b"tree":
+            return None
+        out[d] = (header[0].decode(), _parse_tree(body))
+    for d in dirs:  # a directory HEAD lacks must not be a file (or link) there either
+        if d and not out[d][0]:
+            parent, _, name = d.rpartition("/")
+            if name.encode() in out.get(parent, ("", {}))[1]:
+                return None
+    for d in dirs:
+        if d and out[d][0]:
+            parent, _, name = d.rpartition("/")
+            if out[parent][1].get(name.encode(), (b"", ""))[0] != TREE:
+                return None
+    return out
+
+
+def _parse_tree(body: bytes) -> dict[bytes, tuple[bytes, str]]:
+    entries: dict[bytes, tuple[bytes, str]] = {}
+    pos = 0
+    while pos < len(body):
+        sp = body.index(b" ", pos)
+        nul = body.index(b"\x00", sp)
+        entries[body[sp + 1:nul]] = (body[pos:sp], body[nul + 1:nul + 21].hex())
+        pos = nul + 21
+    return entries
+
+
+def _entry(trees: Trees, path: str) -> tuple[bytes, str] | None:
+    parent, _, name = path.rpartition("/")
+    return trees[parent][1].get(name.encode())
+
+
+def _ignored(git: Git, paths: Sequence[str]) -> set[str] | None:
+    """The paths git's ignore rules exclude (`check-ignore --no-index`: without reading the index)."""
+    if not paths:
+        return set()
+    proc = git.run(["check-ignore", "--no-index", "-z", "--stdin"],
+                   input="".join(p + "\x00" for p in paths), check=False)
+    if proc.returncode not in (0, 1):
+        return None
+    return {p for p in proc.stdout.split("\x00") if p}
+
+
+def _hash(git: Git, paths: Sequence[str]) -> dict[str, str] | None:
+    try:
+        proc = git.run(["hash-object", "-w", "--stdin-paths"], input="".join(p + "\n" for p in paths))
+    except GitCommandError:
+        return None
+    shas = proc.stdout.split()
+    if len(shas) != len(paths):
+        return None
+    return dict(zip(paths, shas))
+
+
+def _tree_key(item: tuple[bytes, tuple[bytes, str]]) -> bytes:
+    name, (mode, _) = item
+    return name + b"/" if mode == TREE else name
+
+
+def _write_trees(git: Git, trees: Trees, blobs: dict[str, str]) -> str | None:
+    """Write the trees along the changed paths (deepest first, one `mktree --batch`); the
+    new root tree's sha, checked against the one computed here."""
+    entries = {d: dict(t[1]) for d, t in trees.items()}
+    for path, sha in blobs.items():
+        parent, _, name = path.rpartition("/")
+        entries[parent][name.encode()] = (BLOB, sha)
+    order = sorted(entries, key=lambda d: (-d.count("/") if d else 1, d))
+    order = [d for d in order if d] + [""]
+    made: dict[str, str] = {}
+    text = bytearray()
+    for d in order:
+        if text:
+            text += b"\n"  # a blank line ends each tree of the batch
+        items = entries[d]
+        for child in [c for c in entries if c and c.rpartition("/")[0] == d]:
+            items[child.rpartition("/")[2].encode()] = (TREE, made[child])
+        body = bytearray()
+        for name, (mode, sha) in sorted(items.items(), key=_tree_key):
+            if any(b in _UNSAFE for b in name) or not name:
+                return None
+            body += mode + b" " + name + b"\x00" + bytes.fromhex(sha)
+            kind = b"tree" if mode == TREE else b"commit" if mode == b"160000" else b"blob"
+            text += mode + b" " + kind + b" " + sha.encode() + b"\t" + name + b"\n"
+        made[d] = hashlib.sha1(b"tree %d\x00" % len(body) + bytes(body)).hexdigest()
+    proc = git.run(["mktree", "--batch"], input=bytes(text), text=False)
+    written = proc.stdout.decode().split()
+    if written != [made[d] for d in order]:
+        return None
+    return made[""]
