@@ -21,7 +21,7 @@ class ModelState:
     name: str
     manifests: dict[str, dict]
     model: dict | None
-    numbers: dict[str, int] = field(default_factory=dict)
+    numbers: dict[str, int] = field(init=False)  # derived from the manifests
 
     def __post_init__(self) -> None:
         self.numbers = numbers.version_numbers(self.manifests)
@@ -29,7 +29,8 @@ class ModelState:
     def version_of(self, number: Any) -> str:
         """The SemVer version whose MLflow number is `number` (a string of digits)."""
         text = str(number).strip()
-        ver = numbers.by_number(self.manifests, int(text)) if text.isdigit() else None
+        wanted = int(text) if text.isdigit() else None
+        ver = next((v for v, n in self.numbers.items() if n == wanted), None)
         if ver is None:
             raise NotFoundError(f"Model Version (name={self.name}, version={number}) not found",
                                 f"{self.name}'s versions are numbered "
