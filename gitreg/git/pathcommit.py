@@ -256,9 +256,60 @@ def _tree_key(item: tuple[bytes, tuple[bytes, str]]) -> bytes:
     return name + b"/" if mode == TREE else name
 
 
-def _write_trees(git: Git, trees: Trees, blobs: dict[str, str]) -> str | None:
-    """Write the trees along the changed paths (deepest first, one `mktree --batch`); the
-    new root tree's sha, checked against the one computed here."""
+def describe(git: Git, staged: Staged, dirs: Sequence[str]) -> dict[str, tuple[str, dict[str, str]]]:
+    """{dir: (tree id, {path: blob id} of every file under it)} of the directories the
+    change touches, as the commit will have them, before anything is written (HEAD's
+    files under them in one ls-tree)."""
+    built = _build(staged.trees, staged.blobs)
+    if built is None:
+        return {}
+    wanted = [d for d in map(_norm, dirs) if d in built[0]]
+    in_head = [f"{d}/" for d in wanted if staged.trees[d][0]]
+    listed = git.ls_tree(staged.head, in_head) if in_head else []
+    out: dict[str, tuple[str, dict[str, str]]] = {d: (built[0][d], {}) for d in wanted}
+
+    def put(path: str, sha: str) -> None:
+        for d in _parents(path)[1:]:  # every asked-for directory the file is under
+            if d in out:
+                out[d][1][path] = sha
+
+    for e in listed:
+        if e.kind == "blob":
+            put(e.path, e.sha)
+    for p, sha in staged.blobs.items():
+        put(p, sha)
+    return out
+
+
+def extend(git: Git, staged: Staged, files: Sequence[str]) -> bool:
+    """Add more written files (plain, not ignored) to what the commit puts in; False (staged
+    unchanged) when that cannot be done as `git add` would."""
+    paths = [_norm(f) for f in files]
+    for rel in paths:
+        st = _lstat(git.root / rel)
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111 or "\n" in rel:
+            return False
+    trees = _head_trees(git, staged.head, paths)
+    if trees is None:
+        return False
+    old = {p: _entry(trees, p) for p in paths}
+    if any(e is not None and e[0] != BLOB for e in old.values()):
+        return False
+    ignored = _ignored(git, [p for p, e in old.items() if e is None])
+    if ignored is None or ignored:
+        return False
+    blobs = _hash(git, paths)
+    if blobs is None:
+        return False
+    for d, tree in trees.items():
+        staged.trees.setdefault(d, tree)
+    staged.blobs.update(blobs)
+    return True
+
+
+def _build(trees: Trees, blobs: dict[str, str]) -> tuple[dict[str, str], list[str], bytes] | None:
+    """The trees along the changed paths, computed here: ({dir: tree id}, the dirs deepest
+    first, `mktree --batch` input); None when a name cannot be written that way."""
     entries = {d: dict(t[1]) for d, t in trees.items()}
     for path, sha in blobs.items():
         parent, _, name = path.rpartition("/")
@@ -274,14 +325,24 @@ def _write_trees(git: Git, trees: Trees, blobs: dict[str, str]) -> str | None:
         for child in [c for c in entries if c and c.rpartition("/")[0] == d]:
             items[child.rpartition("/")[2].encode()] = (TREE, made[child])
         body = bytearray()
-        for name, (mode, sha) in sorted(items.items(), key=_tree_key):
-            if any(b in _UNSAFE for b in name) or not name:
+        for raw, (mode, sha) in sorted(items.items(), key=_tree_key):
+            if any(b in _UNSAFE for b in raw) or not raw:
                 return None
-            body += mode + b" " + name + b"\x00" + bytes.fromhex(sha)
+            body += mode + b" " + raw + b"\x00" + bytes.fromhex(sha)
             kind = b"tree" if mode == TREE else b"commit" if mode == b"160000" else b"blob"
-            text += mode + b" " + kind + b" " + sha.encode() + b"\t" + name + b"\n"
+            text += mode + b" " + kind + b" " + sha.encode() + b"\t" + raw + b"\n"
         made[d] = hashlib.sha1(b"tree %d\x00" % len(body) + bytes(body)).hexdigest()
-    proc = git.run(["mktree", "--batch"], input=bytes(text), text=False)
+    return made, order, bytes(text)
+
+
+def _write_trees(git: Git, trees: Trees, blobs: dict[str, str]) -> str | None:
+    """Write the trees along the changed paths (deepest first, one `mktree --batch`); the
+    new root tree's sha, checked against the one computed here."""
+    built = _build(trees, blobs)
+    if built is None:
+        return None
+    made, order, text = built
+    proc = git.run(["mktree", "--batch"], input=text, text=False)
     written = proc.stdout.decode().split()
     if written != [made[d] for d in order]:
         return None

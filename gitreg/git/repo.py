@@ -11,7 +11,13 @@ from gitreg.errors import ConflictError, UserError
 from gitreg.git.process import GitCommandError, git_env, network_timeout, run_with_timeout, timed_out
 
 if TYPE_CHECKING:
+    from typing import Callable
+
     from gitreg.git.pathcommit import Staged
+
+    # given directories, {dir: (tree id, {path: blob id})} as the commit will have them
+    Describe = Callable[[Sequence[str]], "dict[str, tuple[str, dict[str, str]]]"]
+    Derive = Callable[[Describe], list[str]]
 
 
 @dataclass(frozen=True)
@@ -214,23 +220,56 @@ class Git:
         return [p for p in proc.stdout.split("\x00") if p]
 
     # -- writes ------------------------------------------------------------------------
-    def add(self, paths: Sequence[str], new_dirs: Sequence[str] | None = None) -> Staged | None:
+    def add(self, paths: Sequence[str], new_dirs: Sequence[str] | None = None,
+            derive: Derive | None = None) -> Staged | None:
         """Stage paths as `git add -A -- PATHS` does.
 
         With new_dirs (a change's written files in `paths`, the directories it made in
         new_dirs), from those paths alone whenever that is the same (gitreg.git.pathcommit):
         git then never reads every index entry's file; what commit() needs is returned.
+        derive: called once the paths are hashed, with a function giving directories'
+        {dir: (tree id, {path: blob id})} as the commit will have them (unchanged ones left
+        out); it writes
+        files made from those (e.g. a model's summary) and returns their paths, which are
+        staged too (the caller commits them with the rest).
         """
         if new_dirs is not None:
             from gitreg.git import pathcommit
 
             staged = pathcommit.plan(self, paths, new_dirs)
+            made: list[str] = []
+            if staged is not None and derive is not None:
+                made = derive(lambda dirs: pathcommit.describe(self, staged, dirs))
+                if made and not pathcommit.extend(self, staged, made):
+                    staged = None  # git add below stages them all
             if staged is not None:
                 pathcommit.stage(self, staged)
                 return staged
-            paths = sorted(set(paths) | set(new_dirs))
+            paths = sorted(set(paths) | set(new_dirs) | set(made))
+            if made:
+                self.run(["add", "-A", "--", *paths])
+                return None
         self.run(["add", "-A", "--", *paths])
+        if derive is not None:
+            made = derive(self._describe_staged)
+            if made:
+                self.run(["add", "--", *made])
         return None
+
+    def _describe_staged(self, dirs: Sequence[str]) -> dict[str, tuple[str, dict[str, str]]]:
+        """{dir: (tree id, {path: blob id})} of directories in the index (`write-tree --prefix`)."""
+        out: dict[str, tuple[str, dict[str, str]]] = {}
+        for d in (d.strip("/") for d in dirs):
+            proc = self.run(["write-tree", f"--prefix={d}/"], check=False)
+            if proc.returncode != 0:
+                continue
+            files: dict[str, str] = {}
+            for rec in self.run(["ls-files", "-s", "-z", "--", f"{d}/"]).stdout.split("\x00"):
+                meta, _, path = rec.partition("\t")
+                if path:
+                    files[path] = meta.split(" ")[1]
+            out[d] = (proc.stdout.strip(), files)
+        return out
 
     def commit(self, message: str, paths: Sequence[str], sign: bool = False,
                allow_empty: bool = False, actor: str | None = None,
