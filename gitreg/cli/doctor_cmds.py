@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from gitreg.cli.common import JSON_OPTION, command, message, print_json, registry
@@ -53,7 +55,7 @@ def doctor_cmd(
     remaining = (len(report.missing) - len(report.fixed) + len(report.wrong_commit)
                  + len(report.extra) + len(report.lightweight) + len(report.interrupted)
                  + len(report.unreadable) + len(set(report.temp_files) - set(report.removed))
-                 + len(report.gto))
+                 + len(report.gto) + _summary_lines(report))
     for u in report.unbacked:
         message(f"unbacked: {u}")
     if report.unbacked and not remaining:
@@ -68,6 +70,20 @@ def doctor_cmd(
                         "run `gitreg doctor --fix` to recreate missing tags; wrong or extra tags "
                         "need a person's decision (gitreg never deletes tags)")
     message("ok: tags match the manifests" + (f" ({len(report.fixed)} recreated)" if report.fixed else ""))
+
+
+def _summary_lines(report: Any) -> int:
+    """Say what doctor found of the committed summaries; how many problems remain."""
+    if report.summaries_written:
+        message(f"summaries: wrote {len(report.summaries_written)} model summar(ies) in one commit")
+        return 0
+    for bad in report.summaries:
+        message(f"summary: {bad}; `gitreg doctor --fix` writes it again from the manifests")
+    if report.stale_summaries:
+        shown = ", ".join(report.stale_summaries[:3]) + (" ..." if len(report.stale_summaries) > 3 else "")
+        message(f"note: {len(report.stale_summaries)} model(s) have no up-to-date summary ({shown}): "
+                "a fresh clone's first read takes their manifests; `gitreg doctor --fix` writes them")
+    return len(report.summaries)
 
 
 @command("verify")

@@ -56,6 +56,7 @@ def ci_check(ctx: Context, base: str, *, summary_file: str | Path | None = None)
         for p in files:
             report.violations.append(f"{p}:1:1: deleted since {base}: registered versions are never deleted")
     models = sorted({p.split("/")[1] for p in files if p.count("/") >= 2})
+    _check_summaries(ctx, fork, report)
     ctx.cache.pop("reviews", None)  # read from GitHub once per check, when a gated stage change needs them
     for name in models:
         _check_model(ctx, name, base_rev, base, lifecycle, report)
@@ -67,6 +68,18 @@ def ci_check(ctx: Context, base: str, *, summary_file: str | Path | None = None)
     if step:
         report.summary_files.append(step)
     return report
+
+
+def _check_summaries(ctx: Context, fork: str, report: CheckReport) -> None:
+    """A summary the pull request changes must say what its model's manifests say, where
+    its key matches (a cold `gitreg list` shows it instead of reading them)."""
+    from gitreg.store import summary
+
+    diff = ctx.git.run(["diff", "--name-only", "-z", "--no-renames", fork, "--", summary.SUMMARY_DIR])
+    names = sorted(p.rsplit("/", 1)[-1].removesuffix(".json") for p in diff.stdout.split("\x00") if p)
+    if names:
+        report.violations += [f"{p}; run `gitreg doctor --fix` to write it from the manifests"
+                              for p in summary.check(ctx.store, "HEAD", names)[0]]
 
 
 def _base_lifecycle(ctx: Context, base_rev: str, report: CheckReport) -> Lifecycle:

@@ -50,12 +50,16 @@ class DoctorReport:
     gto: list[dict[str, Any]] = field(default_factory=list)  # gto-written tags history lacks
     gto_lines: list[str] = field(default_factory=list)  # the same, one line each
     adopted: dict[str, Any] | None = None  # what --adopt did (Result.to_dict())
+    summaries: list[str] = field(default_factory=list)  # committed summaries that lie or cannot be read
+    stale_summaries: list[str] = field(default_factory=list)  # models a cold read takes from manifests
+    summaries_written: list[str] = field(default_factory=list)  # what --fix rewrote (one commit)
 
     @property
     def clean(self) -> bool:
         return not (self.missing or self.wrong_commit or self.extra or self.lightweight
                     or self.interrupted or self.unreadable or self.unbacked or self.gto
-                    or set(self.temp_files) - set(self.removed))
+                    or set(self.temp_files) - set(self.removed)
+                    or (self.summaries and not self.summaries_written))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,7 +68,8 @@ class DoctorReport:
             "fixed": self.fixed, "unfixable": self.unfixable, "unbacked": self.unbacked,
             "interrupted": self.interrupted, "recovered": self.recovered,
             "unreadable": self.unreadable, "temp_files": self.temp_files, "removed": self.removed,
-            "gto": self.gto, "adopted": self.adopted,
+            "gto": self.gto, "adopted": self.adopted, "summaries": self.summaries,
+            "stale_summaries": self.stale_summaries, "summaries_written": self.summaries_written,
         }
 
 
@@ -151,7 +156,31 @@ def doctor(ctx: Context, fix: bool = False, adopt_tags: bool = False, push: bool
     report.temp_files = removed or ctx.store.temp_files()
     report.removed = removed
     report.adopted = adopted.to_dict() if adopted is not None else None
+    _check_summaries(ctx, report, fix and not report.interrupted)
     return report
+
+
+def _check_summaries(ctx: Context, report: DoctorReport, fix: bool) -> None:
+    """The committed per-model summaries (gitreg.store.summary) against the manifests; with
+    fix, the wrong, missing and stale ones written again in one commit."""
+    from gitreg.store import Change, summary
+
+    report.summaries, report.stale_summaries = summary.check(ctx.store)
+    if not fix or not (report.summaries or report.stale_summaries):
+        return
+    bad = [p.split(":", 1)[0] for p in report.summaries]
+    names = sorted(set(report.stale_summaries) | {p.rsplit("/", 1)[-1].removesuffix(".json") for p in bad})
+    texts = summary.refresh(ctx.store, names)
+    if not texts:
+        return
+    with ctx.store.locked():
+        ctx.store.require_branch(ctx.lifecycle())
+        ctx.store.require_clean((summary.SUMMARY_DIR,))
+        change = Change(ctx.store, "")
+        for rel, text in texts.items():
+            change.write(rel, text)
+        change.run(summary.refresh_message(len(texts)))
+    report.summaries_written = sorted(texts)
 
 
 def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:

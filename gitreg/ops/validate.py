@@ -79,6 +79,7 @@ def check_files(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] 
                 base: str | None = None, extra: Any = None) -> Report:
     root = store.root
     report = Report()
+    paths = list(paths)
     if lifecycle is None:
         report.add(CONFIG_FILE, "missing or invalid configuration")
     targets = collect(root, paths)
@@ -118,6 +119,14 @@ def check_files(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] 
     models = {Path(rel).parts[1] for rel in report.manifests if len(Path(rel).parts) == 4}
     if models:
         check_trust(store, lifecycle, sorted(models), report)
+    if not paths and store.git.head():
+        # the whole registry: a committed summary that matches its model's files must say
+        # what the manifests say (a cold `list` shows it instead of reading them)
+        from gitreg.store import summary
+
+        for problem in summary.check(store)[0]:
+            where, _, what = problem.partition(": ")
+            report.add(where, what + "; run `gitreg doctor --fix` to write it from the manifests")
     return report
 
 

@@ -7,7 +7,8 @@ undoes a change a crash interrupted; layout.py names the files.
 
 from __future__ import annotations
 
-from gitreg.store.cache import CACHE_VERSION, summarize
+from gitreg.store.cache import CACHE_VERSION
+from gitreg.store.digest import summarize
 from gitreg.store.change import SIGN_HINT, Change, PlannedTag, is_git_error, undo_change
 from gitreg.store.layout import (
     CONFIG_FILE, DVC_YAML, JOURNAL_FILE, MANIFEST_FILE, MODEL_FILE, MODELS_DIR, ModelFiles,

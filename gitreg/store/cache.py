@@ -5,14 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from gitreg import yamlio
-from gitreg.core import events as ev
-from gitreg.core.names import NONE_STAGE
-from gitreg.errors import UserError
+from gitreg.store import digest, summary
 from gitreg.store.layout import MANIFEST_FILE, MODEL_FILE, MODELS_DIR, ModelFiles, manifest_path
-from gitreg.store.shape import shape_problem
 
 if TYPE_CHECKING:
     from gitreg.store.store import Store
@@ -21,20 +18,6 @@ if TYPE_CHECKING:
 # version is deprecated, and its aliases
 CACHE_VERSION = 4
 ANSWER_VERSION = 2  # 2: rows carry aliases and deprecation; latest may be null
-
-
-def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    stage = manifest.get("stage") or NONE_STAGE
-    return {
-        "name": manifest.get("name"),
-        "version": manifest.get("version"),
-        "stage": stage,
-        "stage_seq": ev.last_assignment_seq(manifest, stage) if stage != NONE_STAGE else 0,
-        "created_at": manifest.get("created_at"),
-        "max_seq": ev.max_seq([manifest]),
-        "deprecated": ev.is_deprecated(manifest),
-        "aliases": sorted(str(a) for a in manifest.get("aliases") or [] if isinstance(a, str)),
-    }
 
 
 def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
@@ -48,7 +31,17 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
     """
     dirs = store.model_dirs(rev)
     cache = _load_cache(store)
+    before = len(cache)
     stale = [name for name, tree in dirs.items() if tree not in cache]
+    if stale:
+        # a fresh clone: each model's committed summary, where its key is the model's tree
+        # id (gitreg.store.summary), instead of reading its manifests
+        for name, entry in summary.committed(store, stale, rev).items():
+            if entry is not None and entry.pop("tree") == dirs[name]:
+                cache[dirs[name]] = entry
+        stale = [name for name in stale if dirs[name] not in cache]
+        if not stale:
+            before = len(cache)  # nothing read from manifests: the summaries stay the cache
     if stale:
         known = {blob: summary for entry in cache.values()
                  for blob, summary in zip(entry["blobs"].values(), entry["versions"].values())}
@@ -60,7 +53,7 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
                 if sha not in known:
                     missing[sha] = manifest_path(name, version)
         if missing:
-            known.update(_summarize_blobs(store, missing))
+            known.update(digest.summarize_blobs(store, missing))
         for name in stale:
             manifests = files[name].manifests if name in files else {}
             ok = {v: sha for v, sha in manifests.items() if sha in known}
@@ -70,6 +63,7 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
                 cache[dirs[name]] = entry
             else:  # an unreadable manifest: serve the rest, never cache the gap
                 cache[dirs[name] + "!"] = entry
+    if len(cache) != before:
         _save_cache(store, {tree: cache[tree] for tree in dirs.values() if tree in cache})
     out: dict[str, dict[str, dict]] = {}
     for name, tree in dirs.items():
@@ -77,37 +71,6 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
         # a model made by `create` has only model.yaml: listed with no versions
         if found and (found["versions"] or found["model_file"]):
             out[name] = found["versions"]
-    return out
-
-
-_CHUNK = 5000  # manifests read per `git cat-file --batch` (about 5 MB)
-
-
-def _summarize_blobs(store: Store, paths: dict[str, str]) -> dict[str, dict]:
-    """{blob id: summary} of manifests, read in chunks and summarised one at a time
-    (never 100,000 manifests in memory at once); the fast scanner reads what gitreg
-    writes, PyYAML everything else."""
-    from gitreg import fastscan
-
-    out: dict[str, dict] = {}
-    shas = list(paths)
-    for i in range(0, len(shas), _CHUNK):
-        for sha, raw in store.read_blobs({s: paths[s] for s in shas[i:i + _CHUNK]}).items():
-            fields = None
-            try:
-                fields = fastscan.scan(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                pass
-            try:
-                data = fields if fields is not None else yamlio.loads(raw, paths[sha])
-            except UserError as exc:  # warned about and skipped, never cached
-                store.note_broken(paths[sha], exc)
-                continue
-            problem = shape_problem(data) if isinstance(data, dict) else "not a mapping"
-            if problem is None:
-                out[sha] = summarize(data)
-            else:
-                store.note_broken(paths[sha], UserError(f"{paths[sha]}: not a valid manifest ({problem})"))
     return out
 
 

@@ -69,9 +69,15 @@ class Change:
                             "fix or restore that file first (`gitreg validate` lists every problem)")
         if sign and self.git.config_get("gpg.format") == "ssh" and not self.git.config_get("user.signingkey"):
             raise UserError("--sign with gpg.format ssh needs user.signingkey; nothing was changed", SIGN_HINT)
-        journal = self._journal(message, sign)
+        # each model the change writes into gets its summary rewritten in the same commit
+        from gitreg.store import summary
+
+        touched = summary.touched_models([*self.files, *self.extra_paths,
+                                          *(str(d.relative_to(root)) for d in self.new_dirs)])
+        derived = [summary.summary_path(m) for m in touched if summary.summary_path(m) not in self.files]
+        journal = self._journal(message, sign, derived)
         # what the files were, to put back even where git cannot (a read-only or full disk)
-        originals = {rel: _read_or_none(root / rel) for rel in [*self.files, *self.extra_paths]}
+        originals = {rel: _read_or_none(root / rel) for rel in [*self.files, *self.extra_paths, *derived]}
         try:
             self.store.write_journal(journal)
         except OSError as exc:
@@ -82,8 +88,15 @@ class Change:
                 prepare()
             for rel, text in self.files.items():
                 yamlio.write_atomic(root / rel, text)
-            paths = sorted(set(self.files) | set(self.extra_paths) | set(journal["new_dirs"]))
-            staged = self.git.add([*self.files, *self.extra_paths], new_dirs=journal["new_dirs"])
+            made: list[str] = []
+
+            def derive(describe: Any) -> list[str]:
+                made.extend(summary.deriver(self.store, touched)(describe))
+                return made
+
+            staged = self.git.add([*self.files, *self.extra_paths], new_dirs=journal["new_dirs"],
+                                  derive=derive if touched else None)
+            paths = sorted(set(self.files) | set(self.extra_paths) | set(journal["new_dirs"]) | set(made))
             commit = self.git.commit(message, paths, sign=sign, actor=self.actor, staged=staged)
             journal["commit"] = commit
             self.store.write_journal(journal)
@@ -108,7 +121,7 @@ class Change:
                 raise translated from None
             raise
 
-    def _journal(self, message: str, sign: bool) -> dict[str, Any]:
+    def _journal(self, message: str, sign: bool, derived: list[str]) -> dict[str, Any]:
         root = self.store.root
         planned = [t.name for t in self.tags]
         # A journal under .git records what this change touches before anything is touched:
@@ -118,7 +131,7 @@ class Change:
             "pid": os.getpid(), "model": self.model, "message": message, "old_head": self.git.head(),
             "describe": message.split("\n")[0].removeprefix("gitreg: "), "sign": sign,
             "actor": self.actor,
-            "files": {rel: (root / rel).exists() for rel in self.files},
+            "files": {rel: (root / rel).exists() for rel in [*self.files, *derived]},
             "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
             "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
             "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],

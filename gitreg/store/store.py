@@ -230,7 +230,9 @@ class Store:
         if model is not None:
             # Only what this change writes: scanning all of models/ (20,000 version dirs,
             # each with its .gitignore) cost seconds per mutation at scale (issue 6).
-            paths = (f"{MODELS_DIR}/{model}", DVC_YAML, CONFIG_FILE)
+            from gitreg.store.summary import summary_path
+
+            paths = (f"{MODELS_DIR}/{model}", DVC_YAML, CONFIG_FILE, summary_path(model))
             if self._clean_without_status(paths):
                 return
         # gitreg's own temp files (a write killed before its rename) are never committed:

@@ -34,9 +34,13 @@ def _generated(tmp_path_factory: pytest.TempPathFactory, _template: Path) -> Pat
 
 @pytest.fixture
 def big(tmp_path: Path, _generated: Path) -> Path:
-    """A generated registry (6 models x 4 versions with promotion history), one per test."""
+    """A generated registry (6 models x 4 versions with promotion history), one per test,
+    without its committed summaries (tests/files/test_summaries.py has those): every read
+    here goes through the local cache."""
     path = tmp_path / "gen"
     shutil.copytree(_generated, path, symlinks=True)
+    git(path, "rm", "-q", "-r", ".gitreg/summaries")
+    git(path, "commit", "-q", "-m", "a registry from before summaries")
     return path
 
 

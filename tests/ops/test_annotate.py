@@ -238,7 +238,8 @@ def test_dvc_yaml_entry_carries_desc_labels_and_meta_kept_up_to_date(cli, churn)
     assert entry["meta"] == {"version": "1.0.0", "framework": "sklearn", "metrics": {"auc": 0.91},
                              "owner": "team-a@example.com"}
     assert cli(churn, "promote", "churn", "1.0.0", "staging").exit_code == 0
-    assert git(churn, "show", "--name-only", "--format=", "HEAD").split() == ["dvc.yaml", MANIFEST]
+    assert git(churn, "show", "--name-only", "--format=", "HEAD").split() == [".gitreg/summaries/churn.json",
+                                                                           "dvc.yaml", MANIFEST]
     assert _load(churn, "dvc.yaml")["artifacts"]["churn"]["meta"]["stages"] == {"staging": "1.0.0"}
     assert cli(churn, "annotate", "churn", "--description", "The churn model",
                "--set-tag", "domain=crm").exit_code == 0

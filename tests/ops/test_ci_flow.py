@@ -164,7 +164,8 @@ def test_promotion_goes_from_laptop_to_production_tag_without_gitreg_on_main(see
     assert git(remote, "rev-parse", f"{branch}^").strip() == main_tip  # one commit on main
     changed = git(remote, "diff", "--name-only", main_tip, branch).split()
     # the manifests, and dvc.yaml's Studio meta (its stage holders) in the same commit
-    assert changed == ["dvc.yaml", "models/churn/1.0.0/manifest.yaml", "models/churn/1.1.0/manifest.yaml"]
+    assert changed == [".gitreg/summaries/churn.json", "dvc.yaml", "models/churn/1.0.0/manifest.yaml",
+                       "models/churn/1.1.0/manifest.yaml"]
     assert "gh pr create" in " ".join(result.details["commands"][-1])
     assert "1.0.0 (current production)" in result.details["body"]
 
