@@ -10,6 +10,9 @@ registration commit, `N#stage!#seq` then `N#stage#seq` on the version's registra
 commit, and the re-assertion of a stage's remaining holder), tagger times strictly
 increasing, one second apart.
 
+Last, one commit writes every model's summary (`.gitreg/summaries/NAME.json`), as
+`gitreg doctor --fix` does in a registry made before gitreg wrote them.
+
 History per model (seeded): versions registered one after another (patch/minor/major
 bumps); some go to staging, some from staging to production (archiving the previous
 holder), and now and then a rollback restores the previous production holder.
@@ -42,7 +45,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from gitreg import Registry, yamlio
+from gitreg import Registry, fastscan, yamlio
+from gitreg.store.digest import summarize
+from gitreg.store.summary import SUMMARY_DIR, refresh_message, render, summary_path
 from gitreg.api import VersionInfo
 from gitreg.ops.register import build_manifest
 from gitreg.core.messages import commit_message as _commit_message
@@ -122,6 +127,8 @@ class _Pack:
         self.mentries = [_tree_entry(mode, name, oid) for mode, name, oid in models_tree]
         self.model_trees: dict[bytes, dict[bytes, tuple[bytes, bytes]]] = {}
         self.version_trees: dict[tuple[bytes, bytes], dict[bytes, tuple[bytes, bytes]]] = {}
+        self.model_ids: dict[bytes, bytes] = {}  # model name -> its tree id, as last written
+        self.summaries: dict[bytes, tuple[bytes, bytes]] = {}  # .gitreg/summaries/'s entries
 
     # -- objects ---------------------------------------------------------------------
     def put(self, kind: bytes, content: bytes, family: str | None = None, prefix: int | None = None,
@@ -225,8 +232,12 @@ class _Pack:
         """A commit of `files` (path -> text, or a _Spliced dvc.yaml) on top of the tree so far."""
         touched_versions: set[tuple[bytes, bytes]] = set()
         touched_models: set[bytes] = set()
+        summaries: dict[bytes, tuple[bytes, bytes]] = {}
         for path, text in files.items():
             parts = path.encode().split(b"/")
+            if path.startswith(SUMMARY_DIR + "/"):  # .gitreg/summaries/NAME.json
+                summaries[parts[-1]] = (b"100644", self.put(b"blob", text.encode()))
+                continue
             if len(parts) > 2 and parts[1] != self.chain_model:  # the next model
                 self._release()
                 self.chain_model = parts[1]
@@ -254,6 +265,10 @@ class _Pack:
             self._set_model(name, self.put_chained(b"tree", _tree(self.model_trees[name]), name))
         if touched_models:
             self.root[b"models"] = (b"40000", self._models_tree())
+        if summaries:
+            self.summaries.update(summaries)
+            inner = self.put(b"tree", _tree(self.summaries))
+            self.root[b".gitreg"] = (b"40000", self.put(b"tree", _tree({b"summaries": (b"40000", inner)})))
         tree = self.put(b"tree", _tree(self.root)).hex()
         who = f"{actor.split('@')[0].title()} <{actor}> {when} +0000"
         text = f"tree {tree}\n" + (f"parent {parent}\n" if parent else "") + \
@@ -261,6 +276,7 @@ class _Pack:
         return self.put(b"commit", text.encode()).hex()
 
     def _set_model(self, name: bytes, oid: bytes) -> None:
+        self.model_ids[name] = oid
         key = name + b"/"
         i = bisect.bisect_left(self.mkeys, key)
         entry = _tree_entry(b"40000", name, oid)
@@ -777,6 +793,23 @@ class Generator:
             self.plan_tags(m)
         return models
 
+    def write_summaries(self, models: list[_Model]) -> None:
+        """The models' summaries (gitreg.store.summary), in one last commit: what `gitreg
+        doctor --fix` writes in a registry made before summaries existed. Each manifest is
+        summarised from its text as gitreg reads it (fastscan, else PyYAML)."""
+        files: dict[str, str] = {}
+        for m in models:
+            name = m.name.encode()
+            versions, blobs = {}, {}
+            for ver in m.manifests:
+                text = m.manifest_text(ver)
+                fields = fastscan.scan(text)
+                versions[ver] = summarize(fields if fields is not None else yamlio.loads(text.encode(), ver))
+                blobs[ver] = self.s.version_trees[name, ver.encode()][b"manifest.yaml"][1].hex()
+            files[summary_path(m.name)] = render(m.name, self.s.model_ids[name].hex(),
+                                                 b"model.yaml" in self.s.model_trees[name], versions, blobs)
+        self._commit(refresh_message(len(files)), files)
+
     @staticmethod
     def plan_tags(m: _Model) -> None:
         """The model's tags, replayed once over its whole history as gitreg replays it (a
@@ -860,6 +893,7 @@ def generate(root: Path, models: int, versions: int, seed: int = 0, dvc_remote: 
     pack = _Pack(git_dir, _ls_tree(run, base), _ls_tree(run, base + ":models"))
     gen = Generator(root, models, versions, seed, pack, clock, base)
     all_models = gen.run()
+    gen.write_summaries(all_models)
     commits_done = time.perf_counter()
     # Tag times: one second apart, strictly increasing (GTO orders events by them).
     when = clock.now

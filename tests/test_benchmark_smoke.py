@@ -69,6 +69,9 @@ def test_commits_tags_and_files_are_gitregs_own_format(gen10: tuple[Path, dict])
     records = [r.strip("\n").split("\x00") for r in log.split("\x1e") if r.strip()]
     events = [r for r in records if not r[0].startswith("gitreg: init")]
     assert len(events) == stats["commits"]
+    # last, the models' summaries in one commit, as `gitreg doctor --fix` writes them
+    assert events[0][0] == "gitreg: write the summaries of 10 model(s)" and events[0][1].strip() == "summaries"
+    events = events[1:]
     assert all(r[0].startswith("gitreg: ") and r[1].strip() and r[2].strip() for r in events)
     # every registration is its own commit (GTO crashes on two versions on one commit)
     registered = [r for r in events if r[1].strip() == "register"]
