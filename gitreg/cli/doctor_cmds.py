@@ -83,6 +83,11 @@ def _summary_lines(report: Any) -> int:
         shown = ", ".join(report.stale_summaries[:3]) + (" ..." if len(report.stale_summaries) > 3 else "")
         message(f"note: {len(report.stale_summaries)} model(s) have no up-to-date summary ({shown}): "
                 "a fresh clone's first read takes their manifests; `gitreg doctor --fix` writes them")
+    if report.ignored_summaries:
+        first = f".gitreg/summaries/{report.ignored_summaries[0]}.json"
+        message(f"note: {len(report.ignored_summaries)} model(s) have no summary: an ignore rule matches "
+                f"{first}, so reads take their manifests; stop ignoring .gitreg/summaries/ in "
+                ".gitignore (e.g. `!.gitreg/summaries/*.json`) to let gitreg commit them")
     return len(report.summaries)
 
 

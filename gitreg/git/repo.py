@@ -229,9 +229,10 @@ class Git:
         git then never reads every index entry's file; what commit() needs is returned.
         derive: called once the paths are hashed, with a function giving directories'
         {dir: (tree id, {path: blob id})} as the commit will have them (unchanged ones left
-        out); it writes
-        files made from those (e.g. a model's summary) and returns their paths, which are
-        staged too (the caller commits them with the rest).
+        out); it writes files made from those (e.g. a model's summary) and returns their
+        paths as a list, which are staged too (the caller commits them with the rest). A
+        derived file `git add` would refuse (new, and matched by an ignore rule such as
+        `*.json`) is removed again, and from that list: it is optional, the change is not.
         """
         if new_dirs is not None:
             from gitreg.git import pathcommit
@@ -239,9 +240,12 @@ class Git:
             staged = pathcommit.plan(self, paths, new_dirs)
             made: list[str] = []
             if staged is not None and derive is not None:
-                made = derive(lambda dirs: pathcommit.describe(self, staged, dirs))
+                planned = staged
+                made = derive(lambda dirs: pathcommit.describe(self, planned, dirs))
                 if made and not pathcommit.extend(self, staged, made):
-                    staged = None  # git add below stages them all
+                    self._drop_ignored(made)
+                    if made and not pathcommit.extend(self, staged, made):
+                        staged = None  # git add below stages them all
             if staged is not None:
                 pathcommit.stage(self, staged)
                 return staged
@@ -252,9 +256,27 @@ class Git:
         self.run(["add", "-A", "--", *paths])
         if derive is not None:
             made = derive(self._describe_staged)
+            self._drop_ignored(made)
             if made:
                 self.run(["add", "--", *made])
         return None
+
+    def refused(self, paths: Sequence[str]) -> set[str]:
+        """The paths `git add` would refuse: not in HEAD, and ignored by the repository's
+        rules (`check-ignore --no-index`; a tracked file is added whatever the rules say)."""
+        from gitreg.git import pathcommit
+
+        ignored = pathcommit._ignored(self, paths) or set()
+        if not ignored:
+            return set()
+        tracked = {e.path for e in self.ls_tree("HEAD", sorted(ignored))} if self.head() else set()
+        return ignored - tracked
+
+    def _drop_ignored(self, made: list[str]) -> None:
+        """Remove from `made`, and from the work tree, the derived files git would refuse."""
+        for rel in self.refused(made):
+            made.remove(rel)
+            (self.root / rel).unlink(missing_ok=True)
 
     def _describe_staged(self, dirs: Sequence[str]) -> dict[str, tuple[str, dict[str, str]]]:
         """{dir: (tree id, {path: blob id})} of directories in the index (`write-tree --prefix`)."""

@@ -53,6 +53,7 @@ class DoctorReport:
     summaries: list[str] = field(default_factory=list)  # committed summaries that lie or cannot be read
     stale_summaries: list[str] = field(default_factory=list)  # models a cold read takes from manifests
     summaries_written: list[str] = field(default_factory=list)  # what --fix rewrote (one commit)
+    ignored_summaries: list[str] = field(default_factory=list)  # models whose summary .gitignore keeps out
 
     @property
     def clean(self) -> bool:
@@ -70,6 +71,7 @@ class DoctorReport:
             "unreadable": self.unreadable, "temp_files": self.temp_files, "removed": self.removed,
             "gto": self.gto, "adopted": self.adopted, "summaries": self.summaries,
             "stale_summaries": self.stale_summaries, "summaries_written": self.summaries_written,
+            "ignored_summaries": self.ignored_summaries,
         }
 
 
@@ -165,7 +167,11 @@ def _check_summaries(ctx: Context, report: DoctorReport, fix: bool) -> None:
     fix, the wrong, missing and stale ones written again in one commit."""
     from gitreg.store import Change, summary
 
-    report.summaries, report.stale_summaries = summary.check(ctx.store)
+    report.summaries, stale = summary.check(ctx.store)
+    # an ignore rule (`*.json`, `.gitreg/`) keeps new summaries out: reads take the manifests
+    refused = ctx.git.refused([summary.summary_path(n) for n in stale]) if stale else set()
+    report.ignored_summaries = sorted(n for n in stale if summary.summary_path(n) in refused)
+    report.stale_summaries = [n for n in stale if summary.summary_path(n) not in refused]
     if not fix or not (report.summaries or report.stale_summaries):
         return
     bad = [p.split(":", 1)[0] for p in report.summaries]

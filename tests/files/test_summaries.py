@@ -237,3 +237,36 @@ def test_a_registry_without_summaries_reads_as_before(big: Path, tmp_path: Path)
     assert Registry(fresh_clone).list_models() == expected
     shutil.rmtree(fresh_clone / ".git" / "gitreg", ignore_errors=True)
     assert Registry(fresh_clone).store.summaries() == fresh(fresh_clone)
+
+
+@pytest.mark.parametrize("path_kind", ["pathcommit", "fallback"])
+def test_an_ignore_rule_on_json_keeps_summaries_out_never_the_change(
+        repo: Path, make_artifact: Any, cli: Any, monkeypatch: pytest.MonkeyPatch, path_kind: str) -> None:
+    (repo / ".gitignore").write_text("*.json\n")  # metrics files, say: it also matches the summaries
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore json")
+    if path_kind == "fallback":
+        from gitreg.git import pathcommit
+
+        monkeypatch.setattr(pathcommit, "plan", lambda *a, **k: None)  # fault: git add + commit instead
+    reg = Registry(repo)
+    reg.register("churn", [make_artifact()], version="1.0.0")
+    reg.promote("churn", "1.0.0", "staging", reason="ignored summaries")
+    assert reg.show("churn")["versions"][0]["stage"] == "staging"
+    assert git(repo, "ls-tree", "-r", "--name-only", "HEAD", SUMMARY_DIR) == ""
+    assert not (repo / summary_path("churn")).exists()
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    head = git(repo, "rev-parse", "HEAD").strip()
+    for args in (["doctor"], ["doctor", "--fix"]):
+        result = cli(repo, *args)
+        assert result.exit_code == 0, result.output
+        assert "1 model(s) have no summary: an ignore rule matches .gitreg/summaries/churn.json" in result.output
+    assert git(repo, "rev-parse", "HEAD").strip() == head  # --fix wrote nothing it could not commit
+    # once the rule lets them in, doctor --fix writes them, and changes keep them up to date
+    (repo / ".gitignore").write_text("*.json\n!.gitreg/summaries/*.json\n")
+    git(repo, "commit", "-q", "-am", "let gitreg's summaries in")
+    result = cli(repo, "doctor", "--fix")
+    assert result.exit_code == 0 and "wrote 1 model summar" in result.output, result.output
+    reg.promote("churn", "1.0.0", "archived", reason="summaries tracked now")
+    assert committed_summary(repo, "churn")["tree"] == key_of(repo, "churn")
+    assert check(Registry(repo).store) == ([], [])
