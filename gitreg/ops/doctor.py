@@ -91,47 +91,64 @@ def registration_commits(ctx: Context) -> dict[str, str]:
 
 def expected_tags(ctx: Context) -> list[Expected]:
     """Every tag the manifests' history calls for, per model in the order they are written."""
-    from gitreg.core.messages import tag_summary
-
-    adds = registration_commits(ctx)
-    refs: dict[str, str] | None = None
-    out: list[Expected] = []
-    for name in sorted(ctx.store.model_tree()):
-        manifests, model = ctx.store.model_manifests(name)
-        tags = ev.model_tags(name, ev.model_events(manifests.values(), model))
-        superseded = ev.superseded_reassertions(tags)
-        # a version adopted from `gto register` is at the commit gto registered, not at the
-        # commit that added its manifest
-        gto_registered = {t.version: t.tag for t in tags if t.kind == REGISTER
-                          and t.event.data.get("adopted_from")}
-        if gto_registered and refs is None:
-            refs = {r.name: r.target for r in ctx.store.tags()}
-        at = {v: (refs or {}).get(tag) for v, tag in gto_registered.items()}
-        for t in tags:
-            summary = f"register {name} {t.version}" if t.kind == REGISTER else tag_summary(name, t)
-            target = at[t.version] if t.version in at else \
-                adds.get(f"{MODELS_DIR}/{name}/{t.version}/{MANIFEST_FILE}")
-            out.append(Expected(t.tag, name, t.version, target,
-                                t.seq, t.event.action, dict(t.event.data), t.kind,
-                                t.tag in superseded, summary))
-    return out
+    return _scan(ctx, unbacked=False)[0]
 
 
 def unbacked_entries(ctx: Context) -> list[str]:
     """History entries and approvals of the committed registry that no commit backs."""
+    return _scan(ctx, expected=False)[1]
+
+
+def _scan(ctx: Context, expected: bool = True, unbacked: bool = True) -> tuple[list[Expected], list[str]]:
+    """expected_tags and unbacked_entries in one pass over the models: each model's
+    manifests are loaded once (at 10,000 versions, loading them twice was a fifth of
+    doctor's time), and one model's at a time (all of them at once: 65 MB per 10,000)."""
     from gitreg import provenance
 
-    signed = ctx.store.lifecycle().signed_targets()
+    adds = registration_commits(ctx) if expected else {}
+    signed = ctx.store.lifecycle().signed_targets() if unbacked else set()
     names = sorted(ctx.store.model_tree())
-    prov = provenance.read(ctx.git, names, signatures=bool(signed))
-    out = []
+    prov = provenance.read(ctx.git, names, signatures=bool(signed)) if unbacked else None
+    refs: dict[str, str] | None = None
+    out: list[Expected] = []
+    problems: list[str] = []
     adopted: list[tuple[str, ev.Event]] = []
     for name in names:
         manifests, model = ctx.store.model_manifests(name)
-        for version, msg in provenance.problems(name, manifests, prov, signed):
-            out.append(f"{name} {version}: {msg}" if version else f"{name}: {msg}")
-        adopted += [(name, e) for e in ev.model_events(manifests.values(), model)]
-    return out + gto_tags.adopted_problems(ctx.git, adopted)
+        events = ev.model_events(manifests.values(), model)
+        if expected:
+            refs = _expected_of(ctx, name, events, adds, refs, out)
+        if prov is not None:
+            for version, msg in provenance.problems(name, manifests, prov, signed):
+                problems.append(f"{name} {version}: {msg}" if version else f"{name}: {msg}")
+            adopted += [(name, e) for e in events]
+    if prov is not None:
+        problems += gto_tags.adopted_problems(ctx.git, adopted)
+    return out, problems
+
+
+def _expected_of(ctx: Context, name: str, events: list[ev.Event], adds: dict[str, str],
+                 refs: dict[str, str] | None, out: list[Expected]) -> dict[str, str] | None:
+    """Append the tags one model's events call for to out; the tag refs, once read."""
+    from gitreg.core.messages import tag_summary
+
+    tags = ev.model_tags(name, events)
+    superseded = ev.superseded_reassertions(tags)
+    # a version adopted from `gto register` is at the commit gto registered, not at the
+    # commit that added its manifest
+    gto_registered = {t.version: t.tag for t in tags if t.kind == REGISTER
+                      and t.event.data.get("adopted_from")}
+    if gto_registered and refs is None:
+        refs = {r.name: r.target for r in ctx.store.tags()}
+    at = {v: (refs or {}).get(tag) for v, tag in gto_registered.items()}
+    for t in tags:
+        summary = f"register {name} {t.version}" if t.kind == REGISTER else tag_summary(name, t)
+        target = at[t.version] if t.version in at else \
+            adds.get(f"{MODELS_DIR}/{name}/{t.version}/{MANIFEST_FILE}")
+        out.append(Expected(t.tag, name, t.version, target,
+                            t.seq, t.event.action, dict(t.event.data), t.kind,
+                            t.tag in superseded, summary))
+    return refs
 
 
 def doctor(ctx: Context, fix: bool = False, adopt_tags: bool = False, push: bool = False) -> DoctorReport:
@@ -191,7 +208,7 @@ def _check_summaries(ctx: Context, report: DoctorReport, fix: bool) -> None:
 
 def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:
     report = DoctorReport()
-    expected = expected_tags(ctx)
+    expected, unbacked = _scan(ctx)
     want = {e.tag: e for e in expected}
     models = {e.model for e in expected}
     refs = {r.name: r for r in ctx.store.tags()}
@@ -227,7 +244,7 @@ def diagnose(ctx: Context, fix: bool = False) -> DoctorReport:
                 report.ignored.append(f"{name}: no model {parsed.name} in models/, ignored")
         elif exp.target and ref.target != exp.target:
             report.wrong_commit.append({"tag": name, "commit": ref.target, "expected": exp.target})
-    report.unbacked = unbacked_entries(ctx)
+    report.unbacked = unbacked
     # a superseded re-assertion recreated now would be newer than the later tags of its
     # stage (registries tagged before gitreg wrote re-assertions lack them all)
     missing = [e for e in expected if e.tag not in refs and not e.optional]
