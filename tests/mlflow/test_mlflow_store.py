@@ -37,6 +37,11 @@ def ml(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.chdir(work)  # MLflow's default artifact root (./mlruns) lands here
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("GITREG_MLFLOW_CACHE", str(tmp_path / "mlflow-cache"))
+    # MLflow's setters also export MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI and never take
+    # them back: through monkeypatch they go with the test (else a later test's MLflow
+    # subprocess writes to this test's gitreg registry)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"gitreg://{repo}")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_registry_uri(f"gitreg://{repo}")
     yield MlflowClient()
