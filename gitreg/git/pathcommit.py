@@ -74,18 +74,12 @@ def plan(git: Git, files: Sequence[str], new_dirs: Sequence[str]) -> Staged | No
         dir_files += walked[0]
         sub_dirs += walked[1]
     paths = list(wanted) + [p for p in dir_files if p not in wanted]
-    if not paths or any(not p or "\n" in p for p in paths):
+    if not paths:
         return None
-    for rel in paths:
-        st = _lstat(root / rel)
-        if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
-            return None
-    trees = _head_trees(git, head, paths)
-    if trees is None:
+    found = _plain_files(git, head, paths)
+    if found is None:
         return None
-    old_blobs = {p: _entry(trees, p) for p in paths}
-    if any(e is not None and e[0] != BLOB for e in old_blobs.values()):
-        return None  # HEAD has a tree, a link or an executable there
+    trees, old_blobs = found
     # what git would not add: ignored new files (named ones: `git add` refuses them, and
     # says so; in a new directory: `git add -A` leaves them out)
     new_named = [p for p in wanted if old_blobs[p] is None]
@@ -98,6 +92,23 @@ def plan(git: Git, files: Sequence[str], new_dirs: Sequence[str]) -> Staged | No
     if blobs is None:
         return None
     return Staged(head, trees, blobs)
+
+
+def _plain_files(git: Git, head: str, paths: Sequence[str]) -> tuple[Trees, dict[str, tuple[bytes, str] | None]] | None:
+    """HEAD's trees along `paths` and each path's entry there (None: new), when every path
+    is a plain, non-executable file in the work tree and a plain file (or nothing) in HEAD;
+    else None (only `git add` makes the same commit)."""
+    for rel in paths:
+        st = _lstat(git.root / rel)
+        if not rel or "\n" in rel or st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
+            return None
+    trees = _head_trees(git, head, paths)
+    if trees is None:
+        return None
+    old = {p: _entry(trees, p) for p in paths}
+    if any(e is not None and e[0] != BLOB for e in old.values()):
+        return None  # HEAD has a tree, a link or an executable there
+    return trees, old
 
 
 def stage(git: Git, staged: Staged) -> None:
@@ -285,16 +296,10 @@ def extend(git: Git, staged: Staged, files: Sequence[str]) -> bool:
     """Add more written files (plain, not ignored) to what the commit puts in; False (staged
     unchanged) when that cannot be done as `git add` would."""
     paths = [_norm(f) for f in files]
-    for rel in paths:
-        st = _lstat(git.root / rel)
-        if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111 or "\n" in rel:
-            return False
-    trees = _head_trees(git, staged.head, paths)
-    if trees is None:
+    found = _plain_files(git, staged.head, paths)
+    if found is None:
         return False
-    old = {p: _entry(trees, p) for p in paths}
-    if any(e is not None and e[0] != BLOB for e in old.values()):
-        return False
+    trees, old = found
     ignored = _ignored(git, [p for p, e in old.items() if e is None])
     if ignored is None or ignored:
         return False
