@@ -78,7 +78,7 @@ def _check_summaries(ctx: Context, fork: str, report: CheckReport) -> None:
     diff = ctx.git.run(["diff", "--name-only", "-z", "--no-renames", fork, "--", summary.SUMMARY_DIR])
     names = sorted(p.rsplit("/", 1)[-1].removesuffix(".json") for p in diff.stdout.split("\x00") if p)
     if names:
-        report.violations += [f"{p}; run `gitreg doctor --fix` to write it from the manifests"
+        report.violations += [f"{p}; {summary.FIX_HINT}"
                               for p in summary.check(ctx.store, "HEAD", names)[0]]
 
 

@@ -126,7 +126,7 @@ def check_files(store: Store, lifecycle: Lifecycle | None, paths: Iterable[str] 
 
         for problem in summary.check(store)[0]:
             where, _, what = problem.partition(": ")
-            report.add(where, what + "; run `gitreg doctor --fix` to write it from the manifests")
+            report.add(where, f"{what}; {summary.FIX_HINT}")
     return report
 
 

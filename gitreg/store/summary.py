@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 SUMMARY_DIR = ".gitreg/summaries"
 FORMAT = 1
+FIX_HINT = "run `gitreg doctor --fix` to write it from the manifests"  # for check()'s problems
 _ENTRY_KEYS = {"name", "version", "stage", "stage_seq", "created_at", "max_seq", "deprecated", "aliases",
                "blob"}
 
