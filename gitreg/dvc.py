@@ -13,7 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from gitreg import yamlio
 from gitreg.errors import ConflictError, GitregError, InternalError, UserError
@@ -152,7 +152,9 @@ def read_dvc_file(dvc_file: Path) -> AddedArtifact:
 
 
 def add(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,
-        show_progress: bool = False, source: Path | None = None) -> list[AddedArtifact]:
+        show_progress: bool = False, source: Path | None = None,
+        ignored: Callable[[list[str]], set[str] | None] | None = None,
+        progress: Callable[[str, int, int], None] | None = None) -> list[AddedArtifact]:
     """`dvc add` outputs inside a version directory gitreg has just created; their md5s.
 
     Two costs of plain `dvc add` go (issue 6): it reads every stage of the repository
@@ -160,13 +162,25 @@ def add(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = Non
     skips since nothing can track a path in a brand-new directory; and with `source` (one
     target) DVC copies the file straight from the user's path (`dvc add SOURCE -o
     TARGET`; the source is only read), so gitreg makes no copy of its own first.
+    With `source` and git's ignore check (`ignored`), a plain file DVC would copy is added
+    by gitreg.dvcadd without starting DVC at all (issue 16), writing the same files.
     """
     if not targets:
         return []
-    rels = [str(t.relative_to(root)) for t in targets]
+    rels = [t.relative_to(root).as_posix() for t in targets]
+    if source is not None and len(targets) != 1:
+        raise InternalError("dvc add from a source takes one target", "report this gitreg bug")
+    refused = _ignore_check(rels, ignored)
     if source is not None:
-        if len(targets) != 1:
-            raise InternalError("dvc add from a source takes one target", "report this gitreg bug")
+        if refused is not None:
+            from gitreg import dvcadd
+
+            try:
+                done = dvcadd.add_file(root, source, targets[0], env, rels[0] in refused, progress)
+            except OSError as exc:
+                raise _translate(f"ERROR: {exc}", "dvc add") from None
+            if done is not None:
+                return [AddedArtifact(path=targets[0].name, md5=done[0], size=done[1], nfiles=None)]
         args = ["-q", str(source), "-o", rels[0]]
     else:
         args = ["-q", "--", *rels]
@@ -176,6 +190,22 @@ def add(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = Non
         # a DVC whose internals moved: the plain command, slower but the same result
         run(root, ["add", *args], env, action="dvc add", show_progress=show_progress)
     return [read_dvc_file(t.with_name(t.name + ".dvc")) for t in targets]
+
+
+def _ignore_check(rels: Sequence[str], ignored: Callable[[list[str]], set[str] | None] | None
+                  ) -> set[str] | None:
+    """Which of the targets git ignores (None: not asked, or git could not say); an ignored
+    .dvc file is refused here, with the fix, before anything is written (DVC's own refusal
+    is lost to -q and the hint would not say what to change)."""
+    if ignored is None:
+        return None
+    refused = ignored([*rels, *(r + ".dvc" for r in rels)])
+    bad = [r + ".dvc" for r in rels if refused is not None and r + ".dvc" in refused]
+    if bad:
+        raise UserError(f"git ignores {bad[0]}, so the version could not be committed",
+                        f"remove the .gitignore rule that matches it (`git check-ignore -v {bad[0]}` "
+                        "names it) and retry")
+    return refused
 
 
 def push(root: Path, targets: Sequence[Path], env: Mapping[str, str] | None = None,

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gitreg"
 # lowest first; a module's layer is the first prefix that matches it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("gitreg.core", "gitreg.errors")),
-    ("io", ("gitreg.git", "gitreg.dvc", "gitreg._dvc_new_add", "gitreg.yamlio", "gitreg.schema",
+    ("io", ("gitreg.git", "gitreg.dvc", "gitreg.dvcadd", "gitreg._dvc_new_add", "gitreg.yamlio", "gitreg.schema",
             "gitreg.fastscan", "gitreg.metrics_file", "gitreg.checksum", "gitreg.github",
             "gitreg.templates")),
     ("store", ("gitreg.store", "gitreg.provenance")),

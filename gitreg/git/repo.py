@@ -261,12 +261,17 @@ class Git:
                 self.run(["add", "--", *made])
         return None
 
-    def refused(self, paths: Sequence[str]) -> set[str]:
-        """The paths `git add` would refuse: not in HEAD, and ignored by the repository's
-        rules (`check-ignore --no-index`; a tracked file is added whatever the rules say)."""
+    def ignored(self, paths: Sequence[str]) -> set[str] | None:
+        """The paths the repository's ignore rules exclude, tracked or not (`check-ignore
+        --no-index`); None if git could not say."""
         from gitreg.git import pathcommit
 
-        ignored = pathcommit._ignored(self, paths) or set()
+        return pathcommit._ignored(self, paths)
+
+    def refused(self, paths: Sequence[str]) -> set[str]:
+        """The paths `git add` would refuse: not in HEAD, and ignored by the repository's
+        rules (a tracked file is added whatever the rules say)."""
+        ignored = self.ignored(paths) or set()
         if not ignored:
             return set()
         tracked = {e.path for e in self.ls_tree("HEAD", sorted(ignored))} if self.head() else set()

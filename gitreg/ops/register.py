@@ -258,12 +258,13 @@ def _add_artifacts(ctx: Context, sources: Sequence[Path], vdir: Path,
         if progress:
             progress(sources[0].name, 0, total)
         added = dvc.add(ctx.root, [target], ctx.env, show_progress=progress is not None,
-                        source=sources[0])
+                        source=sources[0], ignored=ctx.store.git.ignored, progress=progress)
         if progress:
             progress(sources[0].name, total, total)
         return target, added
     target = _copy_artifacts(sources, vdir, progress)
-    return target, dvc.add(ctx.root, [target], ctx.env, show_progress=progress is not None)
+    return target, dvc.add(ctx.root, [target], ctx.env, show_progress=progress is not None,
+                           ignored=ctx.store.git.ignored)
 
 
 def _commit_registration(ctx: Context, name: str, ver: str, manifests: Mapping[str, dict],

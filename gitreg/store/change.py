@@ -40,6 +40,7 @@ class Change:
         self.actor = actor
         self.files: dict[str, str] = {}
         self.new_dirs: list[Path] = []
+        self.new_parents: list[Path] = []  # deepest first
         self.extra_paths: list[str] = []
         self.tags: list[PlannedTag] = []
         # tags the change deletes after its commit (an undeprecation deletes GTO's `!` tag)
@@ -58,7 +59,13 @@ class Change:
         self.files[rel] = text
 
     def track_dir(self, path: Path) -> None:
+        """A directory this change creates; so are its missing parents (a new model's
+        models/NAME), removed again with it when the change is undone."""
         self.new_dirs.append(path)
+        parent = path.parent
+        while parent != self.store.root and not parent.exists():
+            self.new_parents.append(parent)
+            parent = parent.parent
 
     def run(self, message: str, prepare: Callable[[], None] | None = None, sign: bool = False,
             now: Callable[[], float] = time.time) -> tuple[str, list[str]]:
@@ -134,6 +141,7 @@ class Change:
             "files": {rel: (root / rel).exists() for rel in [*self.files, *derived]},
             "extra_paths": {p: (root / p).exists() for p in self.extra_paths},
             "new_dirs": [str(d.relative_to(root)) for d in self.new_dirs],
+            "new_parents": [str(d.relative_to(root)) for d in self.new_parents],
             "tags": [{"name": t.name, "target": t.target, "message": t.message} for t in self.tags],
             "preexisting_tags": self._preexisting(planned),
             "commit": None,
@@ -259,6 +267,11 @@ def undo_change(store: Store, journal: Mapping[str, Any]) -> None:
     for d in journal.get("new_dirs", []):
         git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", d], check=False)
         shutil.rmtree(root / d, ignore_errors=True)
+    for d in journal.get("new_parents", []):
+        try:
+            (root / d).rmdir()  # only if empty: nothing but what the change made was in it
+        except OSError:
+            pass
 
 
 def is_git_error(exc: BaseException) -> bool:
