@@ -48,7 +48,7 @@ def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool
     lifecycle = ctx.lifecycle()
     want = lifecycle.stage(stage) if stage else None
     stages = list(lifecycle.stages)
-    rows = ctx.store.answer("list", stages, lambda: _list_rows(ctx, stages), _rows_ok)
+    rows = ctx.store.answer("list", stages, lambda names: _list_rows(ctx, stages, names), _rows_ok)
     # as `gto show` does (its --deprecated shows them)
     hidden = [] if include_deprecated else [r["name"] for r in rows if r["deprecated"]]
     return {"models": [r for r in rows if (not want or want in r["stages"])
@@ -56,10 +56,12 @@ def list_models(ctx: Context, stage: str | None = None, include_deprecated: bool
             "hidden": hidden}
 
 
-def _list_rows(ctx: Context, lifecycle_stages: Sequence[str]) -> list[dict[str, Any]]:
-    """Every model's row, deprecated ones too (list_models filters): the cached answer."""
+def _list_rows(ctx: Context, lifecycle_stages: Sequence[str],
+               names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every model's row (or the rows of `names`), deprecated ones too (list_models
+    filters): the cached answer. A row depends on its model's directory alone."""
     rows = []
-    summaries = ctx.store.summaries()
+    summaries = ctx.store.summaries(names=names)
     deprecated = ctx.store.deprecated_models(list(summaries))
     for name, versions in sorted(summaries.items()):
         parsed = {v: parse_version(v) for v in versions}

@@ -17,11 +17,15 @@ if TYPE_CHECKING:
 # 4: an entry says whether the model has model.yaml (`create`); a summary whether the
 # version is deprecated, and its aliases
 CACHE_VERSION = 4
-ANSWER_VERSION = 2  # 2: rows carry aliases and deprecation; latest may be null
+# 2: rows carry aliases and deprecation; latest may be null; 3: each model's tree id (a
+# change rebuilds only the rows of the models it touched)
+ANSWER_VERSION = 3
+PARTIAL_LIMIT = 64  # more models changed than this since the saved answer: build it all
 
 
-def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
-    """{model: {version: summary}} for every model, through the tree-id cache.
+def summaries(store: Store, rev: str = "HEAD", names: Sequence[str] | None = None) -> dict[str, dict[str, dict]]:
+    """{model: {version: summary}} for every model (or the models `names`, read from their
+    committed summaries or manifests without the local cache), through the tree-id cache.
 
     The cache maps a model directory's git tree id to its versions' summaries (and
     their manifest blob ids). Tree ids are content hashes: a changed, added or removed
@@ -30,7 +34,10 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
     manifests with unknown blob ids are read and parsed (issue 6).
     """
     dirs = store.model_dirs(rev)
-    cache = _load_cache(store)
+    if names is not None:  # a few models (list after a change): the 100,000-entry file stays shut
+        wanted = set(names)
+        dirs = {n: t for n, t in dirs.items() if n in wanted}
+    cache = _load_cache(store) if names is None else {}
     before = len(cache)
     stale = [name for name, tree in dirs.items() if tree not in cache]
     if stale:
@@ -63,7 +70,7 @@ def summaries(store: Store, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
                 cache[dirs[name]] = entry
             else:  # an unreadable manifest: serve the rest, never cache the gap
                 cache[dirs[name] + "!"] = entry
-    if len(cache) != before:
+    if len(cache) != before and names is None:
         _save_cache(store, {tree: cache[tree] for tree in dirs.values() if tree in cache})
     out: dict[str, dict[str, dict]] = {}
     for name, tree in dirs.items():
@@ -136,8 +143,8 @@ def _save_cache(store: Store, models: dict[str, dict]) -> None:
 
 
 
-def answer(store: Store, kind: str, key: Sequence[Any], build: Callable[[], Any],
-           valid: Callable[[Any], bool], rev: str = "HEAD") -> Any:
+def answer(store: Store, kind: str, key: Sequence[Any], build: Callable[[Sequence[str] | None], list],
+           valid: Callable[[Any], bool], rev: str = "HEAD") -> list:
     """A finished answer made from the models at rev (`gitreg list`'s rows), cached whole.
 
     Keyed by the tree id of models/ at rev (a content hash: any change to any manifest
@@ -146,25 +153,60 @@ def answer(store: Store, kind: str, key: Sequence[Any], build: Callable[[], Any]
     100,000 cached summaries (issue 16). Built again when the key differs or the file is
     not what `valid` accepts; never cached while a manifest cannot be read (its warning
     must show every time).
+
+    The answer is a list of rows, at most one per model ("name"), sorted by name, each a
+    function of its model's directory alone: `build(names)` makes the rows of those
+    models, `build(None)` every row. The file also keeps the tree id of each model's
+    directory, so after a change (key differs, `key` the same) only the models whose tree
+    id differs are built again; the other rows are the saved ones, made from the same
+    content (a list right after a promotion at 2000 models re-read 2,000 summaries).
     """
     proc = store.git.run(["rev-parse", "--verify", "--quiet", f"{rev}:{MODELS_DIR}"], check=False)
     tree = proc.stdout.strip() if proc.returncode == 0 else ""
     if not tree:
-        return build()
-    digest = hashlib.sha256(json.dumps([ANSWER_VERSION, CACHE_VERSION, kind, tree, list(key)])
-                            .encode()).hexdigest()
+        return build(None)
+    whole = _digest([ANSWER_VERSION, CACHE_VERSION, kind, tree, list(key)])
+    parts = _digest([ANSWER_VERSION, CACHE_VERSION, kind, list(key)])
     path = store.state_dir / f"answer-{kind}-v{ANSWER_VERSION}.json"
     try:
         data = json.loads(path.read_bytes())
-        if isinstance(data, dict) and data.get("key") == digest and valid(data.get("answer")):
-            return data["answer"]
     except (OSError, ValueError):
-        pass
-    result = build()
+        data = None
+    saved = data if isinstance(data, dict) and valid(data.get("answer")) else {}
+    if saved.get("key") == whole:
+        return saved["answer"]
+    dirs = store.model_dirs(rev)
+    result = None
+    if saved.get("parts") == parts:
+        rows = _reusable(saved, dirs)
+        changed = [] if rows is None else sorted(n for n, t in dirs.items() if saved["trees"].get(n) != t)
+        if rows is not None and len(changed) <= PARTIAL_LIMIT:
+            kept = [r for r in rows if r["name"] in dirs and r["name"] not in set(changed)]
+            result = sorted([*kept, *build(changed)], key=lambda r: r["name"])
+    if result is None:
+        result = build(None)
     if not any(store.broken.values()):
         try:
             store.state_dir.mkdir(parents=True, exist_ok=True)
-            yamlio.write_atomic(path, json.dumps({"key": digest, "answer": result}, separators=(",", ":")))
+            yamlio.write_atomic(path, json.dumps({"key": whole, "parts": parts, "trees": dirs, "answer": result},
+                                                 separators=(",", ":")))
         except OSError:
             pass  # a read-only clone still reads, just without a cache
     return result
+
+
+def _digest(key: list) -> str:
+    return hashlib.sha256(json.dumps(key).encode()).hexdigest()
+
+
+def _reusable(saved: dict, dirs: dict[str, str]) -> list[dict] | None:
+    """The saved rows, if the file's per-model tree ids are what answer() writes: a map of
+    names to ids naming every row's model, rows sorted and one per model."""
+    trees = saved.get("trees")
+    rows = saved["answer"]
+    if not (isinstance(trees, dict) and all(isinstance(t, str) for t in trees.values())):
+        return None
+    names = [r.get("name") for r in rows if isinstance(r, dict)]
+    if len(names) != len(rows) or names != sorted(set(names), key=str) or not set(names) <= trees.keys():
+        return None
+    return rows

@@ -191,9 +191,10 @@ class Store:
         return {e.path.split("/", 1)[1]: e.sha
                 for e in self.git.ls_tree(rev, f"{MODELS_DIR}/", recursive=False) if e.kind == "tree"}
 
-    def summaries(self, rev: str = "HEAD") -> dict[str, dict[str, dict]]:
-        """{model: {version: summary}} for every model, through the tree-id cache (issue 6)."""
-        return cache.summaries(self, rev)
+    def summaries(self, rev: str = "HEAD", names: Sequence[str] | None = None) -> dict[str, dict[str, dict]]:
+        """{model: {version: summary}} for every model (or those `names`), through the
+        tree-id cache (issue 6)."""
+        return cache.summaries(self, rev, names)
 
     def deprecated_models(self, names: Sequence[str], rev: str = "HEAD") -> set[str]:
         """The models whose model.yaml says `deprecated:`, in one `cat-file --batch` (list's
@@ -214,8 +215,8 @@ class Store:
                 out.add(paths[spec])
         return out
 
-    def answer(self, kind: str, key: Sequence[Any], build: Callable[[], Any],
-               valid: Callable[[Any], bool]) -> Any:
+    def answer(self, kind: str, key: Sequence[Any], build: Callable[[Sequence[str] | None], list],
+               valid: Callable[[Any], bool]) -> list:
         """A finished answer over every model at HEAD, cached by models/' tree id (issue 16)."""
         return cache.answer(self, kind, key, build, valid)
 

@@ -403,12 +403,12 @@ def answer_file(path: Path) -> Path:
     return path / ".git" / "gitreg" / f"answer-list-v{cache.ANSWER_VERSION}.json"
 
 
-def listed_fresh(path: Path) -> dict[str, Any]:
+def listed_fresh(path: Path, include_deprecated: bool = False) -> dict[str, Any]:
     """`list` computed with no cache of any kind."""
     for p in (answer_file(path), cache_file(path)):
         if p.exists():
             p.unlink()
-    got = Registry(path).list_models()
+    got = Registry(path).list_models(include_deprecated=include_deprecated)
     answer_file(path).unlink()
     return got
 
@@ -547,3 +547,118 @@ def test_the_strict_form_reads_what_the_line_scanner_reads(big: Path) -> None:
             strict += 1
             assert _outcome(fastscan._extract, text) == _outcome(fastscan._scan, text), text
     assert strict > len(generated) + 1000  # many edits stay in the strict form and are compared
+
+
+def _spy_summaries(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The `names` of every summaries() call (None: every model), still computed."""
+    from gitreg.store import cache
+
+    calls: list[Any] = []
+    real = cache.summaries
+
+    def spy(store: Any, rev: str = "HEAD", names: Any = None) -> Any:
+        calls.append(None if names is None else sorted(names))
+        return real(store, rev, names)
+
+    monkeypatch.setattr(cache, "summaries", spy)
+    return calls
+
+
+def test_after_a_change_only_the_changed_models_rows_are_built(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Registry(big).list_models()
+    summaries = Registry(big).store.summaries()
+    name, version = next((n, v) for n in sorted(summaries) for v, s in sorted(summaries[n].items())
+                         if s["stage"] == "none")
+    Registry(big).promote(name, version, "staging", reason="partial answer test")
+    calls = _spy_summaries(monkeypatch)
+    got = Registry(big).list_models()
+    assert calls == [[name]]
+    monkeypatch.undo()
+    assert got == listed_fresh(big)
+
+
+def test_the_partial_answer_is_the_full_one_after_any_kind_of_change(big: Path, make_artifact,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations, promotions, deprecation, a new model, a hand-edited manifest, a
+    removed model, a file beside the models and a return to an older commit: each time the
+    answer built from the saved rows is the one built from nothing."""
+    reg = Registry(big)
+    reg.list_models()
+    names = sorted(reg.store.summaries())
+
+    def hand_edit() -> None:
+        path = sorted((big / "models" / names[1]).glob("*/manifest.yaml"))[0]
+        path.write_text(path.read_text().replace("description:", "description: edited by hand;", 1))
+        commit_all(big, "hand edit")
+
+    def remove_model() -> None:
+        git(big, "rm", "-q", "-r", "--ignore-unmatch", f"models/{names[2]}", f".gitreg/summaries/{names[2]}.json")
+        git(big, "commit", "-q", "-m", "remove a model by hand")
+
+    def beside() -> None:
+        (big / "models" / "README.md").write_text("models live here\n")
+        commit_all(big, "a file beside the models")
+
+    steps = [
+        lambda: reg.register(names[0], [make_artifact()], bump="minor"),
+        lambda: reg.register("brand-new", [make_artifact()], version="1.0.0"),
+        lambda: reg.promote("brand-new", "1.0.0", "staging", reason="partial answer test"),
+        lambda: reg.deprecate(names[3], reason="partial answer test"),
+        hand_edit, remove_model, beside,
+        lambda: git(big, "checkout", "-q", "HEAD~3"),
+        lambda: git(big, "checkout", "-q", "main"),
+    ]
+    for step in steps:
+        step()
+        calls = _spy_summaries(monkeypatch)
+        got = Registry(big).list_models(include_deprecated=True)
+        monkeypatch.undo()
+        assert calls and None not in calls  # built from the saved rows, not from nothing
+        Registry(big).list_models()  # a hit of what the line above saved
+        assert got == listed_fresh(big, include_deprecated=True)
+        Registry(big).list_models()  # saved again for the next step
+
+
+def test_many_changed_models_are_built_in_one_pass(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitreg.store import cache
+
+    Registry(big).list_models()
+    monkeypatch.setattr(cache, "PARTIAL_LIMIT", 1)
+    for name in sorted(Registry(big).store.summaries())[:2]:
+        path = sorted((big / "models" / name).glob("*/manifest.yaml"))[0]
+        path.write_text(path.read_text() + "# touched\n")
+    commit_all(big, "two models touched")
+    calls = _spy_summaries(monkeypatch)
+    got = Registry(big).list_models()
+    assert calls == [None]
+    monkeypatch.undo()
+    assert got == listed_fresh(big)
+
+
+@pytest.mark.parametrize("kind", ["trees not a map", "a row without its tree", "rows out of order",
+                                  "a row twice", "a tree id not a string", "another lifecycle"])
+def test_saved_rows_that_are_not_what_answer_writes_are_not_reused(big: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    kind: str) -> None:
+    Registry(big).list_models()
+    path = answer_file(big)
+    data = json.loads(path.read_bytes())
+    name = data["answer"][0]["name"]
+    if kind == "trees not a map":
+        data["trees"] = list(data["trees"])
+    elif kind == "a row without its tree":
+        del data["trees"][name]
+    elif kind == "rows out of order":
+        data["answer"].reverse()
+    elif kind == "a row twice":
+        data["answer"].insert(0, data["answer"][0])
+    elif kind == "a tree id not a string":
+        data["trees"][name] = 7
+    else:
+        data["parts"] = "0" * 64
+    data["key"] = "0" * 64  # as after a change: the whole answer is not served
+    path.write_text(json.dumps(data))
+    calls = _spy_summaries(monkeypatch)
+    got = Registry(big).list_models()
+    assert calls == [None]
+    monkeypatch.undo()
+    assert got == listed_fresh(big)
