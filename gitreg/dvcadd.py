@@ -52,6 +52,8 @@ FICLONE = 0x40049409  # linux/fs.h
 PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
 YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
+TMP_PREFIX, PROBE_PREFIX = "gitreg-add.", "gitreg-probe."  # in .dvc/tmp (git-ignored by DVC)
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -68,7 +70,7 @@ def add_file(root: Path, source: Path, target: Path, env: Mapping[str, str] | No
     if _can_clone(tmp_dir):
         return None
     with _dvc_lock(tmp_dir / "lock"):
-        tmp = tmp_dir / f"gitreg-add.{secrets.token_urlsafe(12)}.tmp"
+        tmp = tmp_dir / f"{TMP_PREFIX}{secrets.token_urlsafe(12)}.tmp"
         try:
             md5, size = _copy_hashing(source, tmp, progress)
             obj = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
@@ -154,7 +156,7 @@ def _can_clone(directory: Path) -> bool:
     import fcntl
 
     token = secrets.token_urlsafe(8)
-    src, dst = directory / f"gitreg-probe.{token}.a", directory / f"gitreg-probe.{token}.b"
+    src, dst = directory / f"{PROBE_PREFIX}{token}.a", directory / f"{PROBE_PREFIX}{token}.b"
     try:
         src.write_bytes(b"x")
         with open(src, "rb") as fin, open(dst, "wb") as fout:
@@ -243,3 +245,11 @@ def _ignore(gitignore: Path, entry: str) -> None:
         if line not in lines:
             fobj.seek(0, os.SEEK_END)
             fobj.write(line)
+
+
+def remove_leftovers(root: Path) -> None:
+    """The temporary files of an add that was killed (SIGKILL, power cut): called with
+    gitreg's lock held, when no add of this repository can be running."""
+    for path in (root / ".dvc" / "tmp").glob("gitreg-*"):
+        if path.name.startswith((TMP_PREFIX, PROBE_PREFIX)):
+            path.unlink(missing_ok=True)

@@ -267,6 +267,9 @@ def undo_change(store: Store, journal: Mapping[str, Any]) -> None:
     for d in journal.get("new_dirs", []):
         git.run(["rm", "-q", "-r", "--cached", "--ignore-unmatch", "--", d], check=False)
         shutil.rmtree(root / d, ignore_errors=True)
+    from gitreg import dvcadd
+
+    dvcadd.remove_leftovers(root)  # a copy into the DVC cache cut short
     for d in journal.get("new_parents", []):
         try:
             (root / d).rmdir()  # only if empty: nothing but what the change made was in it

@@ -20,6 +20,7 @@ from ._util import assert_healthy, run_gitreg, run_killed, tag_names, versions
 # (target, call number, before/after the call): the steps of a registration
 REGISTER_STEPS = {
     "artifact copied, before dvc add": ("gitreg.dvc:add", 1, "before"),
+    "copying into the DVC cache": ("gitreg.dvcadd:_place", 1, "before"),
     "after dvc add": ("gitreg.dvc:add", 1, "after"),
     "files written and staged": ("gitreg.git:Git.add", 1, "after"),
     "after the commit": ("gitreg.git:Git.commit", 1, "after"),
@@ -111,6 +112,7 @@ def test_register_sigkill_at_each_step_then_doctor_fix(seeded, make_artifact, cl
     run_killed(seeded, *REGISTER_STEPS[step], "register", "m", str(artifact), "--version", "3.0.0")
     _after_sigkill(seeded, before, step, make_artifact, cli)
     assert artifact.read_bytes() == payload  # the user's file is never touched
+    assert not list((seeded / ".dvc" / "tmp").glob("gitreg-*"))  # no half copy is left
     if step in COMMITTED:
         assert "3.0.0" in versions(seeded, "m") and "m@v3.0.0" in tag_names(seeded)
         assert (seeded / "models/m/3.0.0/model.pkl").read_bytes() == payload
