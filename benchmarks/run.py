@@ -402,6 +402,10 @@ class Bench:
                                    repo, self.env), f"promote on {size}")
                 if i:
                     self.series("promote", size).samples.append(s)
+                # the list a dashboard or CI job makes right after a change (not a target)
+                s = check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), f"list after promote on {size}")
+                if i:
+                    self.series("list --json (after a change)", size).samples.append(s)
                 name = plans[size]["register"][i]
                 s = check_ok(timed([self.gitreg, "register", name, str(artifact), "--bump", "patch"],
                                    repo, self.env), f"register on {size}")
@@ -530,7 +534,7 @@ class Bench:
         a = self.args
         sizes = list(self.repos)
         rows = ["for-each-ref (floor)", "gto show --json", "list --json (cold)", "list --json (warm)",
-                "show NAME", "resolve NAME#production", "history NAME", "promote", "register 1 MB",
+                "list --json (after a change)", "show NAME", "resolve NAME#production", "history NAME", "promote", "register 1 MB",
                 "dvc add 1 MB (same repo)", "python -c pass", "gitreg --help", "gitreg list",
                 "gitreg list --json (start-up)", f"dvc add {a.big_mb} MB (alone)",
                 f"dvc add {a.big_mb} MB (same repo)", f"register {a.big_mb} MB"]
