@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from gitreg.errors import UserError
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+if TYPE_CHECKING:
+    import yaml
+
 MAX_YAML_BYTES = 5 * 1024 * 1024  # a manifest is a few KB; refuse absurd files early
 # write_atomic's temp files: ".<name>.<8 mkstemp characters>.tmp" beside the file replaced
 TEMP_NAME_RE = re.compile(r"\.(?P<name>[^/]+)\.[a-z0-9_]{8}\.tmp")
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    def ignore_aliases(self, data: Any) -> bool:  # never write anchors/aliases
-        return True
+@functools.cache
+def _yaml() -> tuple[Any, Any, Any]:
+    """(yaml, its safe loader, gitreg's dumper): PyYAML is imported when YAML is first read
+    or written, not by every command that imports this module (a warm `list` reads JSON)."""
+    import yaml
+
+    class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+        def ignore_aliases(self, data: Any) -> bool:  # never write anchors/aliases
+            return True
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), _Dumper
 
 
 def dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+    yaml, _, dumper = _yaml()
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=100)
 
 
@@ -45,8 +52,9 @@ def loads(text: str | bytes, source: str) -> Any:
                             "save the file as UTF-8") from None
     if "&" in text or "*" in text:
         _refuse_aliases(text, source)
+    yaml, loader, _ = _yaml()
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, source) from None
     except RecursionError:
@@ -68,8 +76,9 @@ def _too_deep(source: str) -> UserError:
 
 def _refuse_aliases(text: str, source: str) -> None:
     # Anchors and aliases are how "billion laughs" bombs work; gitreg never writes them.
+    yaml, loader, _ = _yaml()
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 m = event.start_mark
                 raise UserError(
@@ -104,6 +113,8 @@ def read_bytes(path: Path, source: str) -> bytes:
 def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Replace path's content in one rename; durable=False skips the fsync (a cache file,
     which is checked when read and rebuilt when wrong, need not survive a power cut)."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -131,6 +142,8 @@ def write_atomic_at(dir_fd: int, name: str, text: str) -> None:
         mode = st.st_mode & 0o777 if stat.S_ISREG(st.st_mode) else 0o666 & ~_umask()
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
+    import secrets
+
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
         tmp = f".{name}.{secrets.token_hex(4)}.tmp"
@@ -191,10 +204,11 @@ def load_with_marks(text: str, source: str) -> tuple[Any, dict[tuple, Mark], lis
                         "manifests are small; check what wrote this file")
     if "&" in text or "*" in text:
         _refuse_aliases(text, source)
+    yaml, loader, _ = _yaml()
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         # composing accepts any tag; constructing is where `!!python/...` is refused
-        data = yaml.load(text, Loader=_Loader) if node is not None else None
+        data = yaml.load(text, Loader=loader) if node is not None else None
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, source) from None
     except RecursionError:

@@ -7,13 +7,13 @@ GitPython is not used on purpose: its tag reads rescan packed-refs for every tag
 from __future__ import annotations
 
 from gitreg.git.process import (
-    DEFAULT_NETWORK_TIMEOUT, NETWORK_TIMEOUT_VAR, GitCommandError, check_repo_url, find_root,
+    DEFAULT_NETWORK_TIMEOUT, NETWORK_TIMEOUT_VAR, GitCommandError, check_repo_url, find_repo, find_root,
     git_env, internal, network_timeout, run_with_timeout, timed_out,
 )
 from gitreg.git.repo import Git, Ref, TreeEntry
 
 __all__ = [
     "DEFAULT_NETWORK_TIMEOUT", "NETWORK_TIMEOUT_VAR", "Git", "GitCommandError", "Ref", "TreeEntry",
-    "check_repo_url", "find_root", "git_env", "internal", "network_timeout", "run_with_timeout",
+    "check_repo_url", "find_repo", "find_root", "git_env", "internal", "network_timeout", "run_with_timeout",
     "timed_out",
 ]

@@ -137,18 +137,27 @@ def git_env(env: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def find_root(path: Path, env: Mapping[str, str] | None = None) -> Path | None:
+    found = find_repo(path, env)
+    return found[0] if found else None
+
+
+def find_repo(path: Path, env: Mapping[str, str] | None = None) -> tuple[Path, Path] | None:
+    """(work tree root, common git dir) of the repository at path, in one `rev-parse`;
+    None outside a work tree."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
+            ["git", "rev-parse", "--show-toplevel", "--git-common-dir"],
             cwd=path, env=git_env(env), capture_output=True, text=True, check=False,
         )
     except FileNotFoundError:
         raise UserError("git is not installed", "install git and try again") from None
     except NotADirectoryError:
         return None
-    if out.returncode != 0:
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) != 2 or not lines[0]:
         return None
-    return Path(out.stdout.strip())
+    common = Path(lines[1])  # relative to the directory git ran in
+    return Path(lines[0]), common if common.is_absolute() else (Path(path) / common).resolve()
 
 
 def internal(exc: GitCommandError) -> InternalError:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 
 from gitreg.core.stages import Lifecycle
 from gitreg.errors import UserError
-from gitreg.git import Git, find_root
+from gitreg.git import Git, find_repo
 from gitreg.store import CONFIG_FILE, Store
 
 Clock = Callable[[], datetime]
@@ -26,13 +26,14 @@ class Context:
     """
 
     def __init__(self, root: Path, *, env: Mapping[str, str] | None = None, clock: Clock = utc_now,
-                 actor: str | None = None, git: Git | None = None, store: Store | None = None):
+                 actor: str | None = None, git: Git | None = None, store: Store | None = None,
+                 common_dir: Path | None = None):
         self.root = root
         self.env = env
         self.clock = clock
         self._actor = actor
         self.git = git or Git(root, env)
-        self.store = store or Store(root, self.git)
+        self.store = store or Store(root, self.git, common_dir)
         self.cache: dict[str, Any] = {}
 
     @classmethod
@@ -42,17 +43,18 @@ class Context:
         start = Path(path)
         if not start.exists():
             raise UserError(f"{start}: no such directory", "give the path of a gitreg registry")
-        root = find_root(start, env)
-        if root is None:
+        found = find_repo(start, env)
+        if found is None:
             raise UserError(f"{start} is not a git repository, so not a gitreg registry",
                             "run `gitreg init` to make one")
+        root, common_dir = found
         if not (root / CONFIG_FILE).exists():
             # a GTO repository (its tags name stages and versions): adopted, not started afresh
             gto = any("#" in r.name or "@" in r.name for r in Git(root, env).refs())
             raise UserError(f"{root} is not a gitreg registry (no {CONFIG_FILE})",
                             "it has gto tags: `gitreg init --adopt` makes it a registry from them"
                             if gto else "run `gitreg init` there to make it one")
-        return cls(root, env=env, clock=clock, actor=actor)
+        return cls(root, env=env, clock=clock, actor=actor, common_dir=common_dir)
 
     def actor(self) -> str:
         """Who acts: the explicit actor, else git's identity (GIT_AUTHOR_EMAIL or user.email)."""

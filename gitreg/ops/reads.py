@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Mapping, Sequence
 
 from gitreg.core import events as ev
@@ -35,6 +34,8 @@ def find_model(ctx: Context, name: str, allow_empty: bool = False) -> tuple[dict
         if broken:
             raise UserError(f"cannot read {name}: {broken[0]}",
                             "fix or restore that file (`gitreg validate` lists every problem)")
+        import difflib
+
         known = list(ctx.store.model_tree().keys())
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "run `gitreg list` to see registered models"

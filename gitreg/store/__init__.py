@@ -15,10 +15,10 @@ from gitreg.store.layout import (
     is_temp_file, manifest_path, model_file_path,
 )
 from gitreg.store.shape import check_shape
-from gitreg.store.store import DEFAULT_CONFIG_TEXT, Store
+from gitreg.store.store import Store
 
 __all__ = [
-    "CACHE_VERSION", "CONFIG_FILE", "DEFAULT_CONFIG_TEXT", "DVC_YAML", "JOURNAL_FILE",
+    "CACHE_VERSION", "CONFIG_FILE", "DVC_YAML", "JOURNAL_FILE",
     "MANIFEST_FILE", "MODEL_FILE", "MODELS_DIR", "SIGN_HINT", "Change", "ModelFiles",
     "PlannedTag", "Store", "check_shape", "is_git_error", "is_temp_file", "manifest_path",
     "model_file_path", "summarize", "undo_change",

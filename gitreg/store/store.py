@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from gitreg import yamlio
-from gitreg.core.stages import DEFAULT_CONFIG, Lifecycle, lifecycle_from_config
+from gitreg.core.stages import Lifecycle, lifecycle_from_config
 from gitreg.errors import ConflictError, UserError
 from gitreg.git import Git, GitCommandError, Ref
 from gitreg.store import cache
@@ -36,10 +36,10 @@ _TREE_FILES = re.compile(
 
 
 class Store:
-    def __init__(self, root: Path, git: Git):
+    def __init__(self, root: Path, git: Git, common_dir: Path | None = None):
         self.root = root
         self.git = git
-        self._common_dir: Path | None = None
+        self._common_dir: Path | None = common_dir  # else asked of git when first needed
         self._lock_depth = 0
         self.warnings: list[str] = []  # unreadable committed files, for the CLI to show on stderr
         self.broken: dict[tuple[str, str], list[str]] = {}  # (rev, model) -> its unreadable files
@@ -63,40 +63,54 @@ class Store:
         if not path.exists():
             raise UserError(f"{self.root} is not a gitreg registry (no {CONFIG_FILE})",
                             "run `gitreg init` there, or cd into a registry")
-        data = yamlio.load_file(path, CONFIG_FILE)
-        # Validating needs jsonschema (~70 ms to import): remember the hash of the last
-        # gitreg.yaml (and schema) that passed, so read commands validate only after a change.
-        key = self._config_key(path)
-        if key is None or not self._config_known_valid(key):
-            from gitreg import schema
+        raw = yamlio.read_bytes(path, CONFIG_FILE)
+        # Validating needs jsonschema (~70 ms to import) and parsing PyYAML (~15 ms): the
+        # last gitreg.yaml that passed is remembered, parsed, under the sha256 of its bytes
+        # and the schema's, so read commands parse and validate only after a change.
+        key = self._config_key(raw)
+        known = self._config_memo(key) if key is not None else None
+        if known is not None:
+            return known
+        data = yamlio.loads(raw, CONFIG_FILE)
+        from gitreg import schema
 
-            problems = schema.errors(schema.CONFIG, data)
-            if problems:
-                raise UserError(f"{CONFIG_FILE}: {problems[0][1]}",
-                                "fix gitreg.yaml (see schemas/config.schema.json)")
-            if key is not None:
-                self._remember_valid_config(key)
+        problems = schema.errors(schema.CONFIG, data)
+        if problems:
+            raise UserError(f"{CONFIG_FILE}: {problems[0][1]}",
+                            "fix gitreg.yaml (see schemas/config.schema.json)")
+        if key is not None:
+            self._remember_config(key, data)
         return data
 
-    def _config_key(self, path: Path) -> str | None:
+    def _config_key(self, raw: bytes) -> str | None:
         try:
             from importlib import resources
 
             schema_text = resources.files("gitreg.schemas").joinpath("config.schema.json").read_bytes()
-            return hashlib.sha256(schema_text + b"\0" + path.read_bytes()).hexdigest()
         except OSError:
             return None
+        return hashlib.sha256(schema_text + b"\0" + raw).hexdigest()
 
-    def _config_known_valid(self, key: str) -> bool:
+    def _config_memo(self, key: str) -> dict[str, Any] | None:
+        """The remembered gitreg.yaml if it is the one whose hash is `key`."""
         try:
-            return (self.state_dir / "config-valid").read_text("utf-8").strip() == key
-        except (OSError, GitCommandError, UnicodeDecodeError):
-            return False
+            memo = json.loads((self.state_dir / "config-valid").read_bytes())
+        except (OSError, GitCommandError, ValueError):
+            return None
+        if isinstance(memo, dict) and memo.get("key") == key and isinstance(memo.get("config"), dict):
+            return memo["config"]
+        return None
 
-    def _remember_valid_config(self, key: str) -> None:
+    def _remember_config(self, key: str, data: Any) -> None:
+        try:
+            text = json.dumps({"key": key, "config": data}, separators=(",", ":"))
+        except (TypeError, ValueError):
+            return  # not JSON (dates, ...): parsed and validated every time
+        if json.loads(text)["config"] != data:
+            return  # JSON would change it (non-string keys): parsed every time
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            yamlio.write_atomic(self.state_dir / "config-valid", key + "\n")
+            yamlio.write_atomic(self.state_dir / "config-valid", text + "\n", durable=False)
         except (OSError, GitCommandError):
             pass  # a read-only clone validates every time
 
@@ -356,5 +370,3 @@ class Store:
 
         return recovery.recover(self)
 
-
-DEFAULT_CONFIG_TEXT = yamlio.dump(DEFAULT_CONFIG)

@@ -283,6 +283,49 @@ def test_a_forged_config_memo_is_not_trusted(repo: Path) -> None:
         Registry(repo).list_models()
 
 
+def test_a_warm_read_neither_parses_nor_validates_gitreg_yaml(repo: Path) -> None:
+    """The remembered gitreg.yaml is used while its bytes (and the schema) are the same:
+    a later read imports neither PyYAML nor jsonschema."""
+    import subprocess
+
+    Registry(repo).list_models()
+    probe = ("import sys; from gitreg.ops.context import Context; from gitreg.ops import reads; "
+             "ctx = Context.open(sys.argv[1]); reads.list_models(ctx); "
+             "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe, str(repo)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    memo = json.loads((repo / ".git" / "gitreg" / "config-valid").read_bytes())
+    assert memo["config"] == yamlio.load_file(repo / "gitreg.yaml")
+
+
+@pytest.mark.parametrize("damage", ["config not a mapping", "truncated", "old format"])
+def test_a_damaged_config_memo_is_parsed_again(repo: Path, damage: str) -> None:
+    Registry(repo).list_models()
+    path = repo / ".git" / "gitreg" / "config-valid"
+    memo = json.loads(path.read_bytes())
+    if damage == "config not a mapping":
+        path.write_text(json.dumps({"key": memo["key"], "config": ["staging"]}))
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:50])
+    else:
+        path.write_text(memo["key"] + "\n")  # what gitreg wrote before it kept the config
+    store = Registry(repo).store
+    assert store.read_config() == yamlio.load_file(repo / "gitreg.yaml")
+    assert json.loads(path.read_bytes()) == memo  # and remembered again
+
+
+def test_a_config_json_would_change_is_not_remembered(repo: Path) -> None:
+    store = Registry(repo).store
+    path = repo / ".git" / "gitreg" / "config-valid"
+    path.unlink(missing_ok=True)
+    store._remember_config("k" * 64, {"a": {1: "int key"}})
+    assert not path.exists()
+    import datetime
+
+    store._remember_config("k" * 64, {"a": datetime.date(2026, 1, 1)})
+    assert not path.exists()
+
+
 # -- the fast manifest scanner: same summaries as PyYAML, or it steps aside ---------------
 from gitreg import fastscan  # noqa: E402
 from gitreg.store import summarize  # noqa: E402
