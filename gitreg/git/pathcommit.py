@@ -240,6 +240,22 @@ def _entry(trees: Trees, path: str) -> tuple[bytes, str] | None:
     return trees[parent][1].get(name.encode())
 
 
+def drop_refused(git: Git, made: list[str]) -> None:
+    """Remove from `made`, and from the work tree, the derived files git would refuse
+    (and the directories that are left empty, which only writing them made)."""
+    for rel in git.refused(made):
+        made.remove(rel)
+        path = git.root / rel
+        path.unlink(missing_ok=True)
+        for parent in path.parents:
+            if parent == git.root:
+                break
+            try:
+                parent.rmdir()  # only an empty one
+            except OSError:
+                break
+
+
 def _ignored(git: Git, paths: Sequence[str]) -> set[str] | None:
     """The paths git's ignore rules exclude (`check-ignore --no-index`: without reading the index)."""
     if not paths:

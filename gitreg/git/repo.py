@@ -234,16 +234,16 @@ class Git:
         derived file `git add` would refuse (new, and matched by an ignore rule such as
         `*.json`) is removed again, and from that list: it is optional, the change is not.
         """
-        if new_dirs is not None:
-            from gitreg.git import pathcommit
+        from gitreg.git import pathcommit
 
+        if new_dirs is not None:
             staged = pathcommit.plan(self, paths, new_dirs)
             made: list[str] = []
             if staged is not None and derive is not None:
                 planned = staged
                 made = derive(lambda dirs: pathcommit.describe(self, planned, dirs))
                 if made and not pathcommit.extend(self, staged, made):
-                    self._drop_ignored(made)
+                    pathcommit.drop_refused(self, made)
                     if made and not pathcommit.extend(self, staged, made):
                         staged = None  # git add below stages them all
             if staged is not None:
@@ -256,7 +256,7 @@ class Git:
         self.run(["add", "-A", "--", *paths])
         if derive is not None:
             made = derive(self._describe_staged)
-            self._drop_ignored(made)
+            pathcommit.drop_refused(self, made)
             if made:
                 self.run(["add", "--", *made])
         return None
@@ -276,12 +276,6 @@ class Git:
             return set()
         tracked = {e.path for e in self.ls_tree("HEAD", sorted(ignored))} if self.head() else set()
         return ignored - tracked
-
-    def _drop_ignored(self, made: list[str]) -> None:
-        """Remove from `made`, and from the work tree, the derived files git would refuse."""
-        for rel in self.refused(made):
-            made.remove(rel)
-            (self.root / rel).unlink(missing_ok=True)
 
     def _describe_staged(self, dirs: Sequence[str]) -> dict[str, tuple[str, dict[str, str]]]:
         """{dir: (tree id, {path: blob id})} of directories in the index (`write-tree --prefix`)."""

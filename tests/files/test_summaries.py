@@ -255,6 +255,7 @@ def test_an_ignore_rule_on_json_keeps_summaries_out_never_the_change(
     assert reg.show("churn")["versions"][0]["stage"] == "staging"
     assert git(repo, "ls-tree", "-r", "--name-only", "HEAD", SUMMARY_DIR) == ""
     assert not (repo / summary_path("churn")).exists()
+    assert not (repo / SUMMARY_DIR).exists()  # not even an empty directory is left
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     head = git(repo, "rev-parse", "HEAD").strip()
     for args in (["doctor"], ["doctor", "--fix"]):
