@@ -229,11 +229,11 @@ def test_dvcs_lock_held_elsewhere_is_a_conflict_and_nothing_is_left(reg: Registr
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        before = snapshot(repo)
+        before, cache_before = snapshot(repo), dvc.cache_listing(repo)
         with pytest.raises(ConflictError, match="another DVC process holds the repository lock"):
             reg.register("m", [make_artifact()], version="1.0.0")
-        assert snapshot(repo) == before
-        assert not any((repo / ".dvc" / "cache").rglob("*")) if (repo / ".dvc" / "cache").exists() else True
+        assert snapshot(repo) == before and dvc.cache_listing(repo) == cache_before
+        assert not list((repo / ".dvc" / "tmp").glob("gitreg-*"))
     finally:
         holder.communicate("")
     reg.register("m", [make_artifact()], version="1.0.0")  # and once it is free, it works
