@@ -179,10 +179,10 @@ def answer(store: Store, kind: str, key: Sequence[Any], build: Callable[[Sequenc
     result = None
     if saved.get("parts") == parts:
         rows = _reusable(saved, dirs)
-        changed = [] if rows is None else sorted(n for n, t in dirs.items() if saved["trees"].get(n) != t)
+        changed = set() if rows is None else {n for n, t in dirs.items() if saved["trees"].get(n) != t}
         if rows is not None and len(changed) <= PARTIAL_LIMIT:
-            kept = [r for r in rows if r["name"] in dirs and r["name"] not in set(changed)]
-            result = sorted([*kept, *build(changed)], key=lambda r: r["name"])
+            kept = [r for r in rows if r["name"] in dirs and r["name"] not in changed]
+            result = sorted([*kept, *build(sorted(changed))], key=lambda r: r["name"])
     if result is None:
         result = build(None)
     if not any(store.broken.values()):
