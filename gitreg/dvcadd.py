@@ -109,12 +109,20 @@ def _dirs_between(root: Path, directory: Path) -> list[Path]:
     return [root.joinpath(*rel.parts[:i]) for i in range(1, len(rel.parts) + 1)]
 
 
-def _has_rules(path: Path) -> bool:
+def _text(path: Path) -> str | None:
+    """A config or ignore file's text: "" when there is none, None when it cannot be read
+    (then gitreg cannot tell what DVC would do, and DVC does the add)."""
     try:
-        text = path.read_text("utf-8")
+        return path.read_text("utf-8")
     except FileNotFoundError:
-        return False
+        return ""
     except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _has_rules(path: Path) -> bool:
+    text = _text(path)
+    if text is None:
         return True
     return any(ln.strip() and not ln.lstrip().startswith("#") for ln in text.splitlines())
 
@@ -133,11 +141,8 @@ def _config_files(root: Path, environ: Mapping[str, str]) -> list[Path]:
 
 def _plain_config(path: Path) -> bool:
     """No setting in `path` that changes how `dvc add` stores a file."""
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        return True
-    except (OSError, UnicodeDecodeError):
+    text = _text(path)
+    if text is None:
         return False
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     try:
