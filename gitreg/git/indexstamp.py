@@ -28,22 +28,25 @@ if TYPE_CHECKING:
     from gitreg.git.repo import Git
 
 STAMP_NAME = "gitreg-index-clean"
+MAP_NAME = "gitreg-index-map"
 MAGIC = "gitreg-index-clean-v1"
 
 
-def _locations(git: Git) -> tuple[Path, Path]:
+def locations(git: Git) -> tuple[Path, Path, Path]:
+    """The index file, the clean stamp and the index map (gitreg.git.indexfile), as git places them."""
     cached = getattr(git, "_index_locations", None)
     if cached is None:
-        lines = git.out("rev-parse", "--git-path", "index", "--git-path", STAMP_NAME).splitlines()
-        index, stamp = (Path(p) if Path(p).is_absolute() else git.root / p for p in lines[:2])
-        cached = (index, stamp)
+        lines = git.out("rev-parse", "--git-path", "index", "--git-path", STAMP_NAME,
+                        "--git-path", MAP_NAME).splitlines()
+        index, stamp, index_map = (Path(p) if Path(p).is_absolute() else git.root / p for p in lines[:3])
+        cached = (index, stamp, index_map)
         git._index_locations = cached  # type: ignore[attr-defined]
     return cached
 
 
 def checksum(git: Git) -> str | None:
     """The index file's trailing checksum (hex), or None (no index, or a git that skips it)."""
-    index, _ = _locations(git)
+    index = locations(git)[0]
     try:
         with open(index, "rb") as fh:
             fh.seek(0, 2)
@@ -70,7 +73,7 @@ def known(git: Git, head: str | None, index_sum: str | None = None) -> bool:
         return False
     if getattr(git, "_index_proved", None) == (index_sum, head):
         return True
-    _, stamp = _locations(git)
+    stamp = locations(git)[1]
     try:
         return stamp.read_text("utf-8") == _line(index_sum, head)
     except (OSError, UnicodeDecodeError):
@@ -78,7 +81,7 @@ def known(git: Git, head: str | None, index_sum: str | None = None) -> bool:
 
 
 def record(git: Git, index_sum: str | None, head: str) -> None:
-    _, stamp = _locations(git)
+    stamp = locations(git)[1]
     try:
         if index_sum:
             yamlio.write_atomic(stamp, _line(index_sum, head), durable=False)
