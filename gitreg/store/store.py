@@ -21,6 +21,7 @@ from gitreg.core.stages import Lifecycle, lifecycle_from_config
 from gitreg.errors import ConflictError, UserError
 from gitreg.git import Git, GitCommandError, Ref
 from gitreg.store import cache
+from gitreg.store import parsed as parsed_cache
 from gitreg.store.layout import (
     CONFIG_FILE, DVC_YAML, JOURNAL_FILE, MANIFEST_FILE, MODEL_FILE, MODELS_DIR, ModelFiles,
     is_temp_file, manifest_path, model_file_path,
@@ -164,14 +165,32 @@ class Store:
                 small.append(sha)
         return self.git.cat_blobs(small)
 
-    def parse_blobs(self, shas: Sequence[str], source: Callable[[str], str], rev: str = "HEAD") -> dict[str, Any]:
-        """{sha: parsed YAML}; a blob that does not parse is left out and noted as broken."""
-        out: dict[str, Any] = {}
-        for sha, data in self.read_blobs({sha: source(sha) for sha in shas}, rev).items():
+    def _parsed_file(self, group: str | None) -> Path | None:
+        try:
+            return parsed_cache.path(self.state_dir, group) if group else None
+        except GitCommandError:
+            return None
+
+    def remembered_parses(self, group: str, shas: Sequence[str]) -> dict[str, Any]:
+        """{sha: parsed YAML} of the blobs of model `group` whose parse is remembered."""
+        kept = parsed_cache.load(self._parsed_file(group))
+        return {sha: kept[sha] for sha in shas if sha in kept}
+
+    def parse_blobs(self, shas: Sequence[str], source: Callable[[str], str], rev: str = "HEAD",
+                    group: str | None = None) -> dict[str, Any]:
+        """{sha: parsed YAML}; a blob that does not parse is left out and noted as broken.
+        group: the model they belong to; their parses are remembered (gitreg.store.parsed)."""
+        file = self._parsed_file(group)
+        kept = parsed_cache.load(file)
+        out: dict[str, Any] = {sha: kept[sha] for sha in shas if sha in kept}
+        todo = [sha for sha in shas if sha not in out]
+        for sha, data in self.read_blobs({sha: source(sha) for sha in todo}, rev).items():
             try:
                 out[sha] = yamlio.loads(data, source(sha))
             except UserError as exc:
                 self.note_broken(source(sha), exc, rev)
+        if file and todo:
+            parsed_cache.save(file, kept, out)
         return out
 
     def model_manifests(self, name: str, rev: str = "HEAD") -> tuple[dict[str, dict], dict | None]:
@@ -185,7 +204,7 @@ class Store:
         paths = {sha: manifest_path(name, v) for v, sha in files.manifests.items()}
         if files.model_file:
             paths[files.model_file] = model_file_path(name)
-        parsed = self.parse_blobs(list(paths), lambda sha: paths[sha], rev)
+        parsed = self.parse_blobs(list(paths), lambda sha: paths[sha], rev, group=name)
         for sha in set(files.manifests.values()):
             if sha in parsed:
                 problem = shape_problem(parsed[sha])

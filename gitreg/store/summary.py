@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from gitreg.store import digest
 from gitreg.store.layout import MANIFEST_FILE, MODEL_FILE, MODELS_DIR, manifest_path
+from gitreg.store.shape import shape_problem
 
 if TYPE_CHECKING:
     from gitreg.store.store import Store
@@ -150,12 +151,24 @@ def texts(store: Store, models: Mapping[str, tuple[str, Mapping[str, str]]]) -> 
                 model_file = True
         found_models[name] = (tree, manifests, model_file)
     with _quiet(store):
-        found = digest.summarize_blobs(store, paths)
+        found = _remembered(store, found_models)
+        found.update(digest.summarize_blobs(store, {sha: p for sha, p in paths.items() if sha not in found}))
     out: dict[str, str] = {}
     for name, (tree, manifests, model_file) in found_models.items():
         if all(sha in found for sha in manifests.values()):
             out[summary_path(name)] = render(name, tree, model_file,
                                              {v: found[sha] for v, sha in manifests.items()}, manifests)
+    return out
+
+
+def _remembered(store: Store, found_models: Mapping[str, tuple[str, dict[str, str], bool]]) -> dict[str, dict]:
+    """{blob id: summary} of the manifests whose parse gitreg remembers (the ones this
+    command has read: a promotion reads all of its model's), without reading them again."""
+    out: dict[str, dict] = {}
+    for name, (_, manifests, _) in found_models.items():
+        for sha, data in store.remembered_parses(name, list(manifests.values())).items():
+            if isinstance(data, dict) and shape_problem(data) is None:
+                out[sha] = digest.summarize(data)
     return out
 
 

@@ -63,12 +63,16 @@ original = getattr(owner, parts[-1])
 calls = [0]
 
 
+match = os.environ.get("GITREG_TEST_KILL_MATCH", "")  # count only calls naming this
+
+
 def crash_here(*args, **kwargs):
-    calls[0] += 1
-    if calls[0] == nth and when == "before":
+    counted = not match or any(match in str(a) for a in args)
+    calls[0] += counted
+    if counted and calls[0] == nth and when == "before":
         os.kill(os.getpid(), signal.SIGKILL)
     out = original(*args, **kwargs)
-    if calls[0] == nth and when == "after":
+    if counted and calls[0] == nth and when == "after":
         os.kill(os.getpid(), signal.SIGKILL)
     return out
 
@@ -79,10 +83,13 @@ run()
 '''
 
 
-def run_killed(cwd: Path, target: str, nth: int, when: str, *args: str) -> subprocess.CompletedProcess:
-    """Run `gitreg ARGS` and SIGKILL it at target's nth call; asserts it really died that way."""
+def run_killed(cwd: Path, target: str, nth: int, when: str, *args: str,
+               match: str = "") -> subprocess.CompletedProcess:
+    """Run `gitreg ARGS` and SIGKILL it at target's nth call (of those with an argument
+    containing `match`); asserts it really died that way."""
     proc = subprocess.run([sys.executable, "-c", KILL_WRAPPER, target, str(nth), when, *args],
-                          cwd=cwd, env=dict(os.environ), capture_output=True, text=True, timeout=120)
+                          cwd=cwd, env={**os.environ, "GITREG_TEST_KILL_MATCH": match},
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9, (proc.returncode, proc.stderr)
     return proc
 
