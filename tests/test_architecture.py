@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gitreg"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("gitreg.core", "gitreg.errors")),
     ("io", ("gitreg.git", "gitreg.dvc", "gitreg.dvcadd", "gitreg._dvc_new_add", "gitreg.yamlio", "gitreg.schema",
-            "gitreg.fastscan", "gitreg.metrics_file", "gitreg.checksum", "gitreg.github",
+            "gitreg.fastscan", "gitreg.blockyaml", "gitreg.metrics_file", "gitreg.checksum", "gitreg.github",
             "gitreg.templates")),
     ("store", ("gitreg.store", "gitreg.provenance")),
     ("ops", ("gitreg.ops",)),

@@ -179,23 +179,32 @@ def _splice(git: Git, lock: _Lock, data: mmap.mmap, views: list[memoryview], sin
         pos = at + old
     views.append(view[pos:layout.end])
     pieces.append(views[-1])  # the extensions (only TREE) are left out
+    written = _write(lock, pieces)
+    if written is None:
+        return None
+    trailer, size, mtime = written
+    for _, _, new in ops:
+        times[new[62:62 + indexmap.namelen(new, 0)]] = indexmap.u32(new, 8)
+    return indexmap.Written(indexmap.carry(layout, ops, count + added, size - 20, mtime, times), trailer.hex(), size)
+
+
+def _write(lock: _Lock, pieces: list[bytes | memoryview]) -> tuple[bytes, int, int] | None:
+    """Write the pieces and their SHA-1 to the lock file: (checksum, size, the file's mtime
+    in seconds); None if the file system refused."""
     digest = hashlib.sha1()
     for piece in pieces:
         digest.update(piece)
     trailer = digest.digest()
-    pieces.append(trailer)
-    size = sum(len(p) for p in pieces)
+    size = sum(len(p) for p in pieces) + len(trailer)
     try:
         _reserve(lock.fd, size)
-        for piece in pieces:
+        for piece in [*pieces, trailer]:
             _write_all(lock.fd, piece)
         mtime = os.fstat(lock.fd).st_mtime_ns // 1_000_000_000 & 0xFFFFFFFF
         lock.close()
     except OSError:
         return None
-    for _, _, new in ops:
-        times[new[62:62 + indexmap.namelen(new, 0)]] = indexmap.u32(new, 8)
-    return indexmap.Written(indexmap.carry(layout, ops, count + added, size - 20, mtime, times), trailer.hex(), size)
+    return trailer, size, mtime
 
 
 def _reserve(fd: int, size: int) -> None:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from gitreg import yamlio
+from gitreg import blockyaml, yamlio
 from gitreg.core.stages import Lifecycle, lifecycle_from_config
 from gitreg.errors import ConflictError, UserError
 from gitreg.git import Git, GitCommandError, Ref
@@ -186,7 +186,7 @@ class Store:
         todo = [sha for sha in shas if sha not in out]
         for sha, data in self.read_blobs({sha: source(sha) for sha in todo}, rev).items():
             try:
-                out[sha] = yamlio.loads(data, source(sha))
+                out[sha] = _parse(data, source(sha))
             except UserError as exc:
                 self.note_broken(source(sha), exc, rev)
         if file and todo:
@@ -389,3 +389,11 @@ class Store:
 
         return recovery.recover(self)
 
+
+def _parse(data: bytes, source: str) -> Any:
+    """YAML as PyYAML reads it: gitreg's own block form by gitreg.blockyaml (a tenth of the time)."""
+    try:
+        fast = blockyaml.load(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        fast = None
+    return fast if fast is not None else yamlio.loads(data, source)

@@ -705,3 +705,117 @@ def test_saved_rows_that_are_not_what_answer_writes_are_not_reused(big: Path, mo
     assert calls == [None]
     monkeypatch.undo()
     assert got == listed_fresh(big)
+
+
+# -- the whole-manifest reader: PyYAML's answer, types included, or it steps aside --------
+from gitreg import blockyaml  # noqa: E402
+
+BLOCK = {
+    **AWKWARD,
+    "nested": "a:\n  b:\n    c: 1\n  d: []\ne: {}\n",
+    "sequence in sequence": "a:\n- - 1\n  - 2\n- - 3\n- x\n",
+    "mapping items": "a:\n- x: 1\n  y:\n  - 1\n  - 2\n- z: null\n",
+    "indented sequence": "a:\n    - 1\n    - b: 2\n      c: 3\nd: 4\n",
+    "floats": "a: 0.8849\nb: -1.5e-07\nc: 1.0\nd: .5\ne: 1.\nf: 1e5\ng: .inf\nh: .NaN\n",
+    "ints": "a: 0\nb: -12\nc: +3\nd: 017\ne: 0x1f\nf: 1_000\ng: 1:30\nh: 0o7\n",
+    "bools": "a: yes\nb: No\nc: TRUE\nd: off\ne: y\nf: n\n",
+    "nulls": "a: ~\nb: null\nc:\nd: Null\n",
+    "quoted keys": "'a b': 1\n'it''s': 2\n'1': 3\n",
+    "non-string keys": "1: a\n",
+    "bool key": "yes: a\n",
+    "null key": "~: a\n",
+    "merge key": "a: {}\n<<: {}\n",
+    "value with colon": "url: http://example.com/x\nat: 'a: b'\n",
+    "sexagesimal": "time: 12:30\n",
+    "value with hash": "a: b#c\nd: e #f\n",
+    "empty after colon with space": "a: \n",
+    "dash alone": "a:\n-\n- 1\n",
+    "dash plain": "a: -x\nb: - x\n",
+    "deeper line after scalar": "a: b\n  c: d\n",
+    "item then key at same indent": "a:\n- 1\nb: 2\n",
+    "wrong dedent": "a:\n    b: 1\n  c: 2\n",
+    "unicode": "a: grüße\nb: '日本'\n",
+    "nel": "a: x\x85y\n",
+    "line separator": "a: x\u2028y\n",
+    "control": "a: x\x07y\n",
+    "bom": "\ufeffa: 1\n",
+    "no final newline": "a: 1",
+    "question key": "? a\n: 1\n",
+    "trailing space": "a: b \n",
+    "two spaces": "a:  b\n",
+    "top-level sequence": "- 1\n- 2\n",
+    "empty quoted": "a: ''\n",
+    "lone quote": "a: 'it's'\n",
+}
+
+
+def yaml_exact(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return "error"
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal with the same types all the way down (1, 1.0 and True are not the same)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b or (a != a and b != b)
+
+
+@pytest.mark.parametrize("kind", sorted(BLOCK))
+def test_block_reader_agrees_with_pyyaml_or_steps_aside(kind: str) -> None:
+    text = BLOCK[kind]
+    data = blockyaml.load(text)
+    if data is not None:
+        assert same(data, yaml_exact(text)), (data, yaml_exact(text))
+    if kind in ("plain", "quoted", "null stage", "escaped quote", "nested history values", "nested",
+                "sequence in sequence", "mapping items", "indented sequence", "nulls", "quoted keys",
+                "value with colon", "unicode", "empty quoted", "aliases", "apostrophe"):
+        assert data is not None, "gitreg's own form must take the fast path"
+
+
+def test_block_reader_reads_every_generated_and_dumped_manifest(big: Path) -> None:
+    import random
+
+    rng = random.Random(16)
+    texts = [p.read_text() for p in sorted((big / "models").glob("*/*/manifest.yaml"))]
+    generated = len(texts)
+    words = ["a", "it's", "x: y", "#5", "'q'", '"dq"', "- item", "line\nbreak", "ü", "{b}", "[c]",
+             "null", "yes", "0x1f", "  lead", "trail  ", "*star", "&amp", "%p", "@at", "1.5", "007",
+             "2026-01-01", "1e5", "~", "true", "-1", ": x", "a:b", "\t", "é" * 60]
+    scalars: list[Any] = [None, True, False, 0, -3, 2**70, 0.1, -2.5e-9, 1e300, "", "null", "1.0"]
+    base = yamlio.load_file(next((big / "models").glob("*/*/manifest.yaml")))
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 3 and roll < 0.2:
+            return {" ".join(rng.choice(words) for _ in range(rng.randint(1, 2))): value(depth + 1)
+                    for _ in range(rng.randint(0, 4))}
+        if depth < 3 and roll < 0.35:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        if roll < 0.6:
+            return rng.choice(scalars)
+        return " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))
+
+    for _ in range(400):
+        m = json.loads(json.dumps(base))
+        m["description"] = value(3)
+        m["custom"] = value(0)
+        m["metrics"] = {rng.choice(words): rng.choice(scalars) for _ in range(rng.randint(0, 5))}
+        m["history"] = [{"seq": j + 1, "action": "promote", "reason": value(2)} for j in range(rng.randint(0, 5))]
+        texts.append(yamlio.dump(m))
+    fast = []
+    for text in texts:
+        data = blockyaml.load(text)
+        fast.append(data is not None)
+        if data is not None:
+            assert same(data, yaml_exact(text)), text
+    assert all(fast[:generated])  # every manifest gitreg wrote is read fast
+    assert sum(fast[generated:]) >= 50  # and dumps of plain values (the awkward words step aside)

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from gitreg import Registry, yamlio
+from gitreg import Registry
 from gitreg.store import parsed, summary
+from gitreg.store import store as store_module
 from gitreg.store.store import Store
 from tests.conftest import git
 
@@ -38,15 +39,17 @@ def _read(repo: Path) -> tuple[dict, Any]:
 
 
 class Loads:
+    """The blobs really parsed (by either reader)."""
+
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sources: list[str] = []
-        real = yamlio.loads
+        real = store_module._parse
 
-        def spy(text: Any, source: str) -> Any:
+        def spy(data: bytes, source: str) -> Any:
             self.sources.append(source)
-            return real(text, source)
+            return real(data, source)
 
-        monkeypatch.setattr(yamlio, "loads", spy)
+        monkeypatch.setattr(store_module, "_parse", spy)
 
 
 def _file(repo: Path) -> Path:
