@@ -60,21 +60,24 @@ def _node(lines: list[str], i: int, n: int, first: str | None = None) -> tuple[A
     return _map(lines, i, n, first)
 
 
+def _content(lines: list[str], i: int, n: int, first: str | None) -> tuple[str | None, None]:
+    """Line i's content from column n (None: it belongs to an outer block), and no first."""
+    if first is not None:
+        return first, None
+    ind = _indent(lines[i])
+    if ind > n:
+        raise _Unsupported  # a continued scalar, or a structure YAML refuses
+    return (lines[i][n:] if ind == n else None), None
+
+
 def _map(lines: list[str], i: int, n: int, first: str | None) -> tuple[dict[str, Any], int]:
     out: dict[str, Any] = {}
     while i < len(lines):
-        if first is not None:
-            content, first = first, None
-        else:
-            line = lines[i]
-            ind = _indent(line)
-            if ind < n:
-                break
-            if ind > n:
-                raise _Unsupported  # a continued scalar, or a structure YAML refuses
-            content = line[n:]
-            if _is_item(content):
-                raise _Unsupported  # a sequence where a key was due
+        content, first = _content(lines, i, n, first)
+        if content is None:
+            break
+        if _is_item(content):
+            raise _Unsupported  # a sequence where a key was due
         match = _KEY.fullmatch(content)
         if match is None:
             raise _Unsupported
@@ -98,18 +101,9 @@ def _map(lines: list[str], i: int, n: int, first: str | None) -> tuple[dict[str,
 def _seq(lines: list[str], i: int, n: int, first: str | None) -> tuple[list[Any], int]:
     out: list[Any] = []
     while i < len(lines):
-        if first is not None:
-            content, first = first, None
-        else:
-            line = lines[i]
-            ind = _indent(line)
-            if ind < n:
-                break
-            if ind > n:
-                raise _Unsupported
-            content = line[n:]
-            if not _is_item(content):
-                break  # the next key of the mapping this sequence is the value of
+        content, first = _content(lines, i, n, first)
+        if content is None or not _is_item(content):
+            break  # the block ends, or the next key of the mapping this is the value of
         rest = content[2:]
         if rest == "" or rest.startswith(" "):
             raise _Unsupported  # "-" alone, or more spaces: left to PyYAML
