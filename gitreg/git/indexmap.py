@@ -15,18 +15,18 @@ walked again.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+
+from gitreg.git import cachetree
+from gitreg.git.cachetree import Data
 
 MAGIC = "gitreg-index-map-v1"
 EVERY = 512  # entries between two remembered offsets
 MAX_RECENT = 128  # more entries this recent (a fresh checkout): left to git's own write
 FIRST = 12  # the header: b"DIRC", version, number of entries
-Data = Union[bytes, mmap.mmap]  # an index file's content
 
 
 @dataclass
@@ -42,6 +42,7 @@ class Layout:
     since: int  # the index file's mtime (seconds) when `recent` was made
     recent: list[bytes]  # paths of entries whose mtime (seconds) is not before `since`
     older: int  # the latest mtime (seconds) of every other entry
+    tree: dict[str, int] | None = None  # cache-tree records (gitreg.git.cachetree), if it has one
     found: dict[bytes, int] = field(default_factory=dict)  # marks met on long walks
 
 
@@ -101,17 +102,26 @@ def walk(data: Data, count: int, since: int) -> Layout | None:
         return None
     if pos > end:
         return None
-    return Layout(count, pos, keys, offsets, since, recent, int.from_bytes(latest, "big"))
+    layout = Layout(count, pos, keys, offsets, since, recent, int.from_bytes(latest, "big"))
+    span = tree_span(data, pos)
+    if span is None:
+        return None
+    if span[0] < span[1]:
+        layout.tree = cachetree.index(data, *span)
+        if layout.tree is None:
+            return None
+    return layout
 
 
-def only_tree_after(data: Data, end: int) -> bool:
-    """The extensions from `end` on are whole, and only the cache tree."""
-    pos, stop = end, len(data) - 20
-    while pos < stop:
-        if pos + 8 > stop or data[pos:pos + 4] != b"TREE":
-            return False
-        pos += 8 + u32(data, pos + 4)
-    return pos == stop
+def tree_span(data: Data, end: int) -> tuple[int, int] | None:
+    """(start, stop) of the cache tree's data after the entries ending at `end` (start ==
+    stop: there is none), when the extensions are whole and only that; else None."""
+    stop = len(data) - 20
+    if end == stop:
+        return end, end
+    if end + 8 > stop or data[end:end + 4] != b"TREE" or end + 8 + u32(data, end + 4) != stop:
+        return None
+    return end + 8, stop
 
 
 def locate(data: Data, layout: Layout, raw: bytes) -> tuple[int, bytes | None, int, int]:
@@ -133,7 +143,7 @@ def locate(data: Data, layout: Layout, raw: bytes) -> tuple[int, bytes | None, i
 
 
 def carry(layout: Layout, ops: list[tuple[int, int, bytes]], count: int, end: int, mtime: int,
-           times: dict[bytes, int]) -> Layout:
+           times: dict[bytes, int], tree_edits: list[tuple[int, int, bytes]]) -> Layout:
     """The layout of the file just written: the marks moved by what was put in before them."""
     marks = dict(zip(layout.keys, layout.offsets))
     marks.update(layout.found)
@@ -150,7 +160,8 @@ def carry(layout: Layout, ops: list[tuple[int, int, bytes]], count: int, end: in
             recent.append(raw)  # checked against the index file's mtime next time
         else:
             older = max(older, t)
-    return Layout(count, end, keys, offsets, mtime, sorted(recent), older)
+    tree = None if layout.tree is None else cachetree.carry(layout.tree, tree_edits)
+    return Layout(count, end, keys, offsets, mtime, sorted(recent), older, tree)
 
 
 def load(path: Path, data: Data, count: int) -> Layout | None:
@@ -162,8 +173,9 @@ def load(path: Path, data: Data, count: int) -> Layout | None:
         keys = [k.encode("latin-1") for k in saved["keys"]]
         offsets = [int(o) for o in saved["offsets"]]
         recent = [r.encode("latin-1") for r in saved["recent"]]
+        tree = saved["tree"]
         layout = Layout(count, int(saved["end"]), keys, offsets, int(saved["since"]), recent,
-                        int(saved["older"]))
+                        int(saved["older"]), None if tree is None else {str(d): int(at) for d, at in tree.items()})
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeError):
         return None
     if len(keys) != len(offsets) or keys != sorted(keys) or not FIRST <= layout.end <= len(data) - 20:
@@ -174,6 +186,10 @@ def load(path: Path, data: Data, count: int) -> Layout | None:
             return None
     if keys and offsets[0] != FIRST:
         return None
+    span = tree_span(data, layout.end)
+    if span is None or (span[0] < span[1]) != (layout.tree is not None) \
+            or (layout.tree is not None and not cachetree.check(data, span[0], layout.tree)):
+        return None
     return layout
 
 
@@ -183,7 +199,7 @@ def save(path: Path, written: Written) -> None:
         "magic": MAGIC, "sum": written.checksum, "size": written.size, "count": lay.count,
         "end": lay.end, "since": lay.since, "older": lay.older,
         "recent": [r.decode("latin-1") for r in lay.recent],
-        "keys": [k.decode("latin-1") for k in lay.keys], "offsets": lay.offsets,
+        "keys": [k.decode("latin-1") for k in lay.keys], "offsets": lay.offsets, "tree": lay.tree,
     })
     tmp = path.with_name(path.name + ".tmp")
     try:
