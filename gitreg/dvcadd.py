@@ -78,7 +78,7 @@ def add_file(root: Path, source: Path, target: Path, env: Mapping[str, str] | No
                 return None  # the cache is on another file system: DVC copies there
         finally:
             tmp.unlink(missing_ok=True)
-        shutil.copyfile(obj, target)
+        _copy(obj, target)
         target.with_name(target.name + ".dvc").write_text(
             f"outs:\n- md5: {md5}\n  size: {size}\n  hash: md5\n  path: {target.name}\n",
             encoding="utf-8")
@@ -206,13 +206,43 @@ def _copy_hashing(source: Path, dest: Path, progress: Progress | None) -> tuple[
     total = source.stat().st_size
     done = 0
     with open(source, "rb") as fin, open(dest, "wb") as fout:
+        _reserve(fout.fileno(), total)
         while n := fin.readinto(buf):
             digest.update(view[:n])
             fout.write(view[:n])
             done += n
             if progress is not None:
                 progress(source.name, done, total)
+        fout.truncate(done)  # the size reserved, if the file changed meanwhile
     return digest.hexdigest(), done
+
+
+def _copy(source: Path, dest: Path) -> None:
+    """The work-tree copy of the cache object, as shutil.copyfile makes it (sendfile), with
+    its blocks allocated first."""
+    with open(source, "rb") as fin, open(dest, "wb") as fout:
+        _reserve(fout.fileno(), os.fstat(fin.fileno()).st_size)
+        done = 0
+        try:
+            while sent := os.sendfile(fout.fileno(), fin.fileno(), done, 8 * CHUNK):
+                done += sent
+        except OSError as exc:
+            if done or exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP):
+                raise
+            fin.seek(0)  # a file system sendfile cannot write to: the plain way
+            fout.seek(0)
+            shutil.copyfileobj(fin, fout, CHUNK)
+            done = fout.tell()
+        fout.truncate(done)
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Allocate a new file's blocks before writing it: ext4 then lays it out in one go
+    (writing 200 MB twice took noticeably longer without)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except (AttributeError, OSError):
+        pass  # not there, or not on this file system: written all the same
 
 
 def _place(tmp: Path, obj: Path, size: int) -> bool:

@@ -246,7 +246,7 @@ def test_a_full_disk_is_a_one_line_error_and_the_repository_is_as_before(reg: Re
 
     before = snapshot(repo)
     cache_before = dvc.cache_listing(repo)
-    monkeypatch.setattr(dvcadd.shutil, "copyfile", full)
+    monkeypatch.setattr(dvcadd, "_copy", full)
     with pytest.raises(UserError, match="no space left on device") as info:
         reg.register("m", [make_artifact()], version="1.0.0")
     assert "\n" not in info.value.message and info.value.hint
@@ -306,3 +306,17 @@ def test_the_config_files_are_the_ones_dvc_reads(tmp_path: Path, monkeypatch, ov
         monkeypatch.setenv(key, value)
     theirs = [os.path.join(Config.get_dir(level), "config") for level in ("system", "global")]
     assert [str(p) for p in dvcadd._config_files(tmp_path, dict(os.environ))][:2] == theirs
+
+
+@pytest.mark.parametrize("sendfile", ["works", "refused"])
+def test_the_work_tree_copy_is_the_cache_object_byte_for_byte(tmp_path: Path, sendfile: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "object"
+    source.write_bytes(os.urandom(3 * dvcadd.CHUNK * 8 + 12345))  # more than one sendfile call
+    if sendfile == "refused":
+        def refuse(*_a: Any) -> int:
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+        monkeypatch.setattr(dvcadd.os, "sendfile", refuse)
+    dvcadd._copy(source, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == source.read_bytes()  # the reserved size trimmed to it
