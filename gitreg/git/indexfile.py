@@ -142,16 +142,14 @@ def _splice(git: Git, lock: _Lock, data: mmap.mmap, views: list[memoryview], sin
     magic, version, count = struct.unpack_from(">4sII", data, 0)
     if magic != b"DIRC" or version != 2:
         return None
-    layout = indexmap.load(map_path, data, count) or indexmap.walk(data, count, since)
-    span = indexmap.tree_span(data, layout.end) if layout is not None else None
-    if layout is None or span is None:
-        return None
     targets = sorted((p.encode("utf-8", "surrogateescape"), p) for p in shas)
+    found = _layout(data, count, since, map_path, [raw for raw, _ in targets])
+    if found is None:
+        return None
+    layout, span, edits = found
     ops = _entry_ops(git, data, layout, targets, shas, stats)
-    edits = cachetree.invalidate(data, span[0], layout.tree, [raw for raw, _ in targets]) \
-        if layout.tree is not None else []
-    racy = _smudge(git, data, layout, since, {raw for raw, _ in targets}) if ops and edits is not None else None
-    if ops is None or racy is None or edits is None:
+    racy = _smudge(git, data, layout, since, {raw for raw, _ in targets}) if ops else None
+    if ops is None or racy is None:
         return None
     smudged, times = racy
     ops += smudged
@@ -178,6 +176,27 @@ def _splice(git: Git, lock: _Lock, data: mmap.mmap, views: list[memoryview], sin
     end = layout.end + sum(len(new) - old for _, old, new in ops)
     return indexmap.Written(indexmap.carry(layout, ops, count + added, end, mtime, times, edits),
                             trailer.hex(), size)
+
+
+def _layout(data: Data, count: int, since: int, map_path: Path, paths: list[bytes]
+            ) -> tuple[Layout, tuple[int, int], list[tuple[int, int, bytes]]] | None:
+    """The file's layout (from its map, else a walk), its cache tree's span, and the edits
+    that mark the paths' directories unknown there; None when only git can say."""
+    remembered = indexmap.load(map_path, data, count)
+    found = _edits(data, remembered, paths) if remembered is not None else None
+    if found is None:  # no map, or one wrong in the cache tree
+        walked = indexmap.walk(data, count, since)
+        found = _edits(data, walked, paths) if walked is not None else None
+    return found
+
+
+def _edits(data: Data, layout: Layout, paths: list[bytes]
+           ) -> tuple[Layout, tuple[int, int], list[tuple[int, int, bytes]]] | None:
+    span = indexmap.tree_span(data, layout.end)
+    if span is None:
+        return None
+    edits = cachetree.invalidate(data, span[0], layout.tree, paths) if layout.tree is not None else []
+    return None if edits is None else (layout, span, edits)
 
 
 def _spans(ops: list[tuple[int, int, bytes]], start: int, stop: int) -> list[tuple[int, int, bytes]]:

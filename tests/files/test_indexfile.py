@@ -261,3 +261,17 @@ def test_a_failed_write_leaves_the_index_and_no_lock(work: Path, monkeypatch: py
     monkeypatch.undo()
     assert (work / ".git/index").read_bytes() == before
     assert not (work / ".git/index.lock").exists()
+
+
+def test_one_wrong_cache_tree_offset_in_the_map_is_walked_again(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shas, stats = _change(work, {"dir/sub/c.txt": "first\n"})
+    assert indexfile.update(Git(work), shas, stats)
+    path = indexstamp.locations(Git(work))[2]
+    saved = json.loads(path.read_text("latin-1"))
+    saved["tree"]["dir/sub"] += 1  # one record only: the spot check may pass it
+    path.write_text(json.dumps(saved), "latin-1")
+    walks = []
+    real = indexmap.walk
+    monkeypatch.setattr(indexmap, "walk", lambda *a: walks.append(1) or real(*a))
+    ours, theirs = _both(work, {"dir/sub/c.txt": "second\n"}, again=False)
+    assert walks and ours == theirs
