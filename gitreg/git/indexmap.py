@@ -6,7 +6,8 @@ the length of their path), which only a walk over every entry gives: about 90 ms
 by the index file's checksum (the same checksum is the same content, so the map is never
 stale; any other write of the index makes it unknown): every 512th entry's path and
 offset, where the entries end, and what git's racy-clean rule needs (the entries whose
-mtime is not before the index file's, and the latest mtime of all the others). After
+mtime is not before the index file's, and the latest mtime of all the others), and the
+offsets of the cache tree's records two levels deep (gitreg.git.cachetree). After
 gitreg's own write (gitreg.git.indexfile) the map is carried over to the new file, so
 the next change needs no walk. A map whose marks are not entries with those paths is
 walked again.
@@ -30,8 +31,6 @@ FIRST = 12  # the header: b"DIRC", version, number of entries
 
 
 @dataclass
-
-
 class Layout:
     """Where an index file's entries are (offsets into the file)."""
 
@@ -47,8 +46,6 @@ class Layout:
 
 
 @dataclass
-
-
 class Written:
     layout: Layout
     checksum: str

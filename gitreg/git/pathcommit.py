@@ -41,6 +41,7 @@ TREE = b"40000"
 BLOB = b"100644"
 _UNSAFE_NAME = re.compile(rb'[\x00-\x1f\x7f"\\]')  # what `mktree`'s text cannot carry as it is
 _KIND = {TREE: b"tree", b"160000": b"commit"}
+BIG_TREE = 256  # entries from which a tree is written as an object, not as mktree's lines
 
 Trees = dict[str, tuple[str, dict[bytes, tuple[bytes, str]]]]  # dir -> (sha, {name: (mode, sha)})
 
@@ -337,9 +338,11 @@ def extend(git: Git, staged: Staged, files: Sequence[str]) -> bool:
     return True
 
 
-def _build(trees: Trees, blobs: dict[str, str]) -> tuple[dict[str, str], list[str], bytes] | None:
+def _build(trees: Trees, blobs: dict[str, str]
+           ) -> tuple[dict[str, str], list[str], dict[str, bytes], bytes] | None:
     """The trees along the changed paths, computed here: ({dir: tree id}, the dirs deepest
-    first, `mktree --batch` input); None when a name cannot be written that way."""
+    first, {dir: tree object} of the big ones, `mktree --batch` input of the others); None
+    when a name cannot be written that way."""
     entries = {d: dict(t[1]) for d, t in trees.items()}
     for path, sha in blobs.items():
         parent, _, name = path.rpartition("/")
@@ -347,6 +350,7 @@ def _build(trees: Trees, blobs: dict[str, str]) -> tuple[dict[str, str], list[st
     order = sorted(entries, key=lambda d: (-d.count("/") if d else 1, d))
     order = [d for d in order if d] + [""]
     made: dict[str, str] = {}
+    big: dict[str, bytes] = {}
     batches: list[bytes] = []
     for d in order:
         items = entries[d]
@@ -356,23 +360,33 @@ def _build(trees: Trees, blobs: dict[str, str]) -> tuple[dict[str, str], list[st
         if b"" in items or _UNSAFE_NAME.search(b"/".join(items)):
             return None
         body = b"".join([mode + b" " + raw + b"\x00" + bytes.fromhex(sha) for raw, (mode, sha) in ordered])
-        batches.append(b"".join([b"%s %s %s\t%s\n" % (mode, _KIND.get(mode, b"blob"), sha.encode(), raw)
-                                 for raw, (mode, sha) in ordered]))
         made[d] = hashlib.sha1(b"tree %d\x00" % len(body) + body).hexdigest()
-    return made, order, b"\n".join(batches)  # a blank line ends each tree of the batch
+        if len(items) >= BIG_TREE:
+            big[d] = body
+        else:
+            batches.append(b"".join([b"%s %s %s\t%s\n" % (mode, _KIND.get(mode, b"blob"), sha.encode(), raw)
+                                     for raw, (mode, sha) in ordered]))
+    return made, order, big, b"\n".join(batches)  # a blank line ends each tree of the batch
 
 
 def _write_trees(git: Git, trees: Trees, blobs: dict[str, str]) -> str | None:
-    """Write the trees along the changed paths (deepest first, one `mktree --batch`); the
-    new root tree's sha, checked against the one computed here."""
+    """Write the trees along the changed paths (the small ones in one `git mktree --batch`,
+    deepest first; each big one, models/ with 2,000 entries, by `git hash-object -t tree`,
+    which reads the object as it is instead of a line per entry); the new root tree's sha,
+    checked against the one computed here."""
     built = _build(trees, blobs)
     if built is None:
         return None
-    made, order, text = built
-    # --missing: every entry is HEAD's or was just written (checking 4,000 of them in a pack
-    # of a million objects took longer than the rest of mktree)
-    proc = git.run(["mktree", "--missing", "--batch"], input=text, text=False)
-    written = proc.stdout.decode().split()
-    if written != [made[d] for d in order]:
-        return None
+    made, order, big, text = built
+    small = [d for d in order if d not in big]
+    if small:
+        # --missing: every entry is HEAD's or was just written (checking them all in a pack
+        # of a million objects took longer than the rest of mktree)
+        proc = git.run(["mktree", "--missing", "--batch"], input=text, text=False, check=False)
+        if proc.returncode != 0 or proc.stdout.decode().split() != [made[d] for d in small]:
+            return None
+    for d, body in big.items():
+        proc = git.run(["hash-object", "-w", "-t", "tree", "--stdin"], input=body, text=False, check=False)
+        if proc.returncode != 0 or proc.stdout.decode().strip() != made[d]:
+            return None
     return made[""]

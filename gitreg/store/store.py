@@ -391,7 +391,7 @@ class Store:
 
 
 def _parse(data: bytes, source: str) -> Any:
-    """YAML as PyYAML reads it: gitreg's own block form by gitreg.blockyaml (a tenth of the time)."""
+    """YAML as PyYAML reads it; gitreg's own block form by gitreg.blockyaml (2.5x faster)."""
     try:
         fast = blockyaml.load(data.decode("utf-8"))
     except UnicodeDecodeError:

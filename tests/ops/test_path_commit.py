@@ -84,7 +84,9 @@ def _steps(artifact: Callable[..., Path]) -> list[Callable[[Path], Any]]:
     ]
 
 
-def test_path_commits_are_the_index_commits(repo, tmp_path, make_artifact, spy, monkeypatch):
+@pytest.mark.parametrize("big_tree", [pathcommit.BIG_TREE, 1], ids=["mktree", "tree objects"])
+def test_path_commits_are_the_index_commits(repo, tmp_path, make_artifact, spy, monkeypatch, big_tree):
+    monkeypatch.setattr(pathcommit, "BIG_TREE", big_tree)  # 1: every tree by hash-object -t tree
     fast, slow = _two(repo, tmp_path)
     steps = _steps(make_artifact)
     for step in steps:
