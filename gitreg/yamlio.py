@@ -110,6 +110,16 @@ def read_bytes(path: Path, source: str) -> bytes:
         raise UserError(f"{source}: permission denied", "check the file's permissions") from None
 
 
+def reserve_blocks(fd: int, size: int) -> None:
+    """Allocate a new file's blocks before writing it (ext4 then lays it out at once instead
+    of when it is renamed into place or grows): writing 37 MB or 200 MB took noticeably longer
+    without. The caller trims the file if it writes less."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except (AttributeError, OSError):
+        pass  # not there, or not on this file system: written all the same
+
+
 def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Replace path's content in one rename; durable=False skips the fsync (a cache file,
     which is checked when read and rebuilt when wrong, need not survive a power cut)."""

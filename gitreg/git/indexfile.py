@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from gitreg import yamlio
 from gitreg.git import cachetree, indexmap, indexstamp
 from gitreg.git.indexmap import FIRST, Data, Layout
 
@@ -127,7 +128,7 @@ def _update_locked(git: Git, lock: _Lock, shas: Mapping[str, str], stats: Mappin
         return None
     views: list[memoryview] = []
     try:
-        since = st.st_mtime_ns // 1_000_000_000 & 0xFFFFFFFF
+        since = _seconds(st.st_mtime_ns)
         return _splice(git, lock, data, views, since, shas, stats, map_path)
     finally:
         for view in views:
@@ -148,7 +149,7 @@ def _splice(git: Git, lock: _Lock, data: mmap.mmap, views: list[memoryview], sin
         return None
     layout, span, edits = found
     ops = _entry_ops(git, data, layout, targets, shas, stats)
-    racy = _smudge(git, data, layout, since, {raw for raw, _ in targets}) if ops else None
+    racy = _smudge(git, data, layout, since, {raw for raw, _ in targets}) if ops is not None else None
     if ops is None or racy is None:
         return None
     smudged, times = racy
@@ -240,23 +241,19 @@ def _write(lock: _Lock, pieces: list[bytes | memoryview]) -> tuple[bytes, int, i
     trailer = digest.digest()
     size = sum(len(p) for p in pieces) + len(trailer)
     try:
-        _reserve(lock.fd, size)
+        yamlio.reserve_blocks(lock.fd, size)
         for piece in [*pieces, trailer]:
             _write_all(lock.fd, piece)
-        mtime = os.fstat(lock.fd).st_mtime_ns // 1_000_000_000 & 0xFFFFFFFF
+        mtime = _seconds(os.fstat(lock.fd).st_mtime_ns)
         lock.close()
     except OSError:
         return None
     return trailer, size, mtime
 
 
-def _reserve(fd: int, size: int) -> None:
-    """Allocate the file's blocks before writing: ext4 otherwise allocates them when the
-    file is renamed over the index (its auto_da_alloc), which takes longer than the writing."""
-    try:
-        os.posix_fallocate(fd, 0, size)
-    except (AttributeError, OSError):
-        pass  # not there, or not on this file system: written all the same
+def _seconds(ns: int) -> int:
+    """A time as the index records it: whole seconds, the low 32 bits."""
+    return ns // 1_000_000_000 & 0xFFFFFFFF
 
 
 def _write_all(fd: int, piece: bytes | memoryview) -> None:
@@ -321,8 +318,7 @@ def _smudge(git: Git, data: Data, layout: Layout, since: int,
             st = os.lstat(git.root / rel)
         except OSError:
             continue  # gone: git sees it as deleted whatever the entry says
-        if indexmap.u32(data, at + 8) != st.st_mtime_ns // 1_000_000_000 & 0xFFFFFFFF \
-                or indexmap.u32(data, at + 36) != st.st_size & 0xFFFFFFFF:
+        if times[raw] != _seconds(st.st_mtime_ns) or indexmap.u32(data, at + 36) != st.st_size & 0xFFFFFFFF:
             continue  # git sees it as changed already
         if indexmap.u32(data, at + 24) not in (0o100644, 0o100755) or not stat.S_ISREG(st.st_mode):
             return None

@@ -381,12 +381,21 @@ AWKWARD = {
 }
 
 
-def yaml_summary(text: str) -> Any:
+YAML_ERROR = object()  # what yaml_exact gives for a document PyYAML refuses
+
+
+def yaml_exact(text: str) -> Any:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError:
+        return YAML_ERROR
+
+
+def yaml_summary(text: str) -> Any:
+    data = yaml_exact(text)
+    if data is YAML_ERROR:
         return "error"
     if not isinstance(data, dict):
         return "not a mapping"
@@ -749,13 +758,6 @@ BLOCK = {
 }
 
 
-def yaml_exact(text: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return "error"
 
 
 def same(a: Any, b: Any) -> bool:
