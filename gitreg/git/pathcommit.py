@@ -7,9 +7,10 @@ writes a handful of files, so its commit is made from them alone:
 - the files' blobs: one `git hash-object -w --stdin-paths` (the same clean filters and
   end-of-line conversion as `git add`);
 - the trees above them: HEAD's trees along those paths, read in one `git cat-file
-  --batch`, each with the changed entries put in, written in one `git mktree --batch`;
-- the index updated for those paths only (`git update-index --add --stdin`, which
-  records their stat data as `git add` does): Git.add, before the commit, as before;
+  --batch`, each with the changed entries put in, written as loose objects
+  (gitreg.git.looseobj; else by `git mktree` and `git hash-object -t tree`);
+- the index updated for those paths only (gitreg.git.indexfile, else `git update-index
+  --add --stdin`), with their stat data as `git add` records it: before the commit;
 - then `git commit-tree` and `git update-ref` (Git.commit), as before.
 
 The tree is HEAD's with those paths replaced, which is what `git commit --only -- PATHS`
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from gitreg.git import indexfile, indexstamp
+from gitreg.git import indexfile, indexstamp, looseobj
 from gitreg.git.process import GitCommandError
 
 if TYPE_CHECKING:
@@ -175,9 +176,7 @@ def _walk(root: Path, rel: str) -> tuple[list[str], list[str]] | None:
             return None
         for e in entries:
             p = f"{cur}/{e.name}"
-            if e.name == ".git":
-                return None
-            if e.is_symlink():
+            if e.name == ".git" or e.is_symlink():
                 return None
             if e.is_dir(follow_symlinks=False):
                 dirs.append(p)
@@ -187,8 +186,6 @@ def _walk(root: Path, rel: str) -> tuple[list[str], list[str]] | None:
             else:
                 return None
     return sorted(files), sorted(dirs)
-
-
 
 
 def _parents(path: str) -> list[str]:
@@ -339,10 +336,9 @@ def extend(git: Git, staged: Staged, files: Sequence[str]) -> bool:
 
 
 def _build(trees: Trees, blobs: dict[str, str]
-           ) -> tuple[dict[str, str], list[str], dict[str, bytes], bytes] | None:
+           ) -> tuple[dict[str, str], list[str], dict[str, bytes]] | None:
     """The trees along the changed paths, computed here: ({dir: tree id}, the dirs deepest
-    first, {dir: tree object} of the big ones, `mktree --batch` input of the others); None
-    when a name cannot be written that way."""
+    first, {dir: tree object}); None when a name cannot be written that way."""
     entries = {d: dict(t[1]) for d, t in trees.items()}
     for path, sha in blobs.items():
         parent, _, name = path.rpartition("/")
@@ -350,43 +346,55 @@ def _build(trees: Trees, blobs: dict[str, str]
     order = sorted(entries, key=lambda d: (-d.count("/") if d else 1, d))
     order = [d for d in order if d] + [""]
     made: dict[str, str] = {}
-    big: dict[str, bytes] = {}
-    batches: list[bytes] = []
+    bodies: dict[str, bytes] = {}
     for d in order:
         items = entries[d]
         for child in [c for c in entries if c and c.rpartition("/")[0] == d]:
             items[child.rpartition("/")[2].encode()] = (TREE, made[child])
-        ordered = sorted(items.items(), key=_tree_key)
         if b"" in items or _UNSAFE_NAME.search(b"/".join(items)):
             return None
-        body = b"".join([mode + b" " + raw + b"\x00" + bytes.fromhex(sha) for raw, (mode, sha) in ordered])
+        body = b"".join([mode + b" " + raw + b"\x00" + bytes.fromhex(sha)
+                         for raw, (mode, sha) in sorted(items.items(), key=_tree_key)])
         made[d] = hashlib.sha1(b"tree %d\x00" % len(body) + body).hexdigest()
-        if len(items) >= BIG_TREE:
-            big[d] = body
-        else:
-            batches.append(b"".join([b"%s %s %s\t%s\n" % (mode, _KIND.get(mode, b"blob"), sha.encode(), raw)
-                                     for raw, (mode, sha) in ordered]))
-    return made, order, big, b"\n".join(batches)  # a blank line ends each tree of the batch
+        bodies[d] = body
+    return made, order, bodies
 
 
 def _write_trees(git: Git, trees: Trees, blobs: dict[str, str]) -> str | None:
-    """Write the trees along the changed paths (the small ones in one `git mktree --batch`,
-    deepest first; each big one, models/ with 2,000 entries, by `git hash-object -t tree`,
-    which reads the object as it is instead of a line per entry); the new root tree's sha,
-    checked against the one computed here."""
+    """Write the trees along the changed paths, as loose objects here (gitreg.git.looseobj)
+    or else by git; the new root tree's sha, checked against the one computed here."""
     built = _build(trees, blobs)
     if built is None:
         return None
-    made, order, big, text = built
-    small = [d for d in order if d not in big]
+    made, order, bodies = built
+    loose = looseobj.writer(git)
+    if loose is not None:
+        try:
+            if all(loose.write(b"tree", bodies[d]) == made[d] for d in order):
+                return made[""]
+        except OSError:
+            pass  # git writes them (and says what the file system refused)
+    return made[""] if _git_write_trees(git, made, order, bodies) else None
+
+
+def _git_write_trees(git: Git, made: dict[str, str], order: list[str], bodies: dict[str, bytes]) -> bool:
+    """The small trees in one `git mktree --batch` (deepest first), each big one (models/
+    with 2,000 entries) by `git hash-object -t tree`, which reads the object as it is
+    instead of a line per entry; each checked against the id computed here."""
+    entries = {d: _parse_tree(bodies[d]) for d in order}
+    small = [d for d in order if len(entries[d]) < BIG_TREE]
     if small:
-        # --missing: every entry is HEAD's or was just written (checking them all in a pack
-        # of a million objects took longer than the rest of mktree)
+        # a blank line ends each tree; --missing: every entry is HEAD's or was just written
+        # (checking them all in a pack of a million objects took longer than mktree's rest)
+        text = b"\n".join(b"".join([b"%s %s %s\t%s\n" % (mode, _KIND.get(mode, b"blob"), sha.encode(), raw)
+                                    for raw, (mode, sha) in entries[d].items()]) for d in small)
         proc = git.run(["mktree", "--missing", "--batch"], input=text, text=False, check=False)
         if proc.returncode != 0 or proc.stdout.decode().split() != [made[d] for d in small]:
-            return None
-    for d, body in big.items():
-        proc = git.run(["hash-object", "-w", "-t", "tree", "--stdin"], input=body, text=False, check=False)
-        if proc.returncode != 0 or proc.stdout.decode().strip() != made[d]:
-            return None
-    return made[""]
+            return False
+    for d in order:
+        if d not in small:
+            proc = git.run(["hash-object", "-w", "-t", "tree", "--stdin"], input=bodies[d], text=False,
+                           check=False)
+            if proc.returncode != 0 or proc.stdout.decode().strip() != made[d]:
+                return False
+    return True

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from gitreg import blockyaml, yamlio
 from gitreg.core.stages import Lifecycle, lifecycle_from_config
 from gitreg.errors import ConflictError, UserError
-from gitreg.git import Git, GitCommandError, Ref
+from gitreg.git import Git, GitCommandError, Ref, settings
 from gitreg.store import cache
 from gitreg.store import parsed as parsed_cache
 from gitreg.store.layout import (
@@ -352,7 +352,8 @@ class Store:
                         "run `gitreg doctor --fix` to finish or undo it, then retry")
             self._lock_depth = 1
             try:
-                yield
+                with settings.once(self.git):  # the config read once per change
+                    yield
             finally:
                 self._lock_depth = 0
 

@@ -13,7 +13,7 @@ import pytest
 
 from gitreg import Registry
 from gitreg.errors import GitregError
-from gitreg.git import pathcommit
+from gitreg.git import looseobj, pathcommit
 from tests.conftest import BOB, as_user, git
 
 WHEN = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
@@ -84,15 +84,22 @@ def _steps(artifact: Callable[..., Path]) -> list[Callable[[Path], Any]]:
     ]
 
 
-@pytest.mark.parametrize("big_tree", [pathcommit.BIG_TREE, 1], ids=["mktree", "tree objects"])
-def test_path_commits_are_the_index_commits(repo, tmp_path, make_artifact, spy, monkeypatch, big_tree):
-    monkeypatch.setattr(pathcommit, "BIG_TREE", big_tree)  # 1: every tree by hash-object -t tree
+@pytest.mark.parametrize("trees", ["loose", "mktree", "tree objects"])
+def test_path_commits_are_the_index_commits(repo, tmp_path, make_artifact, spy, monkeypatch, trees):
+    by_git: list[Any] = []
+    if trees != "loose":  # written by git: small ones by mktree, or every one by hash-object -t tree
+        monkeypatch.setattr(looseobj, "writer", lambda _git: None)
+        monkeypatch.setattr(pathcommit, "BIG_TREE", pathcommit.BIG_TREE if trees == "mktree" else 1)
+    else:
+        real = pathcommit._git_write_trees
+        monkeypatch.setattr(pathcommit, "_git_write_trees", lambda *a: by_git.append(a) or real(*a))
     fast, slow = _two(repo, tmp_path)
     steps = _steps(make_artifact)
     for step in steps:
         step(fast)
     made = list(spy)
     assert made and all(isinstance(s, str) for s in made), made  # none fell back
+    assert not by_git  # loose: every tree was written here
     _index_commits(monkeypatch)
     for step in steps:
         step(slow)
@@ -158,3 +165,21 @@ def test_an_executable_manifest_falls_back_to_git_add(repo, tmp_path, make_artif
     _reg(slow).promote("churn", "1.0.0", "staging")
     assert _state(fast) == _state(slow)
     assert git(fast, "ls-tree", "HEAD", "models/churn/1.0.0/manifest.yaml").startswith("100755")
+
+
+def test_trees_the_file_system_refuses_here_are_written_by_git(repo, tmp_path, make_artifact, spy, monkeypatch):
+    fast, slow = _two(repo, tmp_path)
+
+    def full(*_: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(looseobj.Writer, "write", full)
+    steps = _steps(make_artifact)[:4]
+    for step in steps:
+        step(fast)
+    assert all(isinstance(s, str) for s in spy), spy
+    _index_commits(monkeypatch)
+    for step in steps:
+        step(slow)
+    assert _state(fast) == _state(slow)
+    git(fast, "fsck", "--strict", "--no-dangling")
