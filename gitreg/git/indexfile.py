@@ -35,12 +35,13 @@ import mmap
 import os
 import stat
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from gitreg import yamlio
-from gitreg.git import cachetree, indexmap, indexstamp
+from gitreg.git import cachetree, indexmap, indexstamp, settings
 from gitreg.git.indexmap import FIRST, Data, Layout
 
 if TYPE_CHECKING:
@@ -98,18 +99,15 @@ class _Lock:
 
 
 def _config_plain(git: Git) -> bool:
-    """No setting that makes git write the index some other way (one `git config`)."""
-    proc = git.run(["config", "-z", "--get-regexp", _CONFIG], check=False)
-    if proc.returncode not in (0, 1):
+    """No setting that makes git write the index some other way."""
+    found = settings.matching(git, _CONFIG)
+    if found is None:
         return False
-    for item in proc.stdout.split("\x00"):
-        key, _, value = item.partition("\n")
+    for key, value in found.items():
         value = value.strip().lower()
-        if not key:
+        if key.lower() == "index.version" and value == "2":
             continue
-        if key == "index.version" and value == "2":
-            continue
-        if key.startswith("index.") or value not in _FALSE:
+        if key.lower().startswith("index.") or value not in _FALSE:
             return False
     return True
 
@@ -234,20 +232,26 @@ def _entry_ops(git: Git, data: Data, layout: Layout, targets: list[tuple[bytes, 
 
 def _write(lock: _Lock, pieces: list[bytes | memoryview]) -> tuple[bytes, int, int] | None:
     """Write the pieces and their SHA-1 to the lock file: (checksum, size, the file's mtime
-    in seconds); None if the file system refused."""
+    in seconds); None if the file system refused. The SHA-1 is computed on another thread
+    while the pieces are written (both let go of the GIL): 34 MB take 18 ms to hash and
+    about 10 ms to write, one after the other 28 ms (issue 16)."""
     digest = hashlib.sha1()
-    for piece in pieces:
-        digest.update(piece)
-    trailer = digest.digest()
-    size = sum(len(p) for p in pieces) + len(trailer)
+    hasher = threading.Thread(target=lambda: [digest.update(piece) for piece in pieces])
+    hasher.start()
+    size = sum(len(p) for p in pieces) + digest.digest_size
     try:
         yamlio.reserve_blocks(lock.fd, size)
-        for piece in [*pieces, trailer]:
+        for piece in pieces:
             _write_all(lock.fd, piece)
+        hasher.join()
+        trailer = digest.digest()
+        _write_all(lock.fd, trailer)
         mtime = _seconds(os.fstat(lock.fd).st_mtime_ns)
         lock.close()
     except OSError:
         return None
+    finally:
+        hasher.join()
     return trailer, size, mtime
 
 
@@ -264,9 +268,7 @@ def _write_all(fd: int, piece: bytes | memoryview) -> None:
 
 def _entry(raw: bytes, sha: bytes, st: os.stat_result) -> bytes:
     """An index entry as git writes it for a plain file with this stat data."""
-    ctime, mtime = divmod(st.st_ctime_ns, 1_000_000_000), divmod(st.st_mtime_ns, 1_000_000_000)
-    fields = (*ctime, *mtime, st.st_dev, st.st_ino, 0o100644, st.st_uid, st.st_gid, st.st_size)
-    head = struct.pack(">10I", *(f & 0xFFFFFFFF for f in fields)) + sha + struct.pack(">H", len(raw))
+    head = struct.pack(">10I", *indexmap.stat_fields(st)) + sha + struct.pack(">H", len(raw))
     return head + raw + b"\x00" * (indexmap.entry_size(len(raw)) - 62 - len(raw))
 
 

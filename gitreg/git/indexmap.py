@@ -161,7 +161,17 @@ def carry(layout: Layout, ops: list[tuple[int, int, bytes]], count: int, end: in
     return Layout(count, end, keys, offsets, mtime, sorted(recent), older, tree)
 
 
+def stat_fields(st: os.stat_result) -> tuple[int, ...]:
+    """An entry's first ten fields for a plain file with this stat data, as git records
+    them: ctime and mtime (seconds, nanoseconds), device, inode, mode 100644, uid, gid and
+    size, each its low 32 bits."""
+    ctime, mtime = divmod(st.st_ctime_ns, 1_000_000_000), divmod(st.st_mtime_ns, 1_000_000_000)
+    fields = (*ctime, *mtime, st.st_dev, st.st_ino, 0o100644, st.st_uid, st.st_gid, st.st_size)
+    return tuple(f & 0xFFFFFFFF for f in fields)
+
+
 def load(path: Path, data: Data, count: int) -> Layout | None:
+    """The map of the index in `data`, when `path` holds a right one."""
     try:
         saved = json.loads(path.read_bytes())
         if saved["magic"] != MAGIC or saved["sum"] != data[-20:].hex() or saved["size"] != len(data) \

@@ -17,12 +17,15 @@ that is not plainly clean is left to `git status` as before.
 
 from __future__ import annotations
 
+import mmap
 import os
 import stat
+import struct
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from gitreg import yamlio
+from gitreg.git import indexmap, settings
 
 if TYPE_CHECKING:
     from gitreg.git.repo import Git
@@ -34,12 +37,20 @@ MAGIC = "gitreg-index-clean-v1"
 
 def locations(git: Git) -> tuple[Path, Path, Path]:
     """The index file, the clean stamp and the index map (gitreg.git.indexfile), as git places them."""
+    return _paths(git)[:3]  # type: ignore[return-value]
+
+
+def objects_dir(git: Git) -> Path:
+    """The object directory, as git places it (gitreg.git.looseobj)."""
+    return _paths(git)[3]
+
+
+def _paths(git: Git) -> tuple[Path, ...]:
     cached = getattr(git, "_index_locations", None)
     if cached is None:
         lines = git.out("rev-parse", "--git-path", "index", "--git-path", STAMP_NAME,
-                        "--git-path", MAP_NAME).splitlines()
-        index, stamp, index_map = (Path(p) if Path(p).is_absolute() else git.root / p for p in lines[:3])
-        cached = (index, stamp, index_map)
+                        "--git-path", MAP_NAME, "--git-path", "objects").splitlines()
+        cached = tuple(Path(p) if Path(p).is_absolute() else git.root / p for p in lines[:4])
         git._index_locations = cached  # type: ignore[attr-defined]
     return cached
 
@@ -109,7 +120,8 @@ def worktree_clean(git: Git, paths: Sequence[str], untracked_ok: Callable[[str],
     """Do the work-tree files under `paths` match HEAD exactly: every tracked file there
     with HEAD's content (hashed as `git add` would) and a plain mode, and no untracked file
     git would show (not ignored, not untracked_ok)? False whenever in doubt."""
-    if (git.config_get("core.ignorecase") or "false").lower() not in ("false", "no", "off", "0"):
+    config = settings.values(git)
+    if config is None or config.get("core.ignorecase", "false").lower() not in ("false", "no", "off", "0"):
         return False  # a case-insensitive work tree: git status knows its rules
     listing = {e.path: e for e in git.ls_tree("HEAD", list(paths))}
     root = git.root
@@ -157,12 +169,46 @@ def worktree_clean(git: Git, paths: Sequence[str], untracked_ok: Callable[[str],
             elif not untracked_ok(rel):
                 return False
         untracked = []
-    files = sorted(listing)
+    same = _unchanged(git, {p: e.sha for p, e in listing.items()})
+    files = sorted(p for p in listing if p not in same)
     if not files:
         return True
     proc = git.run(["hash-object", "--stdin-paths"], input="".join(p + "\n" for p in files), check=False)
     shas = proc.stdout.split()
     return proc.returncode == 0 and shas == [listing[p].sha for p in files]
+
+
+def _unchanged(git: Git, files: Mapping[str, str]) -> set[str]:
+    """The files (path: HEAD's blob) whose index entry shows them unchanged, as git status
+    tells: the entry has that blob, the file the stat data recorded when it was hashed, and
+    the entry is not racily clean (its mtime is before the index file's). Only with the
+    index map (gitreg.git.indexmap); any file not shown so is hashed."""
+    index, _, map_path = locations(git)
+    try:
+        with open(index, "rb") as fh:
+            since = os.fstat(fh.fileno()).st_mtime_ns // 1_000_000_000 & 0xFFFFFFFF
+            data = mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
+        return set()
+    try:
+        if len(data) < 32 or data[:4] != b"DIRC" or indexmap.u32(data, 4) != 2:
+            return set()
+        layout = indexmap.load(map_path, data, indexmap.u32(data, 8))
+        out: set[str] = set()
+        for rel, sha in files.items() if layout is not None else ():
+            raw = rel.encode("utf-8", "surrogateescape")
+            at, name, flags, _ = indexmap.locate(data, layout, raw)
+            st = _lstat(git.root / rel)
+            if name != raw or flags & 0xF000 or st is None:
+                continue
+            want = indexmap.stat_fields(st)
+            if want[2] < since and struct.unpack_from(">10I", data, at) == want and data[at + 40:at + 60].hex() == sha:
+                out.add(rel)
+        return out
+    except (ValueError, IndexError, struct.error):
+        return set()
+    finally:
+        data.close()
 
 
 def _plain(kind: str, mode: str, st: os.stat_result | None) -> bool:

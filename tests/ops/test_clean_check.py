@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,7 @@ import pytest
 from gitreg import Registry
 from gitreg.errors import ConflictError
 from gitreg.git import indexstamp
+from gitreg.git.repo import Git
 from tests.conftest import git
 
 M = "churn"
@@ -78,8 +80,12 @@ DIRTY: dict[str, Callable[[Path], None]] = {
 }
 
 
+@pytest.mark.parametrize("racy", [True, False], ids=["files hashed", "stat data trusted"])
 @pytest.mark.parametrize("kind", list(DIRTY))
-def test_dirty_model_files_are_refused_as_git_status_refused_them(two, tmp_path, kind):
+def test_dirty_model_files_are_refused_as_git_status_refused_them(two, tmp_path, kind, racy):
+    if not racy:  # the index written after the files: their entries' stat data is trusted
+        later = time.time() + 10
+        os.utime(two / ".git" / "index", (later, later))
     assert indexstamp.known(Registry(two).git, git(two, "rev-parse", "HEAD").strip())
     DIRTY[kind](two)
     with_stamp = _refusal(two)
@@ -134,3 +140,53 @@ def test_a_wrong_or_damaged_stamp_is_never_trusted(two, content):
     _staged_only(two, f"models/{M}/1.1.0/manifest.yaml")
     assert not indexstamp.known(g, git(two, "rev-parse", "HEAD").strip())
     assert (_refusal(two) or "").startswith(f"uncommitted changes in the registry: models/{M}/1.1.0/manifest.yaml")
+
+
+def _hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the clean check hashes (`git hash-object --stdin-paths`)."""
+    seen: list[str] = []
+    real = Git.run
+
+    def run(self: Git, args, *a, **k):  # type: ignore[no-untyped-def]
+        if list(args) == ["hash-object", "--stdin-paths"]:
+            seen.extend(k.get("input", "").split())
+        return real(self, args, *a, **k)
+
+    monkeypatch.setattr(Git, "run", run)
+    return seen
+
+
+def _model_files(repo: Path) -> list[str]:
+    return sorted(git(repo, "ls-files", f"models/{M}").split())
+
+
+def test_files_the_index_shows_unchanged_are_not_hashed(two, monkeypatch):
+    later = time.time() + 10  # the index written after the files (not racily clean)
+    os.utime(two / ".git" / "index", (later, later))
+    hashed = _hashed(monkeypatch)
+    g = Registry(two).git
+    assert indexstamp.worktree_clean(g, [f"models/{M}"], lambda p: False)
+    assert hashed == []
+    # other stat data (the same content): hashed, and clean
+    rel = f"models/{M}/1.0.0/manifest.yaml"
+    (two / rel).write_bytes((two / rel).read_bytes())
+    assert indexstamp.worktree_clean(g, [f"models/{M}"], lambda p: False)
+    assert hashed == [rel]
+
+
+def test_racily_clean_entries_are_hashed_as_git_hashes_them(two, monkeypatch):
+    hashed = _hashed(monkeypatch)
+    index = two / ".git" / "index"
+    newest = max((two / p).stat().st_mtime for p in _model_files(two))
+    os.utime(index, (newest, newest))  # the files' mtimes are not before the index file's
+    g = Registry(two).git
+    assert indexstamp.worktree_clean(g, [f"models/{M}"], lambda p: False)
+    assert sorted(hashed) == [p for p in _model_files(two)
+                              if int((two / p).stat().st_mtime) >= int(newest)] != []
+
+
+def test_without_the_index_map_every_file_is_hashed(two, monkeypatch):
+    (two / ".git" / indexstamp.MAP_NAME).unlink()
+    hashed = _hashed(monkeypatch)
+    assert indexstamp.worktree_clean(Registry(two).git, [f"models/{M}"], lambda p: False)
+    assert sorted(hashed) == _model_files(two)
