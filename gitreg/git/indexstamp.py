@@ -194,8 +194,10 @@ def _unchanged(git: Git, files: Mapping[str, str]) -> set[str]:
         if len(data) < 32 or data[:4] != b"DIRC" or indexmap.u32(data, 4) != 2:
             return set()
         layout = indexmap.load(map_path, data, indexmap.u32(data, 8))
+        if layout is None:
+            return set()
         out: set[str] = set()
-        for rel, sha in files.items() if layout is not None else ():
+        for rel, sha in files.items():
             raw = rel.encode("utf-8", "surrogateescape")
             at, name, flags, _ = indexmap.locate(data, layout, raw)
             st = _lstat(git.root / rel)

@@ -263,6 +263,41 @@ def test_a_failed_write_leaves_the_index_and_no_lock(work: Path, monkeypatch: py
     assert not (work / ".git/index.lock").exists()
 
 
+@pytest.mark.parametrize("refusal", [errno.EXDEV, errno.ENOSYS, errno.EINVAL, None],
+                         ids=["another file system", "an old kernel", "refused", "no copy_file_range"])
+def test_where_the_kernel_cannot_copy_the_bytes_are_written_the_same(work: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     refusal: int | None) -> None:
+    calls: list[int] = []
+    real = os.copy_file_range
+
+    def refuse(src: int, dst: int, count: int, *rest: object) -> int:
+        calls.append(count)
+        if len(calls) == 2:  # the first span copied, the second refused: written from there
+            raise OSError(refusal, os.strerror(refusal or 0))
+        return real(src, dst, count, *rest)  # type: ignore[arg-type]
+
+    if refusal is None:
+        monkeypatch.delattr(os, "copy_file_range")
+    else:
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    ours, theirs = _both(work, CHANGES["a new file beside deep ones"], again=False)
+    assert ours == theirs
+    assert refusal is None or len(calls) >= 2
+
+
+def test_a_full_disk_during_the_copy_leaves_the_index_and_no_lock(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*_: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    before = (work / ".git/index").read_bytes()
+    shas, stats = _change(work, {"dir/b.txt": "x\n"})
+    monkeypatch.setattr(os, "copy_file_range", full)
+    assert indexfile.update(Git(work), shas, stats) is False
+    monkeypatch.undo()
+    assert (work / ".git/index").read_bytes() == before
+    assert not (work / ".git/index.lock").exists()
+
+
 def test_one_wrong_cache_tree_offset_in_the_map_is_walked_again(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shas, stats = _change(work, {"dir/sub/c.txt": "first\n"})
     assert indexfile.update(Git(work), shas, stats)
