@@ -250,13 +250,17 @@ def test_a_held_lock_is_left_alone(work: Path) -> None:
     assert lock.read_text() == "someone else's\n"
 
 
-def test_a_failed_write_leaves_the_index_and_no_lock(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(fd: int, data: object) -> None:
+@pytest.mark.parametrize("where", ["write", "copy_file_range"])
+def test_a_failed_write_leaves_the_index_and_no_lock(work: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    def full(*_: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     before = (work / ".git/index").read_bytes()
-    shas, stats = _change(work, {"a.txt": "x\n"})
-    monkeypatch.setattr(indexfile, "_write_all", full)
+    shas, stats = _change(work, {"dir/b.txt": "x\n"})
+    if where == "write":
+        monkeypatch.setattr(indexfile, "_write_all", full)
+    else:
+        monkeypatch.setattr(os, "copy_file_range", full)
     assert indexfile.update(Git(work), shas, stats) is False
     monkeypatch.undo()
     assert (work / ".git/index").read_bytes() == before
@@ -283,19 +287,6 @@ def test_where_the_kernel_cannot_copy_the_bytes_are_written_the_same(work: Path,
     ours, theirs = _both(work, CHANGES["a new file beside deep ones"], again=False)
     assert ours == theirs
     assert refusal is None or len(calls) >= 2
-
-
-def test_a_full_disk_during_the_copy_leaves_the_index_and_no_lock(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(*_: object) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    before = (work / ".git/index").read_bytes()
-    shas, stats = _change(work, {"dir/b.txt": "x\n"})
-    monkeypatch.setattr(os, "copy_file_range", full)
-    assert indexfile.update(Git(work), shas, stats) is False
-    monkeypatch.undo()
-    assert (work / ".git/index").read_bytes() == before
-    assert not (work / ".git/index.lock").exists()
 
 
 def test_one_wrong_cache_tree_offset_in_the_map_is_walked_again(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
