@@ -225,6 +225,10 @@ def copy_registry(src: Path, dest: Path) -> Path:
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", str(src), str(dest)], check=True)
+    # cp gives every file a new inode and ctime, so every index entry's stat data is stale,
+    # which no clone has (its checkout records them): refreshed, as `git status` would
+    subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=dest, check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return dest
 
 

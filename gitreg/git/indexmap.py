@@ -139,6 +139,29 @@ def locate(data: Data, layout: Layout, raw: bytes) -> tuple[int, bytes | None, i
     return layout.end, None, 0, 0
 
 
+def locate_all(data: Data, layout: Layout, raws: list[bytes]) -> dict[bytes, int]:
+    """{path: offset} of the entries the index has among `raws` (sorted), walking on from
+    one to the next while it is nearer than a mark (a model's files are one run of
+    entries: 150 locates from their marks walked 40,000 entries)."""
+    out: dict[bytes, int] = {}
+    pos, name, size = layout.end, None, 0
+    for raw in raws:
+        i = bisect_right(layout.keys, raw) - 1
+        mark = layout.offsets[max(i, 0)] if layout.keys else layout.end
+        if name is None or pos < mark:
+            pos, name, _, size = locate(data, layout, raw)
+        while name is not None and name < raw:
+            pos += size
+            if pos >= layout.end:
+                name = None
+                break
+            n = namelen(data, pos)
+            name, size = data[pos + 62:pos + 62 + n], entry_size(n)
+        if name == raw:
+            out[raw] = pos
+    return out
+
+
 def carry(layout: Layout, ops: list[tuple[int, int, bytes]], count: int, end: int, mtime: int,
            times: dict[bytes, int], tree_edits: list[tuple[int, int, bytes]]) -> Layout:
     """The layout of the file just written: the marks moved by what was put in before them."""

@@ -197,11 +197,11 @@ def _unchanged(git: Git, files: Mapping[str, str]) -> set[str]:
         if layout is None:
             return set()
         out: set[str] = set()
-        for rel, sha in files.items():
-            raw = rel.encode("utf-8", "surrogateescape")
-            at, name, flags, _ = indexmap.locate(data, layout, raw)
+        raws = {rel.encode("utf-8", "surrogateescape"): rel for rel in files}
+        for raw, at in indexmap.locate_all(data, layout, sorted(raws)).items():
+            rel, sha = raws[raw], files[raws[raw]]
             st = _lstat(git.root / rel)
-            if name != raw or flags & 0xF000 or st is None:
+            if data[at + 60] & 0xF0 or st is None:
                 continue
             want = indexmap.stat_fields(st)
             if want[2] < since and struct.unpack_from(">10I", data, at) == want and data[at + 40:at + 60].hex() == sha:

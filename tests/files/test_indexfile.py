@@ -301,3 +301,26 @@ def test_one_wrong_cache_tree_offset_in_the_map_is_walked_again(work: Path, monk
     monkeypatch.setattr(indexmap, "walk", lambda *a: walks.append(1) or real(*a))
     ours, theirs = _both(work, {"dir/sub/c.txt": "second\n"}, again=False)
     assert walks and ours == theirs
+
+
+def test_locate_all_finds_what_locate_finds_one_by_one(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    _change(work, {f"m/{i:03d}/f.txt": f"{i}\n" for i in range(60)})
+    git(work, "add", "-A")
+    monkeypatch.setattr(indexmap, "EVERY", 4)  # marks every 4th entry: runs cross them
+    data = (work / ".git/index").read_bytes()
+    layout = indexmap.walk(data, indexmap.u32(data, 8), 0)
+    assert layout is not None and len(layout.keys) > 10
+    names = sorted(git(work, "ls-files").split())
+    rng = random.Random(16)
+    for _ in range(200):
+        pick = rng.sample(names, rng.randint(0, 12)) + [f"m/{rng.randint(0, 99):03d}/g.txt" for _ in range(3)]
+        raws = sorted({p.encode() for p in pick} | ({b"0", b"zz"} if rng.random() < 0.5 else set()))
+        one_by_one = {}
+        for raw in raws:
+            at, name, _, _ = indexmap.locate(data, layout, raw)
+            if name == raw:
+                one_by_one[raw] = at
+        assert indexmap.locate_all(data, layout, raws) == one_by_one
+        assert len(one_by_one) == len({p for p in pick if p in names})  # every present one found
