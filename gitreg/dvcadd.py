@@ -219,22 +219,15 @@ def _copy_hashing(source: Path, dest: Path, progress: Progress | None) -> tuple[
 
 
 def _copy(source: Path, dest: Path) -> None:
-    """The work-tree copy of the cache object, as shutil.copyfile makes it (sendfile), with
-    its blocks allocated first."""
+    """The work-tree copy of the cache object, copied in the kernel (yamlio.copy_in_kernel)
+    with its blocks allocated first; the plain way for what the kernel cannot copy."""
     with open(source, "rb") as fin, open(dest, "wb") as fout:
-        yamlio.reserve_blocks(fout.fileno(), os.fstat(fin.fileno()).st_size)
-        done = 0
-        try:
-            while sent := os.sendfile(fout.fileno(), fin.fileno(), done, 8 * CHUNK):
-                done += sent
-        except OSError as exc:
-            if done or exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP):
-                raise
-            fin.seek(0)  # a file system sendfile cannot write to: the plain way
-            fout.seek(0)
-            shutil.copyfileobj(fin, fout, CHUNK)
-            done = fout.tell()
-        fout.truncate(done)
+        size = os.fstat(fin.fileno()).st_size
+        yamlio.reserve_blocks(fout.fileno(), size)
+        done = yamlio.copy_in_kernel(fin.fileno(), fout.fileno(), 0, size)
+        fin.seek(done)  # the kernel read `source` at offsets, and wrote on at dest's position
+        shutil.copyfileobj(fin, fout, CHUNK)  # the rest, and whatever the file grew by meanwhile
+        fout.truncate(fout.tell())
 
 
 def _place(tmp: Path, obj: Path, size: int) -> bool:

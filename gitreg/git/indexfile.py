@@ -30,7 +30,6 @@ changed since it was hashed; more than 32 racy entries (128 recent ones); an ind
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import mmap
 import os
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
     from gitreg.git.repo import Git
 
 MAX_RACY = 32
-_NO_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF}
 _FALSE = ("false", "no", "off", "0", "")
 _CONFIG = (r"^(core\.(splitindex|untrackedcache|fsmonitor|sharedrepository|ignorecase)"
            r"|feature\.manyfiles|index\..*)$")
@@ -285,22 +283,9 @@ def _write(lock: _Lock, pieces: list[bytes | memoryview], old: _Old) -> tuple[by
 
 
 def _copy(src: int, dst: int, start: int, piece: bytes | memoryview) -> None:
-    """The old file's bytes `piece` (from offset `start`) copied in the kernel by
-    copy_file_range: no copy through this process and, writing 34 MB here, no 40-100 ms
-    stalls where write() had them one time in four; written where the file system
-    cannot (another file system, an old kernel)."""
-    done = 0
-    copy_range = getattr(os, "copy_file_range", None)
-    try:
-        while copy_range is not None and done < len(piece):
-            n = copy_range(src, dst, len(piece) - done, start + done)
-            if n <= 0:
-                break
-            done += n
-    except OSError as exc:
-        if exc.errno not in _NO_COPY:
-            raise
-    _write_all(dst, piece[done:])
+    """The old file's bytes `piece` (from offset `start`) copied in the kernel, or written
+    where it cannot."""
+    _write_all(dst, piece[yamlio.copy_in_kernel(src, dst, start, len(piece)):])
 
 
 def _seconds(ns: int) -> int:

@@ -308,15 +308,21 @@ def test_the_config_files_are_the_ones_dvc_reads(tmp_path: Path, monkeypatch, ov
     assert [str(p) for p in dvcadd._config_files(tmp_path, dict(os.environ))][:2] == theirs
 
 
-@pytest.mark.parametrize("sendfile", ["works", "refused"])
-def test_the_work_tree_copy_is_the_cache_object_byte_for_byte(tmp_path: Path, sendfile: str,
+@pytest.mark.parametrize("kernel_copy", ["works", "refused", "stops halfway"])
+def test_the_work_tree_copy_is_the_cache_object_byte_for_byte(tmp_path: Path, kernel_copy: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "object"
-    source.write_bytes(os.urandom(3 * dvcadd.CHUNK * 8 + 12345))  # more than one sendfile call
-    if sendfile == "refused":
-        def refuse(*_a: Any) -> int:
-            raise OSError(errno.EINVAL, "Invalid argument")
+    source.write_bytes(os.urandom(3 * dvcadd.CHUNK * 8 + 12345))  # many chunks of the plain copy
+    real = os.copy_file_range
+    calls: list[int] = []
 
-        monkeypatch.setattr(dvcadd.os, "sendfile", refuse)
+    def refuse(src: int, dst: int, count: int, *rest: Any) -> int:
+        calls.append(count)
+        if kernel_copy == "refused" or len(calls) > 1:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(src, dst, min(count, dvcadd.CHUNK + 7), *rest)  # a part, then refused
+
+    if kernel_copy != "works":
+        monkeypatch.setattr(os, "copy_file_range", refuse)
     dvcadd._copy(source, tmp_path / "copy")
     assert (tmp_path / "copy").read_bytes() == source.read_bytes()  # the reserved size trimmed to it
