@@ -91,6 +91,21 @@ def test_splice_gives_the_whole_rewrite_byte_for_byte():
     assert spliced > 300
 
 
+def test_splice_finds_the_key_line_itself_not_a_longer_key_it_begins():
+    # `  a:` begins the lines of `a:b` and `a b` too: each candidate's next character decides
+    doc = {"artifacts": {"a:b": {"path": "x", "type": "model"}, "a b": {"path": "z"},
+                         "a": {"path": "y", "type": "model"}, "ab": {"path": "w"}},
+           "stages": {"t": {"cmd": "c"}}}
+    text = yamlio.dump(doc)
+    assert "\n  a:b:\n" in text and text.index("  a:b:") < text.index("  a:\n")
+    for name, old in (("a", {"path": "y", "type": "model"}), ("a:b", {"path": "x", "type": "model"}),
+                      ("ab", {"path": "w"}), ("a:", None)):
+        entry = {"path": f"models/{name}/new", "type": "model"}
+        expected = yaml.safe_load(text)
+        expected["artifacts"][name] = entry
+        assert studio.splice(text, name, entry) == (yamlio.dump(expected), old)
+
+
 def test_splice_refuses_shapes_it_cannot_place():
     entry = {"path": "models/a/1.0.0/m.pkl", "type": "model"}
     assert studio.splice("artifacts: {}\n", "a", entry) is None
