@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -119,7 +120,25 @@ def output_width() -> int:
 def out() -> Console:
     from rich.console import Console  # imported when output is made, not at start-up (issue 6)
 
-    return Console(file=sys.stdout, soft_wrap=True, highlight=False, width=output_width())
+    # emoji=False: rich would show a reason's ":fire:" as an emoji
+    return Console(file=sys.stdout, soft_wrap=True, highlight=False, emoji=False, width=output_width())
+
+
+# What a registry's files must never send to a terminal: C0 and C1 controls but the newline
+# (an escape sequence can move the cursor over a version or a stage, or recolour it), bidi
+# marks, embeddings, overrides and isolates (they reorder what is shown), line and paragraph
+# separators, and the byte-order mark.
+_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                          "\u2066-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """text as a terminal may be sent it: each character above shown as its escape (\\x1b,
+    \\u202e), everything else as it is."""
+    if not _UNPRINTABLE.search(text):
+        return text
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}",
+                            text)
 
 
 Cell = Any  # str, or rich.text.Text for a styled cell
@@ -127,6 +146,16 @@ Cell = Any  # str, or rich.text.Text for a styled cell
 
 def _plain(cell: Cell) -> str:
     return cell.plain if hasattr(cell, "plain") else str(cell)
+
+
+def _printable_cell(cell: Cell) -> Cell:
+    if not hasattr(cell, "plain"):
+        return printable(str(cell))
+    if printable(cell.plain) == cell.plain:
+        return cell
+    from rich.text import Text
+
+    return Text(printable(cell.plain), style=cell.style)
 
 
 def print_table(columns: list[tuple[str, bool]], rows: list[list[Cell]], *, heading: int = 1,
@@ -139,7 +168,8 @@ def print_table(columns: list[tuple[str, bool]], rows: list[list[Cell]], *, head
     `heading` cells on one line, then one `header  value` line per other cell.
     """
     width = output_width()
-    console = out()
+    columns = [(printable(header), wraps) for header, wraps in columns]  # metric names are data
+    rows = [[_printable_cell(c) for c in row] for row in rows]
     lo, hi = [], []
     for i, (header, wraps) in enumerate(columns):
         texts = [_plain(r[i]) for r in rows]
@@ -149,7 +179,7 @@ def print_table(columns: list[tuple[str, bool]], rows: list[list[Cell]], *, head
         hi.append(max([len(header), *map(len, lines)]))
     gaps = 2 * (len(columns) - 1)  # two spaces between columns, none at the edges
     if sum(lo) + gaps > width:
-        _print_blocks(columns, rows, heading, width, console)
+        _print_blocks(columns, rows, heading, width)
     else:
         widths = list(lo)
         extra = width - gaps - sum(widths)
@@ -158,11 +188,11 @@ def print_table(columns: list[tuple[str, bool]], rows: list[list[Cell]], *, head
             grow = min(hi[i] - widths[i], extra)
             widths[i] += grow
             extra -= grow
-        _print_grid(columns, rows, widths, console)
+        _print_grid(columns, rows, widths, out())
     if caption:
         import textwrap
 
-        console.print("\n".join(textwrap.wrap(caption, width)), markup=False)
+        sys.stdout.write("".join(ln + "\n" for ln in textwrap.wrap(printable(caption), width)))
 
 
 def _print_grid(columns: list[tuple[str, bool]], rows: list[list[Cell]], widths: list[int],
@@ -184,7 +214,7 @@ def _print_grid(columns: list[tuple[str, bool]], rows: list[list[Cell]], widths:
 
 
 def _print_blocks(columns: list[tuple[str, bool]], rows: list[list[Cell]], heading: int,
-                  width: int, console: Console) -> None:
+                  width: int) -> None:
     import textwrap
 
     label = max((len(h) for h, _ in columns[heading:]), default=0)
@@ -202,13 +232,14 @@ def _print_blocks(columns: list[tuple[str, bool]], rows: list[list[Cell]], headi
             first = f"  {header.ljust(label)}  "
             lines += textwrap.wrap(text, width, initial_indent=first, subsequent_indent=indent,
                                    break_on_hyphens=False) or [first.rstrip()]
-    console.print("\n".join(lines), markup=False)
+    # wrapped already, and plain: written as it is (rich took 40 ms for 150 events)
+    sys.stdout.write("".join(ln + "\n" for ln in lines))
 
 
 def err() -> Console:
     from rich.console import Console
 
-    return Console(file=sys.stderr, soft_wrap=True, highlight=False)
+    return Console(file=sys.stderr, soft_wrap=True, highlight=False, emoji=False)
 
 
 def print_json(data: Any) -> None:
@@ -216,7 +247,7 @@ def print_json(data: Any) -> None:
 
 
 def message(text: str) -> None:
-    err().print(text, markup=False)
+    err().print(printable(text), markup=False)
 
 
 def error_line(exc: GitregError) -> str:

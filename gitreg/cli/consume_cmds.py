@@ -9,7 +9,7 @@ from typing import Any, Callable, List, Optional
 import typer
 
 from gitreg.cli.common import (
-    JSON_OPTION, PUSH_OPTION, command, err, message, out, print_json, print_table, registry,
+    JSON_OPTION, PUSH_OPTION, command, err, message, out, print_json, print_table, printable, registry,
 )
 from gitreg.errors import PolicyError
 
@@ -35,7 +35,7 @@ def resolve_cmd(
     lines = [f"{data['name']} {data['version']} ({data['stage']})",
              f"commit {data['commit']}", f"tag    {data['tag'] or '-'}"]
     lines += [f"{a['md5']}  {a['size']:>12}  {a['path']}" for a in data["artifacts"]]
-    out().print("\n".join(lines), markup=False)
+    out().print(printable("\n".join(lines)), markup=False)
 
 
 def _progress() -> Callable[[str, int, int], None]:
@@ -152,7 +152,8 @@ def best_cmd(
     if as_json:
         print_json(data)
         return
-    out().print(f"{data['name']} {data['version']} ({data['metric']}={_fmt(data['value'])})", markup=False)
+    out().print(printable(f"{data['name']} {data['version']} ({data['metric']}={_fmt(data['value'])})"),
+                markup=False)
 
 
 @command("monitor")

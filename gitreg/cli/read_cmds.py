@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from gitreg.cli.common import JSON_OPTION, command, out, print_json, print_table, reader
+from gitreg.cli.common import JSON_OPTION, command, out, print_json, print_table, printable, reader
 
 
 @command("list")
@@ -24,7 +24,7 @@ def list_cmd(
     hidden = data.get("hidden") or []
     note = f"{len(hidden)} deprecated model(s) hidden: {', '.join(hidden)} (--all shows them)" if hidden else ""
     if not data["models"]:
-        typer.echo(note or "no models registered yet (gitreg register NAME FILE)", err=True)
+        typer.echo(printable(note or "no models registered yet (gitreg register NAME FILE)"), err=True)
         return
     stages = list(reg.lifecycle().stages)
     columns = [(col, False) for col in ["model", "latest", "versions", *stages]]
@@ -37,7 +37,7 @@ def list_cmd(
             row.append(" ".join(f"{a}={v}" for a, v in m["aliases"].items()) or "-")
     print_table(columns, rows)
     if note:
-        typer.echo(note, err=True)
+        typer.echo(printable(note), err=True)
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
@@ -66,7 +66,7 @@ def show_cmd(
             head += "\n  tags: " + ", ".join(f"{k}={v}" if v else k for k, v in data["tags"].items())
         if not data["versions"]:
             head += "\n  no versions yet"
-        console.print(head, markup=False)
+        console.print(printable(head), markup=False)
         columns = [("version", False), ("stage", False), ("created", False), ("by", False),
                    ("metrics", True)]
         print_table(columns, [[m["version"], m.get("stage", "none"), m.get("created_at", ""),
@@ -75,7 +75,7 @@ def show_cmd(
         return
     from gitreg import yamlio
 
-    console.print(yamlio.dump(data).rstrip(), markup=False)
+    console.print(printable(yamlio.dump(data).rstrip()), markup=False)
 
 
 @command("history")

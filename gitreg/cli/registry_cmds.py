@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from gitreg.cli.common import (
-    JSON_OPTION, PUSH_OPTION, SIGN_OPTION, STATE, command, err, message, print_json, registry,
+    JSON_OPTION, PUSH_OPTION, SIGN_OPTION, STATE, command, err, message, print_json, printable, registry,
 )
 from gitreg.errors import UsageError, UserError, ValidationError
 
@@ -142,7 +142,7 @@ def validate_cmd(
     reg = registry()
     report = reg.validate(paths or [], base=base)
     for problem in report.problems:
-        typer.echo(problem)
+        typer.echo(printable(problem))
     if report.problems:
         raise ValidationError(f"{len(report.problems)} problem(s) in {report.checked} file(s)",
                               hint="fix each line above and run gitreg validate again")

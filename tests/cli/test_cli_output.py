@@ -195,3 +195,44 @@ def test_list_json_gives_the_register_tag_other_tools_take(wide_registry):
     assert row["latest_tag"] in tags
     resolved = json.loads(piped(wide_registry, "resolve", "churn", "--json").stdout)
     assert resolved["version"] == "10.20.31" and resolved["tag"] == row["latest_tag"]
+
+
+# -- a registry's text never drives the terminal ----------------------------------------------
+HOSTILE = "ok\x1b[2K\r\x1b[1A staging: 9.9.9 \u202eedoc\u202c :fire: \x07\x9b31m"
+
+
+def test_printable_escapes_what_would_drive_a_terminal():
+    from gitreg.cli.common import printable
+
+    assert printable("plain, unicode é 中文\nand a newline") == "plain, unicode é 中文\nand a newline"
+    assert printable(HOSTILE) == ("ok\\x1b[2K\\x0d\\x1b[1A staging: 9.9.9 \\u202eedoc\\u202c :fire: "
+                                  "\\x07\\x9b31m")
+    assert printable("\t\x00\x7f\u2028\u2066\ufeff") == "\\x09\\x00\\x7f\\u2028\\u2066\\ufeff"
+
+
+def test_a_hand_edited_manifest_cannot_send_escapes_or_emoji_to_the_terminal(wide_registry, tmp_path):
+    import yaml
+
+    from gitreg import yamlio
+
+    repo = tmp_path / "hostile"
+    shutil.copytree(wide_registry, repo, symlinks=True)
+    path = repo / "models" / "churn" / "10.20.31" / "manifest.yaml"
+    data = yaml.safe_load(path.read_text("utf-8"))
+    data["description"] = HOSTILE
+    data["history"][-1]["reason"] = HOSTILE
+    data["metrics"]["accuracy\x1b[8m"] = 0.5
+    path.write_text(yamlio.dump(data), "utf-8")
+    git(repo, "commit", "-qam", "a hand edit")
+    outputs = []
+    for args in (("show", "churn"), ("show", "churn@10.20.31"), ("history", "churn"),
+                 ("compare", "churn"), ("list",)):
+        for columns in (None, "200"):
+            proc = piped(repo, *args, columns=columns)
+            assert proc.returncode == 0, proc.stderr
+            outputs.append(proc.stdout + proc.stderr)
+    every = "".join(outputs)
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", every), every
+    assert "\\x1b[2K\\x0d\\x1b[1A" in every and "\\u202eedoc" in every
+    assert ":fire:" in every and "\U0001f525" not in every  # no emoji for :fire:
+    assert "accuracy\\x1b[8m" in every
