@@ -16,8 +16,8 @@ the same moments of a noisy machine; peak RSS per process from wait4(). Each tar
 issue 6 is printed as a PASS/FAIL line; the exit code is 1 if one fails.
 
     python benchmarks/run.py                # the full run (about 10 minutes)
-    python benchmarks/run.py --tier 100k    # issue 16: 10x5, 100x10, 2000x50 (not in CI; ~9 minutes
-                                            # once generated, ~27 more to generate and repack)
+    python benchmarks/run.py --tier 100k    # issue 16: 10x5, 100x10, 2000x50 (not in CI; ~10 minutes
+                                            # once generated, ~6 more to generate and repack)
     python benchmarks/run.py --smoke        # tiny sizes, one run, checks only that it works
 """
 
