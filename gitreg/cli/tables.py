@@ -158,11 +158,14 @@ def _grid_text(columns: list[tuple[str, bool]], rows: list[list[Cell]], widths: 
         return out
 
     lines = []
-    for row in [[h for h, _ in columns], *rows]:
+    for n, row in enumerate([[h for h, _ in columns], *rows]):
         cells = [cell(t, w, wraps) for t, w, (_, wraps) in zip(row, widths, columns)]
-        for i in range(max(len(c) for c in cells)):
+        height = max(len(c) for c in cells)
+        if n == 0:  # rich sets the header's cells on its last line
+            cells = [[""] * (height - len(c)) + c for c in cells]
+        for i in range(height):
             lines.append("  ".join((c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
-        if len(lines) == 1:
+        if n == 0:  # under the header (a metric name may hold a newline)
             lines.append("\u2500" * (sum(widths) + 2 * (len(widths) - 1)))
     return "".join(ln + "\n" for ln in lines)
 

@@ -38,7 +38,7 @@ def _layout(columns, rows):
     for i, (header, wraps) in enumerate(columns):
         lines = [ln for r in rows for ln in (r[i].splitlines() or [""])]
         words = [w for ln in lines for w in ln.split()] if wraps else lines
-        widths.append(max([len(header), *map(len, words)]))
+        widths.append(max([*map(len, header.splitlines()), *map(len, words)]))
     return widths
 
 
@@ -46,8 +46,8 @@ def test_the_grid_is_rich_s_table_byte_for_byte():
     rng = random.Random(16)
     compared = 0
     for _ in range(600):
-        columns = [(rng.choice(["seq", "action", "version", "stage", "reason", "by", "tag"]) + str(i),
-                    rng.random() < 0.4) for i in range(rng.randrange(1, 7))]
+        columns = [(rng.choice(["seq", "action", "version", "stage", "reason", "by", "tag", "two\nlines"])
+                    + str(i), rng.random() < 0.4) for i in range(rng.randrange(1, 7))]
         rows = [[_text(rng) for _ in columns] for _ in range(rng.randrange(0, 8))]
         widths = [w + rng.choice([0, 0, 1, 5]) for w in _layout(columns, rows)]
         if sum(widths) + 2 * (len(widths) - 1) > tables.output_width():
