@@ -130,7 +130,7 @@ def _update_locked(git: Git, lock: _Lock, shas: Mapping[str, str], stats: Mappin
             return None
         old = _Old(data, fh.fileno())
         try:
-            return _splice(git, lock, old, _seconds(st.st_mtime_ns), shas, stats, map_path)
+            return _splice(git, lock, old, indexmap.seconds(st.st_mtime_ns), shas, stats, map_path)
         finally:
             for view in old.views:
                 view.release()
@@ -273,7 +273,7 @@ def _write(lock: _Lock, pieces: list[bytes | memoryview], old: _Old) -> tuple[by
         hasher.join()
         trailer = digest.digest()
         _write_all(lock.fd, trailer)
-        mtime = _seconds(os.fstat(lock.fd).st_mtime_ns)
+        mtime = indexmap.seconds(os.fstat(lock.fd).st_mtime_ns)
         lock.close()
     except OSError:
         return None
@@ -286,11 +286,6 @@ def _copy(src: int, dst: int, start: int, piece: bytes | memoryview) -> None:
     """The old file's bytes `piece` (from offset `start`) copied in the kernel, or written
     where it cannot."""
     _write_all(dst, piece[yamlio.copy_in_kernel(src, dst, start, len(piece)):])
-
-
-def _seconds(ns: int) -> int:
-    """A time as the index records it: whole seconds, the low 32 bits."""
-    return ns // 1_000_000_000 & 0xFFFFFFFF
 
 
 def _write_all(fd: int, piece: bytes | memoryview) -> None:
@@ -353,7 +348,7 @@ def _smudge(git: Git, data: Data, layout: Layout, since: int,
             st = os.lstat(git.root / rel)
         except OSError:
             continue  # gone: git sees it as deleted whatever the entry says
-        if times[raw] != _seconds(st.st_mtime_ns) or indexmap.u32(data, at + 36) != st.st_size & 0xFFFFFFFF:
+        if times[raw] != indexmap.seconds(st.st_mtime_ns) or indexmap.u32(data, at + 36) != st.st_size & 0xFFFFFFFF:
             continue  # git sees it as changed already
         if indexmap.u32(data, at + 24) not in (0o100644, 0o100755) or not stat.S_ISREG(st.st_mode):
             return None

@@ -184,6 +184,11 @@ def carry(layout: Layout, ops: list[tuple[int, int, bytes]], count: int, end: in
     return Layout(count, end, keys, offsets, mtime, sorted(recent), older, tree)
 
 
+def seconds(ns: int) -> int:
+    """A time as the index records it: whole seconds, the low 32 bits."""
+    return ns // 1_000_000_000 & 0xFFFFFFFF
+
+
 def stat_fields(st: os.stat_result) -> tuple[int, ...]:
     """An entry's first ten fields for a plain file with this stat data, as git records
     them: ctime and mtime (seconds, nanoseconds), device, inode, mode 100644, uid, gid and

@@ -186,7 +186,7 @@ def _unchanged(git: Git, files: Mapping[str, str]) -> set[str]:
     index, _, map_path = locations(git)
     try:
         with open(index, "rb") as fh:
-            since = os.fstat(fh.fileno()).st_mtime_ns // 1_000_000_000 & 0xFFFFFFFF
+            since = indexmap.seconds(os.fstat(fh.fileno()).st_mtime_ns)
             data = mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ)
     except (OSError, ValueError):
         return set()
