@@ -7,16 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import typer
 from typer.core import TyperGroup
 
-from gitreg.cli.tables import out as out, print_table as print_table, printable
+from gitreg.cli.tables import err as err, out as out, print_table as print_table, printable
 from gitreg.errors import GitregError, InternalError
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,12 +93,6 @@ app = typer.Typer(
 )
 
 STATE: dict[str, Any] = {"traceback": False, "path": None}
-
-
-def err() -> Console:
-    from rich.console import Console
-
-    return Console(file=sys.stderr, soft_wrap=True, highlight=False, emoji=False)
 
 
 def print_json(data: Any) -> None:

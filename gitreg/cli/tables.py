@@ -37,6 +37,12 @@ def out() -> Console:
     return Console(file=sys.stdout, soft_wrap=True, highlight=False, emoji=False, width=output_width())
 
 
+def err() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr, soft_wrap=True, highlight=False, emoji=False)
+
+
 # What a registry's files must never send to a terminal: C0 and C1 controls but the newline
 # (an escape sequence can move the cursor over a version or a stage, or recolour it), bidi
 # marks, embeddings, overrides and isolates (they reorder what is shown), line and paragraph
