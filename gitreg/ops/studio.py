@@ -68,7 +68,8 @@ def write_entry(root: Path, name: str, path: str, manifests: Mapping[str, Mappin
     """Point the model's entry at `path` (a registration) with everything else up to date.
     Returns the text written when it is known canonical (remember() it once committed)."""
     entry = artifact_entry(path, manifests, model)
-    spliced = _spliced(root, state_dir, name, entry)
+    text = _canonical_text(root, state_dir)
+    spliced = splice(text, name, entry) if text is not None else None
     if spliced is not None:
         yamlio.write_atomic(root / DVC_YAML, spliced[0])
         return spliced[0]
@@ -90,15 +91,16 @@ def refreshed_entry(root: Path, name: str, manifests: Mapping[str, Mapping[str, 
                     model: Mapping[str, Any] | None, state_dir: Path | None = None,
                     ) -> tuple[str | None, bool]:
     """(refreshed's text, whether it is known canonical: remember() it once committed)."""
-    spliced = _spliced(root, state_dir, name, None)
-    if spliced is not None:
+    text = _canonical_text(root, state_dir)  # read and checked once for both splices
+    spliced = splice(text, name, None) if text is not None else None
+    if text is not None and spliced is not None:
         old = spliced[1]
         if not isinstance(old, dict) or not isinstance(old.get("path"), str):
             return None, False  # no registered version yet: DVC needs a path
         new = artifact_entry(old["path"], manifests, model)
         if new == old:
             return None, False
-        done = _spliced(root, state_dir, name, new)
+        done = splice(text, name, new)
         if done is not None:
             return done[0], True
     return _refreshed_whole(root, name, manifests, model), False
@@ -175,17 +177,15 @@ def _read_text(root: Path) -> str | None:
         return None
 
 
-def _spliced(root: Path, state_dir: Path | None, name: str,
-             entry: Mapping[str, Any] | None) -> tuple[str, Any] | None:
-    """(dvc.yaml's text with `name`'s entry replaced by (or appended as) `entry`, the old
-    entry or None) when dvc.yaml is a text gitreg wrote; None when it must be parsed whole.
-    entry None: only the old entry is read (the text is the file's)."""
+def _canonical_text(root: Path, state_dir: Path | None) -> str | None:
+    """dvc.yaml's text when it is a text gitreg wrote (then one model's entry can be
+    spliced in); None when it must be parsed whole."""
     text = _read_text(root)
     if text is None:
         return None
     if not _known_canonical(state_dir, text) and not _check_canonical(text):
         return None
-    return splice(text, name, entry)
+    return text
 
 
 def _check_canonical(text: str) -> bool:
