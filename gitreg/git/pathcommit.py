@@ -24,27 +24,19 @@ anything is touched, and the caller takes `git add` + `git commit`.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from gitreg.git import indexfile, indexstamp, looseobj
+from gitreg.git import indexfile, indexstamp, treeobj
+from gitreg.git.treeobj import BLOB, TREE, Trees
 from gitreg.git.process import GitCommandError
 
 if TYPE_CHECKING:
     from gitreg.git.repo import Git
 
-TREE = b"40000"
-BLOB = b"100644"
-_UNSAFE_NAME = re.compile(rb'[\x00-\x1f\x7f"\\]')  # what `mktree`'s text cannot carry as it is
-_KIND = {TREE: b"tree", b"160000": b"commit"}
-BIG_TREE = 256  # entries from which a tree is written as an object, not as mktree's lines
-
-Trees = dict[str, tuple[str, dict[bytes, tuple[bytes, str]]]]  # dir -> (sha, {name: (mode, sha)})
 
 
 @dataclass
@@ -136,7 +128,7 @@ def commit(git: Git, staged: Staged, message: str, sign: bool = False,
     (nothing done) when the branch moved meanwhile or the tree is HEAD's (nothing to commit)."""
     if git.head() != staged.head:
         return None
-    tree = _write_trees(git, staged.trees, staged.blobs)
+    tree = treeobj.write(git, staged.trees, staged.blobs)
     if tree is None or tree == staged.trees[""][0]:
         return None
     ident = git.actor_env(actor) if actor else None
@@ -206,7 +198,7 @@ def _head_trees(git: Git, head: str, paths: Sequence[str]) -> Trees | None:
         nl = data.index(b"\n", pos)
         header = data[pos:nl].split(b" ")
         pos = nl + 1
-        if len(header) == 2 and header[1] == b"missing":
+        if header[-1] == b"missing":  # "<spec> missing", and a spec may hold spaces
             out[d] = ("", {})
             continue
         if len(header) != 3:
@@ -216,7 +208,7 @@ def _head_trees(git: Git, head: str, paths: Sequence[str]) -> Trees | None:
         pos += size + 1
         if header[1] != b"tree":
             return None
-        out[d] = (header[0].decode(), _parse_tree(body))
+        out[d] = (header[0].decode(), treeobj.parse(body))
     for d in dirs:  # a directory HEAD lacks must not be a file (or link) there either
         if d and not out[d][0]:
             parent, _, name = d.rpartition("/")
@@ -228,17 +220,6 @@ def _head_trees(git: Git, head: str, paths: Sequence[str]) -> Trees | None:
             if out[parent][1].get(name.encode(), (b"", ""))[0] != TREE:
                 return None
     return out
-
-
-def _parse_tree(body: bytes) -> dict[bytes, tuple[bytes, str]]:
-    entries: dict[bytes, tuple[bytes, str]] = {}
-    pos = 0
-    while pos < len(body):
-        sp = body.index(b" ", pos)
-        nul = body.index(b"\x00", sp)
-        entries[body[sp + 1:nul]] = (body[pos:sp], body[nul + 1:nul + 21].hex())
-        pos = nul + 21
-    return entries
 
 
 def _entry(trees: Trees, path: str) -> tuple[bytes, str] | None:
@@ -284,16 +265,11 @@ def _hash(git: Git, paths: Sequence[str]) -> dict[str, str] | None:
     return dict(zip(paths, shas))
 
 
-def _tree_key(item: tuple[bytes, tuple[bytes, str]]) -> bytes:
-    name, (mode, _) = item
-    return name + b"/" if mode == TREE else name
-
-
 def describe(git: Git, staged: Staged, dirs: Sequence[str]) -> dict[str, tuple[str, dict[str, str]]]:
     """{dir: (tree id, {path: blob id} of every file under it)} of the directories the
     change touches, as the commit will have them, before anything is written (HEAD's
     files under them in one ls-tree)."""
-    built = _build(staged.trees, staged.blobs)
+    built = treeobj.build(staged.trees, staged.blobs)
     if built is None:
         return {}
     wanted = [d for d in map(_norm, dirs) if d in built[0]]
@@ -332,69 +308,4 @@ def extend(git: Git, staged: Staged, files: Sequence[str]) -> bool:
         staged.trees.setdefault(d, tree)
     staged.blobs.update(blobs)
     staged.stats.update(stats)
-    return True
-
-
-def _build(trees: Trees, blobs: dict[str, str]
-           ) -> tuple[dict[str, str], list[str], dict[str, bytes]] | None:
-    """The trees along the changed paths, computed here: ({dir: tree id}, the dirs deepest
-    first, {dir: tree object}); None when a name cannot be written that way."""
-    entries = {d: dict(t[1]) for d, t in trees.items()}
-    for path, sha in blobs.items():
-        parent, _, name = path.rpartition("/")
-        entries[parent][name.encode()] = (BLOB, sha)
-    order = sorted(entries, key=lambda d: (-d.count("/") if d else 1, d))
-    order = [d for d in order if d] + [""]
-    made: dict[str, str] = {}
-    bodies: dict[str, bytes] = {}
-    for d in order:
-        items = entries[d]
-        for child in [c for c in entries if c and c.rpartition("/")[0] == d]:
-            items[child.rpartition("/")[2].encode()] = (TREE, made[child])
-        if b"" in items or _UNSAFE_NAME.search(b"/".join(items)):
-            return None
-        body = b"".join([mode + b" " + raw + b"\x00" + bytes.fromhex(sha)
-                         for raw, (mode, sha) in sorted(items.items(), key=_tree_key)])
-        made[d] = hashlib.sha1(b"tree %d\x00" % len(body) + body).hexdigest()
-        bodies[d] = body
-    return made, order, bodies
-
-
-def _write_trees(git: Git, trees: Trees, blobs: dict[str, str]) -> str | None:
-    """Write the trees along the changed paths, as loose objects here (gitreg.git.looseobj)
-    or else by git; the new root tree's sha, checked against the one computed here."""
-    built = _build(trees, blobs)
-    if built is None:
-        return None
-    made, order, bodies = built
-    loose = looseobj.writer(git)
-    if loose is not None:
-        try:
-            if all(loose.write(b"tree", bodies[d]) == made[d] for d in order):
-                return made[""]
-        except OSError:
-            pass  # git writes them (and says what the file system refused)
-    return made[""] if _git_write_trees(git, made, order, bodies) else None
-
-
-def _git_write_trees(git: Git, made: dict[str, str], order: list[str], bodies: dict[str, bytes]) -> bool:
-    """The small trees in one `git mktree --batch` (deepest first), each big one (models/
-    with 2,000 entries) by `git hash-object -t tree`, which reads the object as it is
-    instead of a line per entry; each checked against the id computed here."""
-    entries = {d: _parse_tree(bodies[d]) for d in order}
-    small = [d for d in order if len(entries[d]) < BIG_TREE]
-    if small:
-        # a blank line ends each tree; --missing: every entry is HEAD's or was just written
-        # (checking them all in a pack of a million objects took longer than mktree's rest)
-        text = b"\n".join(b"".join([b"%s %s %s\t%s\n" % (mode, _KIND.get(mode, b"blob"), sha.encode(), raw)
-                                    for raw, (mode, sha) in entries[d].items()]) for d in small)
-        proc = git.run(["mktree", "--missing", "--batch"], input=text, text=False, check=False)
-        if proc.returncode != 0 or proc.stdout.decode().split() != [made[d] for d in small]:
-            return False
-    for d in order:
-        if d not in small:
-            proc = git.run(["hash-object", "-w", "-t", "tree", "--stdin"], input=bodies[d], text=False,
-                           check=False)
-            if proc.returncode != 0 or proc.stdout.decode().strip() != made[d]:
-                return False
     return True

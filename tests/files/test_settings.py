@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gitreg import Registry
-from gitreg.git import pathcommit, settings
+from gitreg.git import settings, treeobj
 from gitreg.git.repo import Git
 from tests.conftest import git
 
@@ -38,8 +38,8 @@ def test_an_edit_of_the_config_is_seen_at_the_next_change(repo, make_artifact, m
     reg = Registry(repo)
     reg.register("churn", [make_artifact()], version="1.0.0")
     by_git: list[Any] = []
-    real = pathcommit._git_write_trees
-    monkeypatch.setattr(pathcommit, "_git_write_trees", lambda *a: by_git.append(a) or real(*a))
+    real = treeobj.git_write_trees
+    monkeypatch.setattr(treeobj, "git_write_trees", lambda *a: by_git.append(a) or real(*a))
     reg.promote("churn", "1.0.0", "staging", reason="r")
     assert not by_git  # written here
     git(repo, "config", "core.looseCompression", "9")

@@ -13,7 +13,7 @@ import pytest
 
 from gitreg import Registry
 from gitreg.errors import GitregError
-from gitreg.git import looseobj, pathcommit
+from gitreg.git import looseobj, pathcommit, treeobj
 from tests.conftest import BOB, as_user, git
 
 WHEN = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
@@ -89,10 +89,10 @@ def test_path_commits_are_the_index_commits(repo, tmp_path, make_artifact, spy, 
     by_git: list[Any] = []
     if trees != "loose":  # written by git: small ones by mktree, or every one by hash-object -t tree
         monkeypatch.setattr(looseobj, "writer", lambda _git: None)
-        monkeypatch.setattr(pathcommit, "BIG_TREE", pathcommit.BIG_TREE if trees == "mktree" else 1)
+        monkeypatch.setattr(treeobj, "BIG_TREE", treeobj.BIG_TREE if trees == "mktree" else 1)
     else:
-        real = pathcommit._git_write_trees
-        monkeypatch.setattr(pathcommit, "_git_write_trees", lambda *a: by_git.append(a) or real(*a))
+        real = treeobj.git_write_trees
+        monkeypatch.setattr(treeobj, "git_write_trees", lambda *a: by_git.append(a) or real(*a))
     fast, slow = _two(repo, tmp_path)
     steps = _steps(make_artifact)
     for step in steps:
