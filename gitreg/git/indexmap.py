@@ -198,8 +198,30 @@ def stat_fields(st: os.stat_result) -> tuple[int, ...]:
     return tuple(f & 0xFFFFFFFF for f in fields)
 
 
+# the maps this process loaded or wrote, by file: (index checksum, size, count, layout)
+_known: dict[str, tuple[bytes, int, int, Layout]] = {}
+
+
 def load(path: Path, data: Data, count: int) -> Layout | None:
-    """The map of the index in `data`, when `path` holds a right one."""
+    """The map of the index in `data`, when `path` holds a right one. A map this process
+    already checked against an index with the same checksum, size and count (the same
+    content) is not read and checked again: a change's clean check and its index write
+    both need it."""
+    known = _known.get(str(path))
+    if known is not None and known[:3] == (bytes(data[-20:]), len(data), count):
+        return known[3]
+    layout = _load(path, data, count)
+    if layout is not None:
+        _known[str(path)] = (bytes(data[-20:]), len(data), count, layout)
+    return layout
+
+
+def forget() -> None:
+    """Drop what this process remembers of the maps (as a new process starts)."""
+    _known.clear()
+
+
+def _load(path: Path, data: Data, count: int) -> Layout | None:
     try:
         saved = json.loads(path.read_bytes())
         if saved["magic"] != MAGIC or saved["sum"] != data[-20:].hex() or saved["size"] != len(data) \
@@ -230,6 +252,7 @@ def load(path: Path, data: Data, count: int) -> Layout | None:
 
 def save(path: Path, written: Written) -> None:
     lay = written.layout
+    _known[str(path)] = (bytes.fromhex(written.checksum), written.size, lay.count, lay)
     text = json.dumps({
         "magic": MAGIC, "sum": written.checksum, "size": written.size, "count": lay.count,
         "end": lay.end, "since": lay.since, "older": lay.older,

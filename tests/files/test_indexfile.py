@@ -131,8 +131,25 @@ def test_a_second_change_uses_the_map_and_still_matches_git(work: Path, monkeypa
     assert ours == theirs
 
 
+def test_the_map_this_process_wrote_is_used_without_reading_it(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change's clean check and its index write both need the map: the one this process
+    wrote or checked for an index with the same checksum is used as it is."""
+    shas, stats = _change(work, {"dir/b.txt": "first\n"})
+    assert indexfile.update(Git(work), shas, stats)
+    indexstamp.locations(Git(work))[2].unlink()  # not read: it is known
+
+    def no_read(*a: object, **k: object) -> None:
+        raise AssertionError("read the map again for the index it describes")
+
+    monkeypatch.setattr(indexmap, "_load", no_read)
+    monkeypatch.setattr(indexmap, "walk", no_read)
+    ours, theirs = _both(work, {"dir/new/x.txt": "x\n", "a.txt": "second\n"}, again=False)
+    assert ours == theirs
+
+
 def _corrupt(kind: str) -> Callable[[Path], None]:
     def damage(path: Path) -> None:
+        indexmap.forget()  # the next process finds the damaged file
         if kind == "garbage":
             path.write_bytes(b"\x00not json")
         else:
@@ -296,6 +313,7 @@ def test_one_wrong_cache_tree_offset_in_the_map_is_walked_again(work: Path, monk
     saved = json.loads(path.read_text("latin-1"))
     saved["tree"]["dir/sub"] += 1  # one record only: the spot check may pass it
     path.write_text(json.dumps(saved), "latin-1")
+    indexmap.forget()  # the next process finds the damaged file
     walks = []
     real = indexmap.walk
     monkeypatch.setattr(indexmap, "walk", lambda *a: walks.append(1) or real(*a))
