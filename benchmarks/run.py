@@ -16,7 +16,8 @@ the same moments of a noisy machine; peak RSS per process from wait4(). Each tar
 issue 6 is printed as a PASS/FAIL line; the exit code is 1 if one fails.
 
     python benchmarks/run.py                # the full run (about 10 minutes)
-    python benchmarks/run.py --tier 100k    # issue 16: 10x5, 100x10, 2000x50 (not in CI; ~10 minutes
+    python benchmarks/run.py --tier 100k --runs 5 --mutation-runs 9
+                                            # issue 16: 10x5, 100x10, 2000x50 (not in CI; ~11 minutes
                                             # once generated, ~6 more to generate and repack)
     python benchmarks/run.py --smoke        # tiny sizes, one run, checks only that it works
 """
@@ -269,6 +270,7 @@ class Bench:
         self.checks: list[tuple[bool, str]] = []
         self.has_resolve = False
         self.tier100k = args.tier == "100k"
+        self.mutation_runs: int = args.mutation_runs or args.runs
         self.generated: dict[str, str] = {}
         self.load_before = ""
 
@@ -384,6 +386,7 @@ class Bench:
 
     def mutations(self, small: str, big: str) -> None:
         a = self.args
+        runs = self.mutation_runs
         copies = {size: copy_registry(self.repos[size], self.workdir / "copies" / size)
                   for size in (small, big)}
         artifact = self.workdir / "model-1mb.bin"
@@ -396,16 +399,16 @@ class Bench:
             todo = [(n, v) for n in names for v, s in sorted(table[n].items()) if s["stage"] == "none"]
             seen: set[str] = set()
             promos = [(n, v) for n, v in todo if not (n in seen or seen.add(n))]  # type: ignore[func-returns-value]
-            step = max(1, len(promos) // (a.runs + 1))
-            plans[size] = {"promote": promos[::step][: a.runs + 1],
-                           "register": names[::max(1, len(names) // (a.runs + 1))][: a.runs + 1]}
-            if len(plans[size]["promote"]) < a.runs + 1 or len(plans[size]["register"]) < a.runs + 1:
-                raise SystemExit(f"the {size} registry is too small for {a.runs} mutation runs")
+            step = max(1, len(promos) // (runs + 1))
+            plans[size] = {"promote": promos[::step][: runs + 1],
+                           "register": names[::max(1, len(names) // (runs + 1))][: runs + 1]}
+            if len(plans[size]["promote"]) < runs + 1 or len(plans[size]["register"]) < runs + 1:
+                raise SystemExit(f"the {size} registry is too small for {runs} mutation runs")
         # the first of each is a warm-up (DVC builds its state database on its first add).
         # All the promotions, then all the registrations: a register writes its 1 MB twice
         # (the DVC cache and the work tree), and that writeback then lands on the next
         # register, on both sizes alike, rather than on a promotion of one size
-        for i in range(a.runs + 1):
+        for i in range(runs + 1):
             for size, repo in copies.items():
                 name, ver = plans[size]["promote"][i]
                 s = check_ok(timed([self.gitreg, "promote", name, ver, "staging", "--reason", "benchmark"],
@@ -416,7 +419,7 @@ class Bench:
                 s = check_ok(timed([self.gitreg, "list", "--json"], repo, self.env), f"list after promote on {size}")
                 if i:
                     self.series("list --json (after a change)", size).samples.append(s)
-        for i in range(a.runs + 1):
+        for i in range(runs + 1):
             for size, repo in copies.items():
                 name = plans[size]["register"][i]
                 s = check_ok(timed([self.gitreg, "register", name, str(artifact), "--bump", "patch"],
@@ -426,7 +429,7 @@ class Bench:
         # the plain `dvc add`s after every gitreg sample: at 2000x50 DVC writes its state for
         # minutes and is killed, and the writeback it leaves slowed the next promotions by
         # 100-200 ms for a minute or so
-        for i in range(1, min(a.dvc_runs, a.runs) + 1 if self.tier100k else 1):
+        for i in range(1, min(a.dvc_runs, runs) + 1 if self.tier100k else 1):
             for size, repo in copies.items():
                 self.series("dvc add 1 MB (same repo)", size).timeout = a.dvc_timeout
                 self.series("dvc add 1 MB (same repo)", size).samples.append(
@@ -556,7 +559,9 @@ class Bench:
                 f"dvc add {a.big_mb} MB (same repo)", f"register {a.big_mb} MB"]
         lines = [f"gitreg benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                  f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}, "
-                 f"medians of {a.runs} runs (peak RSS in brackets), load average before "
+                 f"medians of {a.runs} runs" + (f" ({self.mutation_runs} of promote and register)"
+                                                 if self.mutation_runs != a.runs else "")
+                 + " (peak RSS in brackets), load average before "
                  f"{self.load_before}, after {_load()}", ""]
         lines += [f"generated {k}: {v}" for k, v in self.generated.items()]
         if self.generated:
@@ -580,7 +585,7 @@ class Bench:
         for ok, text in targets:
             lines.append(f"{'PASS' if ok else 'FAIL'}  target: {text}")
         print("\n".join(lines))
-        data = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": a.runs,
+        data = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": a.runs, "mutation_runs": self.mutation_runs,
                 "smoke": a.smoke, "results": {size: {k: (v.to_dict() if isinstance(v, Series) else v)
                                                      for k, v in r.items()} for size, r in self.results.items()},
                 "checks": [{"ok": ok, "text": t} for ok, t in self.checks],
@@ -661,6 +666,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", default=["10x5", "100x10", "1000x20"],
                    help="MODELSxVERSIONS, smallest first (default: 10x5 100x10 1000x20)")
     p.add_argument("--runs", type=int, default=5, help="runs per measurement (median)")
+    p.add_argument("--mutation-runs", type=int, default=None,
+                   help="runs of promote and register (default: --runs); they are cheap and the "
+                        "noisiest figures, so more samples steady their medians (10x5 allows 9)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gto", default=DEFAULT_GTO, help="the gto executable")
     p.add_argument("--gto-timeout", type=float, default=150.0)
@@ -683,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.sizes = ["4x3", "8x4"] if args.sizes == p.get_default("sizes") else args.sizes
         args.runs = 1
+        args.mutation_runs = 1
         args.big_mb = 2 if args.big_mb == p.get_default("big_mb") else args.big_mb
         args.gto_timeout = min(args.gto_timeout, 60)
     return Bench(args).run()
